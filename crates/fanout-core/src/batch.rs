@@ -1,0 +1,180 @@
+//! Grouping input records into jobs: one record per job by default, a fixed
+//! number with `-n`/`-N`, or as many as fit the line with `-X`, `-m` and
+//! `--xargs` (bounded by `-s`).
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use crate::input::RecordStream;
+use crate::job::{JobArgs, JobSeq, Record, SlotId};
+use crate::template::{RenderCtx, Template};
+use crate::Result;
+
+/// How `-X`, `-m` and `--xargs` fill a command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MultiArgs {
+    /// `-X`: repeat the word around `{}` for each argument.
+    Context,
+    /// `-m`: insert all arguments where `{}` stands.
+    Plain,
+    /// `--xargs`: like `-m`, but never spread a short tail over job slots.
+    Xargs,
+}
+
+/// Batching settings.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchOptions {
+    /// `-n`/`-N`: at most this many records per job.
+    pub max_args: Option<usize>,
+    /// `-X`, `-m`, `--xargs`.
+    pub multi: Option<MultiArgs>,
+    /// `-s`: a composed line is kept shorter than this.
+    pub max_chars: usize,
+    /// The number of job slots, over which `-X`/`-m` spread the last
+    /// arguments as GNU parallel does.
+    pub slots: usize,
+}
+
+impl Default for BatchOptions {
+    fn default() -> Self {
+        BatchOptions {
+            max_args: None,
+            multi: None,
+            max_chars: DEFAULT_MAX_CHARS,
+            slots: 1,
+        }
+    }
+}
+
+/// The default for `-s`: under Linux's 128 KiB limit on one argument, as
+/// the line may be handed to `sh -c` whole (GNU parallel computes 130,329).
+pub const DEFAULT_MAX_CHARS: usize = 130_000;
+
+/// Turns a record stream into a stream of jobs.
+pub struct Batcher {
+    records: RecordStream,
+    opts: BatchOptions,
+    template: Arc<Template>,
+    next_seq: u64,
+    ready: VecDeque<Vec<Record>>,
+    /// The record that did not fit the previous line, with its cost.
+    carry: Option<(Record, usize)>,
+    base_len: usize,
+    done: bool,
+}
+
+impl std::fmt::Debug for Batcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Batcher")
+            .field("next_seq", &self.next_seq)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Batcher {
+    /// Batches `records` for `template`.
+    pub fn new(records: RecordStream, template: Arc<Template>, opts: BatchOptions) -> Self {
+        let ctx = RenderCtx {
+            records: &[],
+            seq: JobSeq(0),
+            slot: SlotId(0),
+            context: false,
+        };
+        let base_len = template.render_vec(&ctx).len();
+        Batcher {
+            records,
+            opts,
+            template,
+            next_seq: 1,
+            ready: VecDeque::new(),
+            carry: None,
+            base_len,
+            done: false,
+        }
+    }
+
+    /// Reads the next batch(es) into `ready`.
+    fn fill(&mut self) -> Result<()> {
+        match self.opts.multi {
+            None => self.fill_fixed(),
+            Some(multi) => self.fill_line(multi),
+        }
+    }
+
+    fn fill_fixed(&mut self) -> Result<()> {
+        let n = self.opts.max_args.unwrap_or(1).max(1);
+        let batch: Vec<Record> = self.records.by_ref().take(n).collect::<Result<_>>()?;
+        if batch.is_empty() {
+            self.done = true;
+        } else {
+            self.ready.push_back(batch);
+        }
+        Ok(())
+    }
+
+    /// Fills one line up to `-s` (and `-n`); at end of input the last
+    /// records are spread over the job slots, as GNU parallel does.
+    fn fill_line(&mut self, multi: MultiArgs) -> Result<()> {
+        let context = multi == MultiArgs::Context;
+        let mut batch = Vec::new();
+        let mut len = self.base_len;
+        if let Some((rec, cost)) = self.carry.take() {
+            batch.push(rec);
+            len += cost;
+        }
+        while let Some(rec) = self.records.next().transpose()? {
+            let cost = self.template.arg_cost(&rec, context);
+            let full = self.opts.max_args.is_some_and(|n| batch.len() >= n);
+            if !batch.is_empty() && (full || len + cost > self.opts.max_chars) {
+                self.carry = Some((rec, cost));
+                self.ready.push_back(batch);
+                return Ok(());
+            }
+            len += cost;
+            batch.push(rec);
+        }
+        self.done = true;
+        if !batch.is_empty() {
+            let spread = multi != MultiArgs::Xargs && self.opts.max_args.is_none();
+            let parts = if spread {
+                self.opts.slots.clamp(1, batch.len())
+            } else {
+                1
+            };
+            split_even(batch, parts, &mut self.ready);
+        }
+        Ok(())
+    }
+}
+
+/// Splits `batch` into `parts` runs whose sizes differ by at most one, the
+/// longer runs first (5 over 2 slots: 3 then 2).
+fn split_even(batch: Vec<Record>, parts: usize, out: &mut VecDeque<Vec<Record>>) {
+    let (size, extra) = (batch.len() / parts, batch.len() % parts);
+    let mut it = batch.into_iter();
+    for i in 0..parts {
+        let n = size + usize::from(i < extra);
+        out.push_back(it.by_ref().take(n).collect());
+    }
+}
+
+impl Iterator for Batcher {
+    type Item = Result<JobArgs>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(records) = self.ready.pop_front() {
+                let seq = JobSeq(self.next_seq);
+                self.next_seq += 1;
+                return Some(Ok(JobArgs { seq, records }));
+            }
+            if self.done {
+                return None;
+            }
+            if let Err(e) = self.fill() {
+                self.done = true;
+                return Some(Err(e));
+            }
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! The engine: takes jobs from the input thread through a bounded channel,
+//! starts them as slots free up, and pushes events to a sink. One
+//! single-threaded async loop drives every job's pipes, exits and timers.
+
+mod run;
+mod terminate;
+
+use std::ffi::OsString;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::job::{JobArgs, SlotId};
+use crate::template::{RenderCtx, Template};
+use crate::{Error, Result, Sink};
+
+/// How job output reaches fanout's stdout and stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputMode {
+    /// `--group` (default): each job's output is printed whole when it ends.
+    Group,
+    /// `--line-buffer`: whole lines are printed as they arrive.
+    LineBuffer,
+    /// `-u`: jobs write to fanout's stdout and stderr directly.
+    Ungroup,
+}
+
+/// Settings of a run.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// Job slots: at most this many jobs run at once.
+    pub jobs: usize,
+    /// How output is handled.
+    pub output: OutputMode,
+    /// Compose commands but do not run them; each job's "output" is its
+    /// command line.
+    pub dry_run: bool,
+    /// The shell for lines that need one (`$PARALLEL_SHELL` or `/bin/sh`).
+    pub shell: OsString,
+    /// Signals sent to running jobs' process groups when fanout is
+    /// interrupted, each followed by a wait (GNU's `--term-seq`).
+    pub term_seq: Vec<(i32, Duration)>,
+    /// Bytes of one stream kept in memory before spooling to disk.
+    pub spool_threshold: usize,
+    /// Catch SIGINT and SIGTERM to end jobs cleanly (the CLI does; a library
+    /// user may prefer to keep their own handlers).
+    pub handle_signals: bool,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        RunConfig {
+            jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            output: OutputMode::Group,
+            dry_run: false,
+            shell: OsString::from("/bin/sh"),
+            term_seq: default_term_seq(),
+            spool_threshold: 128 * 1024,
+            handle_signals: false,
+        }
+    }
+}
+
+/// GNU parallel's default `--term-seq`: TERM,200,TERM,100,TERM,50,KILL,25.
+pub fn default_term_seq() -> Vec<(i32, Duration)> {
+    let ms = Duration::from_millis;
+    vec![
+        (libc::SIGTERM, ms(200)),
+        (libc::SIGTERM, ms(100)),
+        (libc::SIGTERM, ms(50)),
+        (libc::SIGKILL, ms(25)),
+    ]
+}
+
+/// How a job's arguments become the program it runs.
+#[derive(Debug, Clone)]
+pub enum Commands {
+    /// Render a command template (GNU parallel's model).
+    Template {
+        /// The template.
+        template: Arc<Template>,
+        /// `-X`: context replace.
+        context: bool,
+    },
+    /// Each job's values are its argv, executed directly with no shell.
+    Argv,
+}
+
+impl Commands {
+    fn render(&self, args: &JobArgs, slot: SlotId) -> Vec<u8> {
+        match self {
+            Commands::Template { template, context } => template.render_vec(&RenderCtx {
+                records: &args.records,
+                seq: args.seq,
+                slot,
+                context: *context,
+            }),
+            Commands::Argv => {
+                let words: Vec<Vec<u8>> = args
+                    .records
+                    .iter()
+                    .flatten()
+                    .map(|v| crate::quote::quote(v))
+                    .collect();
+                words.join(&b' ')
+            }
+        }
+    }
+}
+
+/// What a run came to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunSummary {
+    /// Jobs started (or printed, for a dry run).
+    pub started: u64,
+    /// Jobs that failed: non-zero exit, killed by a signal, or not started.
+    pub failed: u64,
+    /// The signal that interrupted the run, if one did.
+    pub interrupted: Option<i32>,
+    /// Output went to a closed pipe, so the run stopped early.
+    pub broken_pipe: bool,
+}
+
+/// Runs jobs according to a [`RunConfig`].
+#[derive(Debug, Clone, Default)]
+pub struct Engine {
+    config: RunConfig,
+}
+
+impl Engine {
+    /// An engine with these settings.
+    pub fn new(config: RunConfig) -> Self {
+        Engine { config }
+    }
+
+    /// Runs every job `jobs` yields and pushes events to `sink`; blocks
+    /// until all have ended. `jobs` is read on its own thread, a bounded
+    /// number ahead of the running jobs, so memory stays flat however long
+    /// the input.
+    pub fn run<I, S>(&self, jobs: I, commands: &Commands, sink: &mut S) -> Result<RunSummary>
+    where
+        I: Iterator<Item = Result<JobArgs>> + Send + 'static,
+        S: Sink,
+    {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            .build()
+            .map_err(Error::Runtime)?;
+        let (tx, rx) = tokio::sync::mpsc::channel(256);
+        std::thread::Builder::new()
+            .name("fanout-input".into())
+            .spawn(move || {
+                for job in jobs {
+                    let stop = job.is_err();
+                    if tx.blocking_send(job).is_err() || stop {
+                        break;
+                    }
+                }
+            })
+            .map_err(Error::Runtime)?;
+        rt.block_on(run::run(&self.config, rx, commands, sink))
+    }
+}

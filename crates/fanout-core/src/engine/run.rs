@@ -1,0 +1,296 @@
+//! The event loop of one run.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::time::Instant;
+
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use tokio::sync::mpsc;
+
+use super::terminate::Signals;
+use super::{Commands, OutputMode, RunConfig, RunSummary};
+use crate::exec::{self, Captured, Chunk, DriveCtx, Outcome, Program, Spool};
+use crate::job::{ExitKind, JobArgs, JobResult, JobSeq, SlotId};
+use crate::scheduler::Slots;
+use crate::{Error, Event, Result, Sink};
+
+type JobFuture<'a> = Pin<Box<dyn Future<Output = Outcome> + 'a>>;
+
+/// What the loop remembers of a running job.
+struct Meta {
+    slot: SlotId,
+    pgid: i32,
+    command: Vec<u8>,
+    args: Vec<Vec<u8>>,
+    start: Instant,
+}
+
+/// The state of one run, shared by the loop and the termination sequence.
+pub(super) struct Run<'a, S> {
+    pub cfg: &'a RunConfig,
+    spool: &'a Spool,
+    pub sink: &'a mut S,
+    slots: Slots,
+    pub running: FuturesUnordered<JobFuture<'a>>,
+    meta: HashMap<JobSeq, Meta>,
+    live_tx: Option<mpsc::Sender<Chunk>>,
+    pub summary: RunSummary,
+    /// The first sink error; the run stops when one is set.
+    pub sink_error: Option<io::Error>,
+}
+
+pub(super) async fn run<S: Sink>(
+    cfg: &RunConfig,
+    mut jobs: mpsc::Receiver<Result<JobArgs>>,
+    commands: &Commands,
+    sink: &mut S,
+) -> Result<RunSummary> {
+    let spool = Spool::new(cfg.spool_threshold);
+    let mut signals = Signals::new(cfg.handle_signals).map_err(Error::Runtime)?;
+    let (live_tx, mut live_rx) = match cfg.output {
+        OutputMode::LineBuffer => {
+            let (tx, rx) = mpsc::channel(64);
+            (Some(tx), Some(rx))
+        }
+        _ => (None, None),
+    };
+    let mut run = Run {
+        cfg,
+        spool: &spool,
+        sink,
+        slots: Slots::new(cfg.jobs),
+        running: FuturesUnordered::new(),
+        meta: HashMap::new(),
+        live_tx,
+        summary: RunSummary::default(),
+        sink_error: None,
+    };
+    let mut input_done = false;
+    let mut input_error = None;
+    loop {
+        if (input_done && run.running.is_empty()) || run.sink_error.is_some() {
+            break;
+        }
+        let can_start = !input_done && run.slots.has_free();
+        tokio::select! {
+            biased;
+            sig = signals.recv() => {
+                run.summary.interrupted = Some(sig);
+                break;
+            }
+            Some(chunk) = recv_live(&mut live_rx) => run.live(chunk),
+            Some(outcome) = run.running.next(), if !run.running.is_empty() => run.finished(outcome),
+            msg = jobs.recv(), if can_start => match msg {
+                Some(Ok(args)) => run.start(args, commands),
+                Some(Err(e)) => {
+                    input_error = Some(e);
+                    break;
+                }
+                None => input_done = true,
+            },
+        }
+    }
+    drop(jobs);
+    if !run.running.is_empty() {
+        run.terminate(&mut live_rx).await;
+    }
+    let finish = run.sink.finish();
+    let summary = run.summary.clone();
+    let sink_error = run.sink_error.take().or(finish.err());
+    drop(run);
+    drop(spool);
+    if let Some(e) = input_error {
+        return Err(e);
+    }
+    match sink_error {
+        Some(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(RunSummary {
+            broken_pipe: true,
+            ..summary
+        }),
+        Some(e) => Err(Error::Output(e)),
+        None => Ok(summary),
+    }
+}
+
+/// Receives live output when line buffering is on; never otherwise.
+pub(super) async fn recv_live(rx: &mut Option<mpsc::Receiver<Chunk>>) -> Option<Chunk> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+impl<'a, S: Sink> Run<'a, S> {
+    fn emit(&mut self, event: Event<'_>) {
+        if self.sink_error.is_none() {
+            if let Err(e) = self.sink.event(event) {
+                self.sink_error = Some(e);
+            }
+        }
+    }
+
+    pub(super) fn live(&mut self, c: Chunk) {
+        self.emit(Event::Output {
+            seq: c.seq,
+            stream: c.stream,
+            data: &c.data,
+        });
+    }
+
+    fn start(&mut self, job: JobArgs, commands: &Commands) {
+        let slot = self.slots.acquire().expect("started only with a free slot");
+        let command = commands.render(&job, slot);
+        let args: Vec<Vec<u8>> = job.records.into_iter().flatten().collect();
+        let seq = job.seq;
+        self.summary.started += 1;
+        self.emit(Event::Started {
+            seq,
+            slot,
+            command: &command,
+            args: &args,
+        });
+        let start = Instant::now();
+        if self.cfg.dry_run {
+            let mut line = command.clone();
+            line.push(b'\n');
+            let r = result(
+                seq,
+                slot,
+                command,
+                args,
+                ExitKind::Code(0),
+                Captured::from_vec(line),
+                start,
+            );
+            return self.done(r);
+        }
+        let prog = match commands {
+            Commands::Argv => Program::Direct(args.iter().map(|a| os(a.clone())).collect()),
+            Commands::Template { .. } => Program::for_line(&command, &self.cfg.shell),
+        };
+        match self.spawn(&prog, &command, seq, slot) {
+            Ok(sp) => {
+                self.meta.insert(
+                    seq,
+                    Meta {
+                        slot,
+                        pgid: sp.pid,
+                        command,
+                        args,
+                        start,
+                    },
+                );
+                let ctx = DriveCtx {
+                    spool: self.spool,
+                    live: self.live_tx.clone(),
+                };
+                self.running.push(Box::pin(exec::drive(seq, sp, ctx)));
+            }
+            Err(e) => {
+                let msg = format!("fanout: cannot start job {seq}: {e}\n").into_bytes();
+                let mut r = result(
+                    seq,
+                    slot,
+                    command,
+                    args,
+                    ExitKind::SpawnFailed(e.raw_os_error().unwrap_or(0)),
+                    Captured::default(),
+                    start,
+                );
+                r.stderr = Captured::from_vec(msg);
+                self.done(r);
+            }
+        }
+    }
+
+    /// Spawns the job; a program not found directly gets the shell's chance
+    /// (and the shell's "not found" message and status 127).
+    fn spawn(
+        &self,
+        prog: &Program,
+        line: &[u8],
+        seq: JobSeq,
+        slot: SlotId,
+    ) -> io::Result<exec::Spawned> {
+        let (seq_s, slot_s) = (seq.to_string(), slot.to_string());
+        let env = [
+            ("PARALLEL_SEQ", seq_s.as_str()),
+            ("PARALLEL_JOBSLOT", slot_s.as_str()),
+        ];
+        let capture = self.cfg.output != OutputMode::Ungroup;
+        match exec::spawn(prog, &env, capture) {
+            Err(e) if matches!(prog, Program::Direct(_)) && e.kind() == io::ErrorKind::NotFound => {
+                exec::spawn(&Program::shell(line, &self.cfg.shell), &env, capture)
+            }
+            other => other,
+        }
+    }
+
+    pub(super) fn finished(&mut self, o: Outcome) {
+        let m = self
+            .meta
+            .remove(&o.seq)
+            .expect("every running job has meta");
+        if let Some(e) = &o.error {
+            let _ = io::Write::write_all(
+                &mut io::stderr(),
+                format!("fanout: output of job {} was cut short: {e}\n", o.seq).as_bytes(),
+            );
+        }
+        let mut r = result(
+            o.seq,
+            m.slot,
+            m.command,
+            m.args,
+            o.reaped.exit,
+            o.stdout,
+            m.start,
+        );
+        r.stderr = o.stderr;
+        r.cpu_time = o.reaped.cpu_time;
+        r.max_rss_kib = o.reaped.max_rss_kib;
+        self.done(r);
+    }
+
+    fn done(&mut self, r: JobResult) {
+        self.slots.release(r.slot);
+        if !r.exit.success() {
+            self.summary.failed += 1;
+        }
+        self.emit(Event::Finished(r));
+    }
+
+    /// Process groups of the jobs still running.
+    pub(super) fn groups(&self) -> Vec<i32> {
+        self.meta.values().map(|m| m.pgid).collect()
+    }
+}
+
+fn os(v: Vec<u8>) -> std::ffi::OsString {
+    std::os::unix::ffi::OsStringExt::from_vec(v)
+}
+
+fn result(
+    seq: JobSeq,
+    slot: SlotId,
+    command: Vec<u8>,
+    args: Vec<Vec<u8>>,
+    exit: ExitKind,
+    stdout: Captured,
+    start: Instant,
+) -> JobResult {
+    JobResult {
+        seq,
+        slot,
+        command,
+        args,
+        exit,
+        stdout,
+        stderr: Captured::default(),
+        runtime: start.elapsed(),
+        cpu_time: std::time::Duration::ZERO,
+        max_rss_kib: 0,
+    }
+}

@@ -1,0 +1,84 @@
+//! What the engine reports as jobs move along, and the [`Sink`] trait that
+//! consumers implement. Output printing, ordering and collecting results
+//! are all sinks; the engine itself never prints.
+
+use std::io;
+
+use crate::exec::Stream;
+use crate::job::{JobResult, JobSeq, SlotId};
+
+/// One step in a job's life, pushed to the sink in the order it happened.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Event<'a> {
+    /// The job's process was started (or, for `--dry-run`, would be).
+    Started {
+        /// The job.
+        seq: JobSeq,
+        /// Its slot.
+        slot: SlotId,
+        /// Its composed command line.
+        command: &'a [u8],
+        /// The input values it was built from.
+        args: &'a [Vec<u8>],
+    },
+    /// Output as it arrived; only under [`crate::OutputMode::LineBuffer`].
+    Output {
+        /// The job.
+        seq: JobSeq,
+        /// Which stream.
+        stream: Stream,
+        /// The bytes, not necessarily whole lines.
+        data: &'a [u8],
+    },
+    /// The job ended; its captured output travels with the result.
+    Finished(JobResult),
+}
+
+/// A consumer of engine events.
+///
+/// An error from a sink stops the run: running jobs are terminated and the
+/// error is returned (a closed stdout pipe ends the run quietly).
+pub trait Sink {
+    /// Handles one event.
+    fn event(&mut self, event: Event<'_>) -> io::Result<()>;
+
+    /// Called once after the last event.
+    fn finish(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<S: Sink + ?Sized> Sink for &mut S {
+    fn event(&mut self, event: Event<'_>) -> io::Result<()> {
+        (**self).event(event)
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        (**self).finish()
+    }
+}
+
+/// A sink that keeps every result, for library users who want them all.
+#[derive(Debug, Default)]
+pub struct Collect {
+    /// The results, in the order the jobs finished.
+    pub results: Vec<JobResult>,
+}
+
+impl Collect {
+    /// The results in job order (`{#}` order).
+    pub fn into_sorted(mut self) -> Vec<JobResult> {
+        self.results.sort_by_key(|r| r.seq);
+        self.results
+    }
+}
+
+impl Sink for Collect {
+    fn event(&mut self, event: Event<'_>) -> io::Result<()> {
+        if let Event::Finished(r) = event {
+            self.results.push(r);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,158 @@
+//! Holding a job's output until it can be printed: in memory while small,
+//! then in an unnamed file inside the run's private temp directory, so a
+//! job writing gigabytes costs disk, never memory.
+
+use std::cell::OnceCell;
+use std::fs::File;
+use std::io::{self, Read, Seek, Write};
+
+/// The run's private temporary directory (mode 0700), created only when
+/// some output outgrows memory, and removed when the spool is dropped.
+/// Spool files are opened with `O_TMPFILE`, so they have no name and
+/// vanish with their last descriptor whatever way fanout exits.
+#[derive(Debug)]
+pub struct Spool {
+    threshold: usize,
+    dir: OnceCell<tempfile::TempDir>,
+}
+
+impl Spool {
+    /// A spool that moves a stream to disk once it holds `threshold` bytes.
+    pub fn new(threshold: usize) -> Self {
+        Spool {
+            threshold,
+            dir: OnceCell::new(),
+        }
+    }
+
+    fn file(&self) -> io::Result<File> {
+        if self.dir.get().is_none() {
+            let dir = tempfile::Builder::new().prefix("fanout-").tempdir()?;
+            let _ = self.dir.set(dir);
+        }
+        tempfile::tempfile_in(self.dir.get().expect("set above").path())
+    }
+
+    /// The directory, if one was needed so far.
+    pub fn dir(&self) -> Option<&std::path::Path> {
+        self.dir.get().map(tempfile::TempDir::path)
+    }
+}
+
+/// One stream of a job's output.
+#[derive(Debug, Default)]
+pub struct Captured {
+    mem: Vec<u8>,
+    file: Option<File>,
+    len: u64,
+}
+
+impl Captured {
+    /// Output held in memory (as `--dry-run` and tests make it).
+    pub fn from_vec(mem: Vec<u8>) -> Self {
+        Captured {
+            len: mem.len() as u64,
+            mem,
+            file: None,
+        }
+    }
+
+    /// Appends output, moving to a spool file past the threshold.
+    pub fn push(&mut self, data: &[u8], spool: &Spool) -> io::Result<()> {
+        self.len += data.len() as u64;
+        if let Some(f) = &mut self.file {
+            return f.write_all(data);
+        }
+        if self.mem.len() + data.len() <= spool.threshold {
+            self.mem.extend_from_slice(data);
+            return Ok(());
+        }
+        let mut f = spool.file()?;
+        f.write_all(&self.mem)?;
+        f.write_all(data)?;
+        self.mem = Vec::new();
+        self.file = Some(f);
+        Ok(())
+    }
+
+    /// Number of bytes captured.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// True when nothing was captured.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// True when the output was moved to a spool file.
+    pub fn is_spooled(&self) -> bool {
+        self.file.is_some()
+    }
+
+    /// Calls `f` with the output in order, chunk by chunk.
+    pub fn for_each_chunk(&mut self, mut f: impl FnMut(&[u8]) -> io::Result<()>) -> io::Result<()> {
+        let Some(file) = &mut self.file else {
+            return if self.mem.is_empty() {
+                Ok(())
+            } else {
+                f(&self.mem)
+            };
+        };
+        file.rewind()?;
+        let mut buf = vec![0; 64 * 1024];
+        loop {
+            let n = file.read(&mut buf)?;
+            if n == 0 {
+                return Ok(());
+            }
+            f(&buf[..n])?;
+        }
+    }
+
+    /// Copies the output to `w` (from a spool file by `copy_file_range`/
+    /// `sendfile` where the OS allows).
+    pub fn copy_to(&mut self, w: &mut impl Write) -> io::Result<()> {
+        match &mut self.file {
+            None => w.write_all(&self.mem),
+            Some(file) => {
+                file.rewind()?;
+                io::copy(file, w).map(drop)
+            }
+        }
+    }
+
+    /// The whole output as bytes (reads a spool file into memory).
+    pub fn to_vec(&mut self) -> io::Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(self.len as usize);
+        self.for_each_chunk(|c| {
+            out.extend_from_slice(c);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spills_to_disk_past_the_threshold_and_reads_back_in_order() {
+        let spool = Spool::new(8);
+        let mut c = Captured::default();
+        c.push(b"hello ", &spool).unwrap();
+        assert!(!c.is_spooled());
+        c.push(b"world, longer", &spool).unwrap();
+        assert!(c.is_spooled());
+        let dir = spool.dir().unwrap().to_owned();
+        assert_eq!(c.to_vec().unwrap(), b"hello world, longer");
+        assert_eq!(
+            std::fs::read_dir(&dir).unwrap().count(),
+            0,
+            "spool files have no name"
+        );
+        drop(spool);
+        assert!(!dir.exists(), "the private directory goes with the spool");
+    }
+}

@@ -1,0 +1,60 @@
+//! The local executor: each job is a child process in its own process
+//! group, started directly when its line needs no shell, its output read
+//! through pipes by the one event loop, its exit seen through a pidfd.
+
+mod capture;
+mod drive;
+mod spawn;
+
+pub use capture::{Captured, Spool};
+pub(crate) use drive::{drive, Chunk, DriveCtx, Outcome};
+pub(crate) use spawn::{group_alive, kill_group, spawn, Spawned};
+
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+
+/// Which stream of a job a chunk of output came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    /// Standard output.
+    Stdout,
+    /// Standard error.
+    Stderr,
+}
+
+/// How a job's command is executed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Program {
+    /// Executed directly with this argv (the line had no shell syntax).
+    Direct(Vec<OsString>),
+    /// Handed to the shell as `SHELL -c LINE`.
+    Shell {
+        /// The shell, `$PARALLEL_SHELL` or `/bin/sh`.
+        shell: OsString,
+        /// The composed command line.
+        line: OsString,
+    },
+}
+
+impl Program {
+    /// Chooses direct execution when the shell would only split words.
+    pub fn for_line(line: &[u8], shell: &OsStr) -> Program {
+        match crate::quote::split_simple(line) {
+            Some(words) => Program::Direct(words.into_iter().map(bytes_to_os).collect()),
+            None => Program::shell(line, shell),
+        }
+    }
+
+    /// The same line run through the shell.
+    pub fn shell(line: &[u8], shell: &OsStr) -> Program {
+        Program::Shell {
+            shell: shell.to_owned(),
+            line: OsStr::from_bytes(line).to_owned(),
+        }
+    }
+}
+
+fn bytes_to_os(b: Vec<u8>) -> OsString {
+    use std::os::unix::ffi::OsStringExt;
+    OsString::from_vec(b)
+}

@@ -1,0 +1,124 @@
+//! Starting a job's process and ending it: spawn into a new process group,
+//! a pidfd to learn of its exit without SIGCHLD, `wait4` for its status and
+//! resource use, and signals to its whole group.
+
+use std::os::fd::OwnedFd;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use super::Program;
+use crate::job::ExitKind;
+
+/// A started job's process.
+pub(crate) struct Spawned {
+    /// Its pid, which is also its process group id.
+    pub pid: i32,
+    /// Readable when the process has exited.
+    pub pidfd: OwnedFd,
+    /// Read end of its stdout pipe, when output is captured.
+    pub stdout: Option<OwnedFd>,
+    /// Read end of its stderr pipe, when output is captured.
+    pub stderr: Option<OwnedFd>,
+}
+
+/// Starts `prog` with `/dev/null` as stdin (as GNU parallel does for
+/// argument input) in a new process group. `std::process::Command` uses
+/// posix_spawn here (vfork speed) since no pre-exec hook is set.
+pub(crate) fn spawn(
+    prog: &Program,
+    env: &[(&str, &str)],
+    capture: bool,
+) -> std::io::Result<Spawned> {
+    let mut cmd = match prog {
+        Program::Direct(argv) => {
+            let mut c = Command::new(&argv[0]);
+            c.args(&argv[1..]);
+            c
+        }
+        Program::Shell { shell, line } => {
+            let mut c = Command::new(shell);
+            c.arg("-c").arg(line);
+            c
+        }
+    };
+    cmd.envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .process_group(0);
+    if capture {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    }
+    let mut child = cmd.spawn()?;
+    let pid = child.id() as i32;
+    let pidfd = match pidfd_open(pid) {
+        Ok(fd) => fd,
+        Err(e) => {
+            kill_group(pid, libc::SIGKILL);
+            let _ = child.wait();
+            return Err(e);
+        }
+    };
+    let stdout = child.stdout.take().map(OwnedFd::from);
+    let stderr = child.stderr.take().map(OwnedFd::from);
+    Ok(Spawned {
+        pid,
+        pidfd,
+        stdout,
+        stderr,
+    })
+}
+
+fn pidfd_open(pid: i32) -> std::io::Result<OwnedFd> {
+    let pid = rustix::process::Pid::from_raw(pid).ok_or(std::io::ErrorKind::InvalidInput)?;
+    Ok(rustix::process::pidfd_open(
+        pid,
+        rustix::process::PidfdFlags::empty(),
+    )?)
+}
+
+/// What `wait4` reported for an exited process.
+pub(crate) struct Reaped {
+    pub exit: ExitKind,
+    pub cpu_time: Duration,
+    pub max_rss_kib: u64,
+}
+
+/// Reaps an exited child (its pidfd was readable, so this does not block).
+pub(crate) fn reap(pid: i32) -> Reaped {
+    let mut status = 0;
+    // SAFETY: rusage is plain data, fully written by wait4 on success.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: valid pointers to locals; `pid` is our unreaped child.
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
+    if r != pid {
+        let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+        return Reaped {
+            exit: ExitKind::SpawnFailed(errno),
+            cpu_time: Duration::ZERO,
+            max_rss_kib: 0,
+        };
+    }
+    let exit = if libc::WIFSIGNALED(status) {
+        ExitKind::Signal(libc::WTERMSIG(status))
+    } else {
+        ExitKind::Code(libc::WEXITSTATUS(status))
+    };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    Reaped {
+        exit,
+        cpu_time: tv(ru.ru_utime) + tv(ru.ru_stime),
+        max_rss_kib: ru.ru_maxrss as u64,
+    }
+}
+
+/// Sends `sig` to every process in the job's group.
+pub(crate) fn kill_group(pgid: i32, sig: i32) {
+    // SAFETY: kill has no memory effects; a vanished group gives ESRCH.
+    unsafe { libc::kill(-pgid, sig) };
+}
+
+/// True while any process is left in the group.
+pub(crate) fn group_alive(pgid: i32) -> bool {
+    // SAFETY: signal 0 only checks for existence.
+    unsafe { libc::kill(-pgid, 0) == 0 }
+}

@@ -1,0 +1,140 @@
+//! Reading one source's items: delimiter, `-E`, `-r` and `--colsep`.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+
+use super::{InputOptions, Source};
+use crate::job::Record;
+use crate::{Error, Result};
+
+/// The items of one source, each already split into its columns.
+pub struct Items {
+    inner: Inner,
+    delimiter: Vec<u8>,
+    eof: Option<Vec<u8>>,
+    skip_empty: bool,
+    colsep: Option<regex::bytes::Regex>,
+    done: bool,
+}
+
+enum Inner {
+    Args(std::vec::IntoIter<Vec<u8>>),
+    Reader(Box<dyn BufRead + Send>),
+}
+
+impl std::fmt::Debug for Items {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Items")
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Items {
+    /// Opens a source; a file that cannot be opened is an error now.
+    pub fn open(source: Source, opts: &InputOptions) -> Result<Self> {
+        let inner = match source {
+            Source::Args(v) => Inner::Args(v.into_iter()),
+            Source::Stdin => Inner::Reader(stdin_reader()),
+            Source::File(p) if p.as_os_str() == "-" => Inner::Reader(stdin_reader()),
+            Source::File(path) => match File::open(&path) {
+                Ok(f) => Inner::Reader(Box::new(BufReader::with_capacity(64 * 1024, f))),
+                Err(err) => return Err(Error::InputFile { path, err }),
+            },
+        };
+        Ok(Items {
+            inner,
+            delimiter: opts.delimiter.clone(),
+            eof: opts.eof.clone(),
+            skip_empty: opts.skip_empty,
+            colsep: opts.colsep.clone(),
+            done: false,
+        })
+    }
+
+    fn next_raw(&mut self) -> Result<Option<Vec<u8>>> {
+        match &mut self.inner {
+            Inner::Args(it) => Ok(it.next()),
+            Inner::Reader(r) => read_item(r.as_mut(), &self.delimiter),
+        }
+    }
+
+    fn columns(&self, item: Vec<u8>) -> Record {
+        match &self.colsep {
+            None => vec![item],
+            Some(re) => re.split(&item).map(<[u8]>::to_vec).collect(),
+        }
+    }
+}
+
+impl Iterator for Items {
+    type Item = Result<Record>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while !self.done {
+            let item = match self.next_raw() {
+                Ok(Some(item)) => item,
+                Ok(None) => break,
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+            };
+            if self.eof.as_deref() == Some(item.as_slice()) {
+                break;
+            }
+            if self.skip_empty && item.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            return Some(Ok(self.columns(item)));
+        }
+        self.done = true;
+        None
+    }
+}
+
+fn stdin_reader() -> Box<dyn BufRead + Send> {
+    // Reads larger than Stdin's own 8 KiB buffer bypass it, so this costs
+    // no extra copy.
+    Box::new(BufReader::with_capacity(64 * 1024, std::io::stdin()))
+}
+
+/// Reads one item terminated by `delim` (which is dropped). The last item
+/// may end without a terminator; `None` at end of input.
+fn read_item(r: &mut dyn BufRead, delim: &[u8]) -> Result<Option<Vec<u8>>> {
+    let last = *delim.last().expect("delimiter is never empty");
+    let mut item = Vec::new();
+    loop {
+        let n = r.read_until(last, &mut item).map_err(Error::InputRead)?;
+        if n == 0 {
+            return Ok((!item.is_empty()).then_some(item));
+        }
+        if item.ends_with(delim) {
+            item.truncate(item.len() - delim.len());
+            return Ok(Some(item));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn items(data: &str, delim: &str) -> Vec<String> {
+        let mut r = std::io::Cursor::new(data.as_bytes().to_vec());
+        let mut out = Vec::new();
+        while let Some(i) = read_item(&mut r, delim.as_bytes()).unwrap() {
+            out.push(String::from_utf8(i).unwrap());
+        }
+        out
+    }
+
+    #[test]
+    fn splits_on_delimiters_like_gnu_parallel() {
+        assert_eq!(items("a\nb\n", "\n"), ["a", "b"]);
+        assert_eq!(items("a\n\nb", "\n"), ["a", "", "b"]);
+        assert_eq!(items("a::b::c", "::"), ["a", "b", "c"]);
+        assert_eq!(items("a:b::c", "::"), ["a:b", "c"]);
+        assert_eq!(items("a,b\n", ","), ["a", "b\n"]);
+    }
+}

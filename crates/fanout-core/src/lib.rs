@@ -1,0 +1,53 @@
+//! The engine of fanout, a parallel job runner compatible with GNU parallel.
+//!
+//! Data flows one way: [`Inputs`] yield records; a [`Batcher`] groups them
+//! into jobs ([`JobArgs`]); the [`Engine`] renders each job's command from a
+//! [`Template`] when a slot frees up, runs it as a child process in its own
+//! process group, and pushes [`Event`]s to a [`Sink`]: the [`Printer`], the
+//! [`Ordered`] wrapper for `-k`, or your own.
+//!
+//! # Example
+//!
+//! Run `echo` over three inputs, two at a time, and read the results in
+//! input order:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use fanout_core::{Batcher, BatchOptions, Collect, Commands, Engine, Inputs, RunConfig,
+//!                   Template, TemplateOptions};
+//!
+//! let template = Arc::new(Template::from_command(&["echo", "hello {}"], &TemplateOptions::default())?);
+//! let (_header, records) = Inputs::from_values(["a", "b c", "d"]).open()?;
+//! let jobs = Batcher::new(records, template.clone(), BatchOptions::default());
+//! let engine = Engine::new(RunConfig { jobs: 2, ..RunConfig::default() });
+//! let mut results = Collect::default();
+//! let summary = engine.run(jobs, &Commands::Template { template, context: false }, &mut results)?;
+//! assert_eq!(summary.failed, 0);
+//! let outputs: Vec<Vec<u8>> = results.into_sorted().into_iter()
+//!     .map(|mut r| r.stdout.to_vec().unwrap())
+//!     .collect();
+//! assert_eq!(outputs, [&b"hello a\n"[..], b"hello b c\n", b"hello d\n"]);
+//! # Ok::<(), fanout_core::Error>(())
+//! ```
+
+mod batch;
+mod engine;
+mod error;
+mod event;
+pub mod exec;
+pub mod input;
+mod job;
+pub mod quote;
+mod scheduler;
+pub mod sink;
+pub mod template;
+
+pub use batch::{BatchOptions, Batcher, MultiArgs, DEFAULT_MAX_CHARS};
+pub use engine::{default_term_seq, Commands, Engine, OutputMode, RunConfig, RunSummary};
+pub use error::{Error, Result};
+pub use event::{Collect, Event, Sink};
+pub use input::{InputOptions, Inputs, Source, SourceSpec};
+pub use job::{ExitKind, JobArgs, JobResult, JobSeq, Record, SlotId};
+pub use scheduler::Slots;
+pub use sink::{Ordered, PrintOptions, Printer, Tag};
+pub use template::{Template, TemplateOptions};

@@ -1,0 +1,160 @@
+//! Turning command text into tokens, once per run.
+
+use super::{Modifier, Pos, Segment, TemplateOptions, Token};
+use crate::quote::quote_into;
+use crate::{Error, Result};
+
+/// Bytes that may follow `{` in a built-in replacement string.
+fn is_repl_byte(b: u8) -> bool {
+    b.is_ascii_digit() || matches!(b, b'-' | b'.' | b'/' | b'#' | b'%')
+}
+
+/// Parses one command word (or a `--tagstring`) and appends its tokens.
+/// With `-q` the literal parts are quoted so the shell keeps them as one
+/// argument each; replacement values are quoted at render time anyway.
+pub(super) fn parse_word(s: &[u8], opts: &TemplateOptions, out: &mut Vec<Token>) -> Result<()> {
+    let mut lit: Vec<u8> = Vec::new();
+    let flush = |lit: &mut Vec<u8>, out: &mut Vec<Token>| {
+        if !lit.is_empty() {
+            let text = std::mem::take(lit);
+            out.push(Token::Lit(if opts.quote_command {
+                crate::quote::quote(&text)
+            } else {
+                text
+            }));
+        }
+    };
+    let start_len = out.len();
+    let mut i = 0;
+    while i < s.len() {
+        if !opts.replace.is_empty() && s[i..].starts_with(&opts.replace) {
+            flush(&mut lit, out);
+            out.push(Token::Arg {
+                pos: Pos::All,
+                modifier: Modifier::Whole,
+            });
+            i += opts.replace.len();
+            continue;
+        }
+        if s[i] == b'{' {
+            if let Some((tok, len)) = parse_brace(&s[i..], opts)? {
+                flush(&mut lit, out);
+                out.push(tok);
+                i += len;
+                continue;
+            }
+        }
+        lit.push(s[i]);
+        i += 1;
+    }
+    flush(&mut lit, out);
+    if opts.quote_command && out.len() == start_len {
+        // `-q` keeps an empty word as an empty argument.
+        let mut q = Vec::new();
+        quote_into(b"", &mut q);
+        out.push(Token::Lit(q));
+    }
+    Ok(())
+}
+
+/// Parses a `{...}` at the start of `s`. `Ok(None)` means it is not a
+/// replacement string (awk's `{print}`, a shell group) and stays literal.
+fn parse_brace(s: &[u8], opts: &TemplateOptions) -> Result<Option<(Token, usize)>> {
+    let k = s[1..].iter().take_while(|&&b| is_repl_byte(b)).count();
+    if k == 0 {
+        return Ok(header_name(s, opts));
+    }
+    match s.get(1 + k) {
+        Some(b'}') => Ok(builtin(&s[1..1 + k]).map(|t| (t, k + 2))),
+        // `{1` at the end of a word: a replacement string left open.
+        None | Some(b' ' | b'\t' | b'\n') => Err(Error::UnbalancedReplacement(
+            String::from_utf8_lossy(&s[..1 + k]).into_owned(),
+        )),
+        Some(_) => Ok(None),
+    }
+}
+
+/// `{name}` for a `--header` column name.
+fn header_name(s: &[u8], opts: &TemplateOptions) -> Option<(Token, usize)> {
+    let close = memchr::memchr(b'}', s)?;
+    let name = &s[1..close];
+    let idx = opts.header.iter().position(|h| h.as_slice() == name)?;
+    Some((
+        Token::Arg {
+            pos: Pos::Index(idx + 1),
+            modifier: Modifier::Whole,
+        },
+        close + 1,
+    ))
+}
+
+/// The built-in replacement strings: `{#}` `{%}` `{.}` `{/}` `{//}` `{/.}`
+/// and positional `{n}` `{-n}` with the same modifiers.
+fn builtin(inner: &[u8]) -> Option<Token> {
+    match inner {
+        b"#" => return Some(Token::Seq),
+        b"%" => return Some(Token::Slot),
+        _ => {}
+    }
+    let (neg, rest) = match inner.strip_prefix(b"-") {
+        Some(r) => (true, r),
+        None => (false, inner),
+    };
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    let modifier = Modifier::from_suffix(&rest[digits..])?;
+    if digits == 0 {
+        return (!neg && modifier != Modifier::Whole).then_some(Token::Arg {
+            pos: Pos::All,
+            modifier,
+        });
+    }
+    let n: usize = std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()?;
+    if n == 0 {
+        return None;
+    }
+    let pos = if neg { Pos::FromEnd(n) } else { Pos::Index(n) };
+    Some(Token::Arg { pos, modifier })
+}
+
+/// Splits literal tokens at whitespace so that words stand apart.
+pub(super) fn segments(tokens: Vec<Token>) -> Vec<Segment> {
+    let mut segs = Vec::new();
+    let mut word: Vec<Token> = Vec::new();
+    for tok in tokens {
+        let Token::Lit(bytes) = tok else {
+            word.push(tok);
+            continue;
+        };
+        let mut rest = bytes.as_slice();
+        while !rest.is_empty() {
+            let n = rest.iter().take_while(|b| !is_space(**b)).count();
+            if n > 0 {
+                push_lit(&mut word, &rest[..n]);
+            }
+            let sp = rest[n..].iter().take_while(|b| is_space(**b)).count();
+            if sp > 0 {
+                if !word.is_empty() {
+                    segs.push(Segment::Word(std::mem::take(&mut word)));
+                }
+                segs.push(Segment::Space(rest[n..n + sp].to_vec()));
+            }
+            rest = &rest[n + sp..];
+        }
+    }
+    if !word.is_empty() {
+        segs.push(Segment::Word(word));
+    }
+    segs
+}
+
+fn push_lit(word: &mut Vec<Token>, bytes: &[u8]) {
+    if let Some(Token::Lit(prev)) = word.last_mut() {
+        prev.extend_from_slice(bytes);
+    } else {
+        word.push(Token::Lit(bytes.to_vec()));
+    }
+}
+
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n')
+}

@@ -1,0 +1,149 @@
+//! Rendering a parsed template for one job.
+
+use super::{Pos, Segment, Template, Token};
+use crate::job::{JobSeq, Record, SlotId};
+use crate::quote::quote_into;
+
+/// What a job contributes to its command line.
+#[derive(Debug, Clone, Copy)]
+pub struct RenderCtx<'a> {
+    /// The job's records (one, or several when batching).
+    pub records: &'a [Record],
+    /// `{#}`.
+    pub seq: JobSeq,
+    /// `{%}`.
+    pub slot: SlotId,
+    /// `-X`: a word holding `{}` is repeated once per record.
+    pub context: bool,
+}
+
+impl Template {
+    /// Appends the job's command line to `out`.
+    pub fn render(&self, ctx: &RenderCtx<'_>, out: &mut Vec<u8>) {
+        for seg in &self.segments {
+            match seg {
+                Segment::Space(s) => out.extend_from_slice(s),
+                Segment::Word(toks) if ctx.context && ctx.records.len() > 1 && has_all(toks) => {
+                    for (i, rec) in ctx.records.iter().enumerate() {
+                        if i > 0 {
+                            out.push(b' ');
+                        }
+                        let one = RenderCtx {
+                            records: std::slice::from_ref(rec),
+                            ..*ctx
+                        };
+                        self.render_word(toks, &one, out);
+                    }
+                }
+                Segment::Word(toks) => self.render_word(toks, ctx, out),
+            }
+        }
+    }
+
+    /// Renders to a new vector; see [`Template::render`].
+    pub fn render_vec(&self, ctx: &RenderCtx<'_>) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64);
+        self.render(ctx, &mut out);
+        out
+    }
+
+    /// How many bytes adding `rec` to a batch adds to the command line, for
+    /// `-s`: each `{}` grows by the record's values (or, under `-X`, by
+    /// another copy of its word), plus a separating space.
+    pub fn arg_cost(&self, rec: &Record, context: bool) -> usize {
+        let recs = std::slice::from_ref(rec);
+        let ctx = RenderCtx {
+            records: recs,
+            seq: JobSeq(0),
+            slot: SlotId(0),
+            context: false,
+        };
+        let mut scratch = Vec::new();
+        let mut cost = 0;
+        for seg in &self.segments {
+            let Segment::Word(toks) = seg else { continue };
+            if context && has_all(toks) {
+                scratch.clear();
+                self.render_word(toks, &ctx, &mut scratch);
+                cost += scratch.len() + 1;
+                continue;
+            }
+            for t in toks {
+                if let Token::Arg {
+                    pos: Pos::All,
+                    modifier,
+                } = t
+                {
+                    scratch.clear();
+                    self.push_values(rec.iter(), *modifier, &mut scratch);
+                    cost += scratch.len() + 1;
+                }
+            }
+        }
+        cost
+    }
+
+    fn render_word(&self, toks: &[Token], ctx: &RenderCtx<'_>, out: &mut Vec<u8>) {
+        for t in toks {
+            match t {
+                Token::Lit(b) => out.extend_from_slice(b),
+                Token::Seq => push_num(ctx.seq.0, out),
+                Token::Slot => push_num(u64::from(ctx.slot.0), out),
+                Token::Arg {
+                    pos: Pos::All,
+                    modifier,
+                } => self.push_values(ctx.records.iter().flatten(), *modifier, out),
+                Token::Arg { pos, modifier } => {
+                    // A position past the job's values is empty, unquoted,
+                    // as GNU parallel renders it under -N.
+                    if let Some(v) = nth_value(ctx.records, *pos) {
+                        self.push_value(modifier.apply(v), out);
+                    }
+                }
+            }
+        }
+    }
+
+    fn push_values<'v>(
+        &self,
+        vals: impl Iterator<Item = &'v Vec<u8>>,
+        m: super::Modifier,
+        out: &mut Vec<u8>,
+    ) {
+        for (i, v) in vals.enumerate() {
+            if i > 0 {
+                out.push(b' ');
+            }
+            self.push_value(m.apply(v), out);
+        }
+    }
+
+    fn push_value(&self, v: &[u8], out: &mut Vec<u8>) {
+        if self.quote_values {
+            quote_into(v, out);
+        } else {
+            out.extend_from_slice(v);
+        }
+    }
+}
+
+fn has_all(toks: &[Token]) -> bool {
+    toks.iter()
+        .any(|t| matches!(t, Token::Arg { pos: Pos::All, .. }))
+}
+
+/// The n-th value of the job, counting every column of every record.
+fn nth_value(records: &[Record], pos: Pos) -> Option<&[u8]> {
+    let total: usize = records.iter().map(Vec::len).sum();
+    let idx = match pos {
+        Pos::All => return None,
+        Pos::Index(n) => n - 1,
+        Pos::FromEnd(n) => total.checked_sub(n)?,
+    };
+    records.iter().flatten().nth(idx).map(Vec::as_slice)
+}
+
+fn push_num(n: u64, out: &mut Vec<u8>) {
+    use std::io::Write;
+    let _ = write!(out, "{n}");
+}

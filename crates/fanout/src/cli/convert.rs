@@ -1,0 +1,196 @@
+//! Raw options to a validated run plan, once. The engine sees only the
+//! plan, never the parsed command line.
+
+use std::ffi::OsString;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use fanout_core::{
+    BatchOptions, Commands, InputOptions, Inputs, MultiArgs, OutputMode, PrintOptions, RunConfig,
+    Source, SourceSpec, Tag, Template, TemplateOptions, DEFAULT_MAX_CHARS,
+};
+
+use super::escape::unescape;
+use super::jobs::parse_jobs;
+use super::Cli;
+
+/// Everything a run needs, validated.
+pub struct Config {
+    /// The inputs, not yet opened.
+    pub inputs: Inputs,
+    /// The command words.
+    pub command: Vec<Vec<u8>>,
+    /// How the command becomes a template (header names are added later).
+    pub template: TemplateOptions,
+    /// `--tagstring`, unparsed until the header is known.
+    pub tagstring: Option<Vec<u8>>,
+    /// `--tag`.
+    pub tag: bool,
+    /// Batching.
+    pub batch: BatchOptions,
+    /// `-X`.
+    pub context: bool,
+    /// Engine settings.
+    pub run: RunConfig,
+    /// `-k`.
+    pub keep_order: bool,
+    /// `-v`.
+    pub verbose: bool,
+}
+
+/// A config with its inputs opened and templates parsed.
+pub struct Plan {
+    /// The command template.
+    pub template: Arc<Template>,
+    /// How jobs become programs.
+    pub commands: Commands,
+    /// How output is printed.
+    pub print: PrintOptions,
+}
+
+impl Config {
+    /// Converts the parsed options and the split-off sources.
+    pub fn new(cli: Cli, sources: Vec<SourceSpec>) -> Result<Self> {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let jobs = match cli.jobs.as_deref() {
+            None => cpus,
+            Some(s) => match parse_jobs(s, cpus).map_err(anyhow::Error::msg)? {
+                Some(n) => n,
+                None => as_many_as_possible(),
+            },
+        };
+        crate::limits::raise_nofile(jobs.saturating_mul(3).saturating_add(64));
+        let mut all_sources: Vec<SourceSpec> = cli
+            .arg_file
+            .iter()
+            .map(|p| SourceSpec {
+                source: Source::File(p.clone()),
+                linked: false,
+            })
+            .collect();
+        all_sources.extend(sources);
+        let inputs = Inputs {
+            sources: all_sources,
+            options: input_options(&cli)?,
+        };
+        let max_args = cli.max_replace_args.or(cli.max_args);
+        let multi = if cli.xargs {
+            Some(MultiArgs::Xargs)
+        } else if cli.context_replace {
+            Some(MultiArgs::Context)
+        } else if cli.multi {
+            Some(MultiArgs::Plain)
+        } else {
+            None
+        };
+        let output = output_mode(&cli);
+        let template = TemplateOptions {
+            replace: cli
+                .replace
+                .map_or_else(|| b"{}".to_vec(), OsString::into_vec),
+            quote_command: cli.quote,
+            header: Vec::new(),
+            append_missing: max_args != Some(0),
+        };
+        let shell = std::env::var_os("PARALLEL_SHELL").filter(|s| !s.is_empty());
+        let run = RunConfig {
+            jobs,
+            output: if cli.dry_run {
+                OutputMode::Group
+            } else {
+                output
+            },
+            dry_run: cli.dry_run,
+            shell: shell.unwrap_or_else(|| OsString::from("/bin/sh")),
+            handle_signals: true,
+            ..RunConfig::default()
+        };
+        let batch = BatchOptions {
+            max_args,
+            multi,
+            max_chars: cli.max_chars.unwrap_or(DEFAULT_MAX_CHARS),
+            slots: jobs,
+        };
+        if batch.max_chars < 2 {
+            bail!("invalid value `{}` for -s: too small", batch.max_chars);
+        }
+        Ok(Config {
+            inputs,
+            command: cli.command.into_iter().map(OsString::into_vec).collect(),
+            template,
+            tagstring: cli.tagstring.map(OsString::into_vec),
+            tag: cli.tag,
+            batch,
+            context: multi == Some(MultiArgs::Context),
+            run,
+            keep_order: cli.keep_order,
+            verbose: cli.verbose && !cli.dry_run,
+        })
+    }
+
+    /// Parses the templates once the header (if any) has named the columns.
+    pub fn plan(&mut self, header: Vec<Vec<u8>>) -> Result<Plan> {
+        self.template.header = header;
+        let template = Arc::new(Template::from_command(&self.command, &self.template)?);
+        let tag = match &self.tagstring {
+            Some(t) => Some(Tag::Template(Template::unquoted(t, &self.template)?)),
+            None if self.tag => Some(Tag::Args),
+            None => None,
+        };
+        Ok(Plan {
+            commands: Commands::Template {
+                template: template.clone(),
+                context: self.context,
+            },
+            template,
+            print: PrintOptions {
+                mode: self.run.output,
+                verbose: self.verbose,
+                tag,
+            },
+        })
+    }
+}
+
+fn input_options(cli: &Cli) -> Result<InputOptions> {
+    let delimiter = match (&cli.delimiter, cli.null) {
+        (Some(d), _) => unescape(d.as_bytes()),
+        (None, true) => vec![0],
+        (None, false) => b"\n".to_vec(),
+    };
+    if delimiter.is_empty() {
+        bail!("the delimiter given to -d is empty");
+    }
+    let colsep = match &cli.colsep {
+        Some(re) => {
+            Some(regex::bytes::Regex::new(re).with_context(|| format!("invalid --colsep `{re}`"))?)
+        }
+        None => None,
+    };
+    Ok(InputOptions {
+        delimiter,
+        eof: cli.eof.as_ref().map(|e| e.as_bytes().to_vec()),
+        skip_empty: cli.no_run_if_empty,
+        colsep,
+        header: cli.header.is_some(),
+        link: cli.link,
+    })
+}
+
+fn output_mode(cli: &Cli) -> OutputMode {
+    if cli.ungroup {
+        OutputMode::Ungroup
+    } else if cli.line_buffer {
+        OutputMode::LineBuffer
+    } else {
+        OutputMode::Group
+    }
+}
+
+/// `-j 0`: as many jobs as the open-file limit allows (each job holds
+/// three descriptors: two pipes and a pidfd).
+fn as_many_as_possible() -> usize {
+    let limit = crate::limits::raise_nofile(usize::MAX);
+    (limit.saturating_sub(64) / 3).clamp(1, 4096)
+}

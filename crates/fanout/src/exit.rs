@@ -1,0 +1,42 @@
+//! fanout's exit status, as GNU parallel's: 0 when every job succeeded, the
+//! number of failed jobs up to 100, 101 for more, 255 for fanout's own
+//! errors and for an interrupted run.
+
+use fanout_core::RunSummary;
+
+/// fanout's own error (bad option, unreadable input, interrupted).
+pub const ERROR: u8 = 255;
+
+/// The exit status for a finished run.
+pub fn status(summary: &RunSummary) -> u8 {
+    if summary.interrupted.is_some() {
+        return ERROR;
+    }
+    match summary.failed {
+        0..=100 => summary.failed as u8,
+        _ => 101,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_failures_like_gnu_parallel() {
+        let s = |failed| RunSummary {
+            failed,
+            ..RunSummary::default()
+        };
+        assert_eq!(status(&s(0)), 0);
+        assert_eq!(status(&s(3)), 3);
+        assert_eq!(status(&s(100)), 100);
+        assert_eq!(status(&s(101)), 101);
+        assert_eq!(status(&s(5000)), 101);
+        let int = RunSummary {
+            interrupted: Some(2),
+            ..RunSummary::default()
+        };
+        assert_eq!(status(&int), 255);
+    }
+}
