@@ -135,7 +135,7 @@ impl Batcher {
         }
         self.done = true;
         if !batch.is_empty() {
-            let spread = multi != MultiArgs::Xargs && self.opts.max_args.is_none();
+            let spread = multi != MultiArgs::Xargs;
             let parts = if spread {
                 self.opts.slots.clamp(1, batch.len())
             } else {

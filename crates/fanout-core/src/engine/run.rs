@@ -36,7 +36,11 @@ pub(super) struct Run<'a, S> {
     pub running: FuturesUnordered<JobFuture<'a>>,
     meta: HashMap<JobSeq, Meta>,
     live_tx: Option<mpsc::Sender<Chunk>>,
+    /// Live output under `--line-buffer`.
+    pub live_rx: Option<mpsc::Receiver<Chunk>>,
     pub summary: RunSummary,
+    /// An error that ends the run (output could not be spooled).
+    pub fatal: Option<Error>,
     /// The first sink error; the run stops when one is set.
     pub sink_error: Option<io::Error>,
 }
@@ -49,7 +53,7 @@ pub(super) async fn run<S: Sink>(
 ) -> Result<RunSummary> {
     let spool = Spool::new(cfg.spool_threshold);
     let mut signals = Signals::new(cfg.handle_signals).map_err(Error::Runtime)?;
-    let (live_tx, mut live_rx) = match cfg.output {
+    let (live_tx, live_rx) = match cfg.output {
         OutputMode::LineBuffer => {
             let (tx, rx) = mpsc::channel(64);
             (Some(tx), Some(rx))
@@ -64,13 +68,16 @@ pub(super) async fn run<S: Sink>(
         running: FuturesUnordered::new(),
         meta: HashMap::new(),
         live_tx,
+        live_rx,
         summary: RunSummary::default(),
+        fatal: None,
         sink_error: None,
     };
     let mut input_done = false;
     let mut input_error = None;
     loop {
-        if (input_done && run.running.is_empty()) || run.sink_error.is_some() {
+        if (input_done && run.running.is_empty()) || run.sink_error.is_some() || run.fatal.is_some()
+        {
             break;
         }
         let can_start = !input_done && run.slots.has_free();
@@ -80,7 +87,7 @@ pub(super) async fn run<S: Sink>(
                 run.summary.interrupted = Some(sig);
                 break;
             }
-            Some(chunk) = recv_live(&mut live_rx) => run.live(chunk),
+            Some(chunk) = recv_live(&mut run.live_rx) => run.live(chunk),
             Some(outcome) = run.running.next(), if !run.running.is_empty() => run.finished(outcome),
             msg = jobs.recv(), if can_start => match msg {
                 Some(Ok(args)) => run.start(args, commands),
@@ -94,14 +101,15 @@ pub(super) async fn run<S: Sink>(
     }
     drop(jobs);
     if !run.running.is_empty() {
-        run.terminate(&mut live_rx).await;
+        run.terminate().await;
     }
     let finish = run.sink.finish();
     let summary = run.summary.clone();
     let sink_error = run.sink_error.take().or(finish.err());
+    let fatal = run.fatal.take();
     drop(run);
     drop(spool);
-    if let Some(e) = input_error {
+    if let Some(e) = input_error.or(fatal) {
         return Err(e);
     }
     match sink_error {
@@ -205,8 +213,8 @@ impl<'a, S: Sink> Run<'a, S> {
         }
     }
 
-    /// Spawns the job; a program not found directly gets the shell's chance
-    /// (and the shell's "not found" message and status 127).
+    /// Spawns the job; a program that cannot be executed directly gets the
+    /// shell's chance, and so the shell's message and status (127, 126).
     fn spawn(
         &self,
         prog: &Program,
@@ -221,7 +229,13 @@ impl<'a, S: Sink> Run<'a, S> {
         ];
         let capture = self.cfg.output != OutputMode::Ungroup;
         match exec::spawn(prog, &env, capture) {
-            Err(e) if matches!(prog, Program::Direct(_)) && e.kind() == io::ErrorKind::NotFound => {
+            Err(e)
+                if matches!(prog, Program::Direct(_))
+                    && matches!(
+                        e.kind(),
+                        io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied
+                    ) =>
+            {
                 exec::spawn(&Program::shell(line, &self.cfg.shell), &env, capture)
             }
             other => other,
@@ -233,12 +247,15 @@ impl<'a, S: Sink> Run<'a, S> {
             .meta
             .remove(&o.seq)
             .expect("every running job has meta");
-        if let Some(e) = &o.error {
-            let _ = io::Write::write_all(
-                &mut io::stderr(),
-                format!("fanout: output of job {} was cut short: {e}\n", o.seq).as_bytes(),
-            );
+        if let Some(e) = o.error {
+            self.fatal.get_or_insert(Error::Temp(e));
         }
+        // The job sent all its live output before it ended; pass it on
+        // before the job's end, so no sink sees output after Finished.
+        while let Some(c) = self.live_rx.as_mut().and_then(|rx| rx.try_recv().ok()) {
+            self.live(c);
+        }
+
         let mut r = result(
             o.seq,
             m.slot,

@@ -6,10 +6,9 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use tokio::signal::unix::{signal, Signal, SignalKind};
-use tokio::sync::mpsc;
 
 use super::run::{recv_live, Run};
-use crate::exec::{group_alive, kill_group, Chunk};
+use crate::exec::{group_alive, kill_group};
 use crate::Sink;
 
 /// SIGINT and SIGTERM as a stream, or nothing when not handling signals.
@@ -45,7 +44,7 @@ impl<S: Sink> Run<'_, S> {
     /// Sends each signal of the term sequence to every job's process group,
     /// waiting between them while jobs end, until no process of any group
     /// is left. Jobs that end are reported as usual.
-    pub(super) async fn terminate(&mut self, live: &mut Option<mpsc::Receiver<Chunk>>) {
+    pub(super) async fn terminate(&mut self) {
         let groups = self.groups();
         let seq = self.cfg.term_seq.clone();
         for (sig, wait) in seq {
@@ -57,11 +56,11 @@ impl<S: Sink> Run<'_, S> {
             }
             let until = Instant::now() + wait;
             while Instant::now() < until && !self.all_gone(&groups) {
-                self.pump(live, POLL.min(until - Instant::now())).await;
+                self.pump(POLL.min(until - Instant::now())).await;
             }
         }
         while !self.running.is_empty() {
-            self.pump(live, POLL).await;
+            self.pump(POLL).await;
         }
     }
 
@@ -70,10 +69,10 @@ impl<S: Sink> Run<'_, S> {
     }
 
     /// Handles job exits and live output for up to `d`.
-    async fn pump(&mut self, live: &mut Option<mpsc::Receiver<Chunk>>, d: Duration) {
+    async fn pump(&mut self, d: Duration) {
         tokio::select! {
             biased;
-            Some(c) = recv_live(live) => self.live(c),
+            Some(c) = recv_live(&mut self.live_rx) => self.live(c),
             Some(o) = self.running.next(), if !self.running.is_empty() => self.finished(o),
             _ = tokio::time::sleep(d) => {}
         }

@@ -27,7 +27,11 @@ impl Spool {
 
     fn file(&self) -> io::Result<File> {
         if self.dir.get().is_none() {
-            let dir = tempfile::Builder::new().prefix("fanout-").tempdir()?;
+            use std::os::unix::fs::PermissionsExt;
+            let dir = tempfile::Builder::new()
+                .prefix("fanout-")
+                .permissions(std::fs::Permissions::from_mode(0o700))
+                .tempdir()?;
             let _ = self.dir.set(dir);
         }
         tempfile::tempfile_in(self.dir.get().expect("set above").path())
@@ -147,6 +151,11 @@ mod tests {
         assert!(c.is_spooled());
         let dir = spool.dir().unwrap().to_owned();
         assert_eq!(c.to_vec().unwrap(), b"hello world, longer");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
         assert_eq!(
             std::fs::read_dir(&dir).unwrap().count(),
             0,

@@ -14,7 +14,7 @@ use tokio::io::Interest;
 use tokio::sync::mpsc;
 
 use super::capture::{Captured, Spool};
-use super::spawn::{reap, Reaped, Spawned};
+use super::spawn::{kill_group, reap, Reaped, Spawned};
 use super::Stream;
 use crate::job::JobSeq;
 
@@ -122,30 +122,29 @@ pub(crate) async fn drive(seq: JobSeq, sp: Spawned, ctx: DriveCtx<'_>) -> Outcom
             Err(err) => out.error = Some(err),
         }
     }
-    let mut buf = vec![
-        0u8;
-        if pipes.iter().any(|p| p.0.is_some()) {
-            BUF
-        } else {
-            0
-        }
-    ];
+    let capturing = pipes.iter().any(|p| p.0.is_some());
+    let mut buf = vec![0u8; if capturing { BUF } else { 0 }];
+    let mut killed = false;
     match register(sp.pidfd) {
         Ok(pidfd) => loop {
-            let open = |i: usize| pipes[i].0.as_ref().is_some_and(|p: &Pipe| p.open);
-            let (o_open, e_open) = (open(0), open(1));
             let closed = tokio::select! {
                 biased;
-                g = pipes[0].0.as_ref().expect("open").fd.readable(), if o_open => {
+                g = ready(pipes[0].0.as_ref()) => {
                     read_ready(g, &mut buf, &mut out, Stream::Stdout).await.then_some(0)
                 }
-                g = pipes[1].0.as_ref().expect("open").fd.readable(), if e_open => {
+                g = ready(pipes[1].0.as_ref()) => {
                     read_ready(g, &mut buf, &mut out, Stream::Stderr).await.then_some(1)
                 }
                 _ = pidfd.readable() => break,
             };
             if let Some(p) = closed.and_then(|i| pipes[i].0.as_mut()) {
                 p.open = false;
+            }
+            if out.error.is_some() && !killed {
+                // Output can no longer be kept (disk full): stop the job
+                // rather than read and drop what it writes.
+                kill_group(sp.pid, libc::SIGKILL);
+                killed = true;
             }
         },
         Err(err) => out.error = Some(err),
@@ -162,6 +161,16 @@ pub(crate) async fn drive(seq: JobSeq, sp: Spawned, ctx: DriveCtx<'_>) -> Outcom
         stderr: out.stderr,
         reaped,
         error: out.error,
+    }
+}
+
+/// Waits until the pipe has data or hung up; never, when it is absent or
+/// closed. (`select!` builds every branch's future even when disabled, so
+/// absence is handled here rather than by a branch precondition.)
+async fn ready(p: Option<&Pipe>) -> io::Result<AsyncFdReadyGuard<'_, OwnedFd>> {
+    match p {
+        Some(p) if p.open => p.fd.readable().await,
+        _ => std::future::pending().await,
     }
 }
 

@@ -22,8 +22,10 @@ use crate::OutputMode;
 pub struct PrintOptions {
     /// Grouped, line-buffered or ungrouped.
     pub mode: OutputMode,
-    /// `-v`: print each command line (to stdout) before its output.
+    /// `-v`: print each command line to stdout before its output.
     pub verbose: bool,
+    /// `-t`/`--verbose`: print each command line to stderr as it starts.
+    pub trace: bool,
     /// `--tag` / `--tagstring`.
     pub tag: Option<Tag>,
 }
@@ -147,9 +149,12 @@ impl Sink for Printer {
                         },
                     );
                 }
+                let mut line = command.to_vec();
+                line.push(b'\n');
+                if self.opts.trace {
+                    self.err.write_all(&line)?;
+                }
                 if self.opts.verbose && self.opts.mode != OutputMode::Group {
-                    let mut line = command.to_vec();
-                    line.push(b'\n');
                     self.out.write_all(&line)?;
                 }
                 Ok(())

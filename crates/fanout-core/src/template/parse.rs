@@ -74,18 +74,30 @@ fn parse_brace(s: &[u8], opts: &TemplateOptions) -> Result<Option<(Token, usize)
     }
 }
 
-/// `{name}` for a `--header` column name.
+/// `{name}` for a `--header` column name, with the same modifiers as
+/// positional strings (`{name.}`, `{name/}`, `{name//}`, `{name/.}`).
 fn header_name(s: &[u8], opts: &TemplateOptions) -> Option<(Token, usize)> {
+    if opts.header.is_empty() {
+        return None;
+    }
     let close = memchr::memchr(b'}', s)?;
-    let name = &s[1..close];
-    let idx = opts.header.iter().position(|h| h.as_slice() == name)?;
-    Some((
-        Token::Arg {
-            pos: Pos::Index(idx + 1),
-            modifier: Modifier::Whole,
-        },
-        close + 1,
-    ))
+    let inner = &s[1..close];
+    for suffix in [&b""[..], b"/.", b"//", b"/", b"."] {
+        let Some(name) = inner.strip_suffix(suffix) else {
+            continue;
+        };
+        if let Some(idx) = opts.header.iter().position(|h| h.as_slice() == name) {
+            let modifier = Modifier::from_suffix(suffix)?;
+            return Some((
+                Token::Arg {
+                    pos: Pos::Index(idx + 1),
+                    modifier,
+                },
+                close + 1,
+            ));
+        }
+    }
+    None
 }
 
 /// The built-in replacement strings: `{#}` `{%}` `{.}` `{/}` `{//}` `{/.}`

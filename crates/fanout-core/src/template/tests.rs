@@ -100,7 +100,7 @@ proptest! {
     /// Parsing never panics, whatever the command text.
     #[test]
     fn parsing_arbitrary_commands_never_panics(cmd in proptest::collection::vec(any::<u8>(), 0..40)) {
-        let _ = Template::from_command(&[cmd.clone()], &TemplateOptions::default());
+        let _ = Template::from_command(std::slice::from_ref(&cmd), &TemplateOptions::default());
         let _ = Template::unquoted(&cmd, &TemplateOptions::default());
     }
 }

@@ -6,14 +6,14 @@ use std::path::PathBuf;
 use clap::{ArgAction, Parser};
 
 /// Run jobs in parallel: a fast, GNU parallel compatible job runner.
-///
-/// Usage: fanout [OPTIONS] [COMMAND [ARG...]] [::: ARGS... | :::: FILES...]...
 #[derive(Debug, Parser)]
 #[command(
     name = "fanout",
     version,
     trailing_var_arg = true,
-    disable_help_subcommand = true
+    disable_help_subcommand = true,
+    args_override_self = true,
+    infer_long_args = true
 )]
 #[command(
     override_usage = "fanout [OPTIONS] [COMMAND [ARG...]] [::: ARGS | :::: FILES | :::+ ARGS | ::::+ FILES]..."
@@ -25,7 +25,8 @@ pub struct Cli {
         long = "jobs",
         visible_alias = "max-procs",
         visible_short_alias = 'P',
-        value_name = "N"
+        value_name = "N",
+        allow_negative_numbers = true
     )]
     pub jobs: Option<String>,
 
@@ -53,9 +54,17 @@ pub struct Cli {
     #[arg(long = "tagstring", value_name = "STR")]
     pub tagstring: Option<OsString>,
 
-    /// Print each command line before its output.
-    #[arg(short = 'v', long = "verbose")]
+    /// Print each command line on stdout before its output.
+    #[arg(short = 'v')]
     pub verbose: bool,
+
+    /// Print each command line on stderr as it starts.
+    #[arg(short = 't', long = "verbose")]
+    pub trace: bool,
+
+    /// Accepted for compatibility: fanout prints no citation notice.
+    #[arg(long = "will-cite", visible_alias = "no-notice", hide = true)]
+    pub will_cite: bool,
 
     /// Print the command lines instead of running them.
     #[arg(long = "dry-run")]

@@ -37,6 +37,8 @@ pub struct Config {
     pub keep_order: bool,
     /// `-v`.
     pub verbose: bool,
+    /// `-t`.
+    pub trace: bool,
 }
 
 /// A config with its inputs opened and templates parsed.
@@ -126,6 +128,7 @@ impl Config {
             run,
             keep_order: cli.keep_order,
             verbose: cli.verbose && !cli.dry_run,
+            trace: cli.trace && !cli.dry_run,
         })
     }
 
@@ -147,6 +150,7 @@ impl Config {
             print: PrintOptions {
                 mode: self.run.output,
                 verbose: self.verbose,
+                trace: self.trace,
                 tag,
             },
         })
@@ -170,7 +174,11 @@ fn input_options(cli: &Cli) -> Result<InputOptions> {
     };
     Ok(InputOptions {
         delimiter,
-        eof: cli.eof.as_ref().map(|e| e.as_bytes().to_vec()),
+        eof: cli
+            .eof
+            .as_ref()
+            .filter(|e| !e.is_empty())
+            .map(|e| e.as_bytes().to_vec()),
         skip_empty: cli.no_run_if_empty,
         colsep,
         header: cli.header.is_some(),

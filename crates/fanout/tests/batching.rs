@@ -1,0 +1,148 @@
+//! -n, -N, -X, -m, --xargs and -s, against GNU parallel's output.
+
+mod common;
+use common::fanout;
+
+#[test]
+fn fixed_number_of_arguments() {
+    fanout([
+        "-k",
+        "-n2",
+        "--dry-run",
+        "echo",
+        ":::",
+        "a",
+        "b",
+        "c",
+        "d",
+        "e",
+    ])
+    .run()
+    .stdout_is("echo a b\necho c d\necho e\n");
+    fanout(["-k", "-N2", "echo", "{1}-{2}", ":::", "a", "b", "c"])
+        .run()
+        .stdout_is("a-b\nc-\n");
+}
+
+#[test]
+fn n_zero_runs_the_command_without_arguments() {
+    fanout(["-k", "-N0", "echo", "hi", ":::", "a", "b"])
+        .run()
+        .stdout_is("hi\nhi\n");
+}
+
+#[test]
+fn context_replace_spreads_the_tail_over_job_slots() {
+    fanout([
+        "-k",
+        "-j2",
+        "-X",
+        "--dry-run",
+        "echo",
+        "pre{}post",
+        ":::",
+        "a",
+        "b",
+        "c",
+        "d",
+        "e",
+    ])
+    .run()
+    .stdout_is("echo preapost prebpost precpost\necho predpost preepost\n");
+}
+
+#[test]
+fn multi_inserts_all_arguments_at_the_replacement_string() {
+    fanout([
+        "-k",
+        "-j2",
+        "-m",
+        "--dry-run",
+        "echo",
+        "pre{}post",
+        ":::",
+        "a",
+        "b",
+        "c",
+        "d",
+        "e",
+    ])
+    .run()
+    .stdout_is("echo prea b cpost\necho pred epost\n");
+}
+
+#[test]
+fn xargs_fills_one_line() {
+    fanout([
+        "-k",
+        "-j2",
+        "--xargs",
+        "--dry-run",
+        "echo",
+        "pre{}post",
+        ":::",
+        "a",
+        "b",
+        "c",
+        "d",
+        "e",
+    ])
+    .run()
+    .stdout_is("echo prea b c d epost\n");
+}
+
+#[test]
+fn max_chars_limits_each_line() {
+    let args = [
+        "-k",
+        "-j2",
+        "-X",
+        "--dry-run",
+        "echo",
+        ":::",
+        "aaaa",
+        "bbbb",
+        "cccc",
+        "dddd",
+        "eeee",
+        "ffff",
+    ];
+    let mut a20 = vec!["-s", "20"];
+    a20.extend(args);
+    fanout(a20)
+        .run()
+        .stdout_is("echo aaaa bbbb cccc\necho dddd eeee\necho ffff\n");
+    let mut a19 = vec!["-s", "19"];
+    a19.extend(&args[..args.len() - 2]);
+    fanout(a19)
+        .run()
+        .stdout_is("echo aaaa bbbb\necho cccc\necho dddd\n");
+}
+
+#[test]
+fn batched_arguments_really_run() {
+    fanout([
+        "-q", "-X", "-j1", "sh", "-c", "echo $#", "sh", ":::", "a", "b", "c",
+    ])
+    .run()
+    .stdout_is("3\n");
+}
+
+#[test]
+fn max_args_with_context_replace_spreads_the_tail() {
+    fanout([
+        "-k",
+        "-j2",
+        "-n2",
+        "-X",
+        "--dry-run",
+        "echo",
+        ":::",
+        "a",
+        "b",
+        "c",
+        "d",
+    ])
+    .run()
+    .stdout_is("echo a b\necho c\necho d\n");
+}

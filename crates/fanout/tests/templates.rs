@@ -1,0 +1,119 @@
+//! Replacement strings, quoting and how commands are executed.
+
+mod common;
+use common::fanout;
+
+#[test]
+fn path_modifiers_match_gnu_parallel() {
+    fanout([
+        "-k",
+        "echo",
+        "{.}",
+        "{/}",
+        "{//}",
+        "{/.}",
+        ":::",
+        "dir/file.tar.gz",
+        "/a",
+        "file.",
+    ])
+    .run()
+    .stdout_is("dir/file.tar file.tar.gz dir file.tar\n/a a / a\nfile file. . file\n");
+}
+
+#[test]
+fn positional_strings_with_modifiers() {
+    fanout([
+        "-k", "echo", "{2}", "{1.}", "{-1/}", ":::", "x/a.b", ":::", "y/c.d",
+    ])
+    .run()
+    .stdout_is("y/c.d x/a c.d\n");
+}
+
+#[test]
+fn sequence_and_slot() {
+    fanout(["-k", "-j1", "echo", "{#}-{%}", ":::", "a", "b", "c"])
+        .run()
+        .stdout_is("1-1\n2-1\n3-1\n");
+    // {#} counts as a replacement string: nothing is appended.
+    fanout(["-k", "echo", "{#}", ":::", "a", "b"])
+        .run()
+        .stdout_is("1\n2\n");
+}
+
+#[test]
+fn custom_replacement_string() {
+    fanout(["-k", "-I", ",,", "echo", ",,", "{}", ":::", "a"])
+        .run()
+        .stdout_is("a {}\n");
+}
+
+#[test]
+fn values_are_quoted_as_gnu_parallel_quotes_them() {
+    fanout([
+        "--dry-run",
+        "echo",
+        ":::",
+        "a b",
+        "it's",
+        "x$y",
+        "",
+        "plain-1.txt",
+    ])
+    .run()
+    .stdout_is("echo 'a b'\necho 'it'\"'\"'s'\necho 'x$y'\necho ''\necho plain-1.txt\n");
+}
+
+#[test]
+fn quote_option_keeps_command_words_whole() {
+    fanout(["-q", "--dry-run", "echo", "a b", ":::", "c"])
+        .run()
+        .stdout_is("echo 'a b' c\n");
+    fanout(["-q", "printf", "%s|", "a b", ":::", "c"])
+        .run()
+        .stdout_is("a b|c|");
+}
+
+#[test]
+fn shell_syntax_in_the_command_goes_through_the_shell() {
+    fanout(["-k", "echo {} | tr a-z A-Z; echo $((1+{}))", ":::", "1"])
+        .run()
+        .stdout_is("1\n2\n");
+    fanout(["-k", "X=5; echo ${X}{}", ":::", "a"])
+        .run()
+        .stdout_is("5a\n");
+    fanout(["exit 3", ":::", "x"]).run().code(1);
+}
+
+#[test]
+fn parallel_shell_chooses_the_shell() {
+    let dir = tempfile::tempdir().unwrap();
+    let sh = dir.path().join("mysh");
+    std::fs::write(&sh, "#!/bin/sh\necho \"mysh:$2\"\n").unwrap();
+    std::fs::set_permissions(&sh, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    fanout(["echo {} | cat", ":::", "a"])
+        .env("PARALLEL_SHELL", sh.as_os_str())
+        .run()
+        .stdout_is("mysh:echo a | cat\n");
+}
+
+#[test]
+fn echo_with_options_or_backslashes_behaves_as_in_the_shell() {
+    // dash's builtin echo interprets \t; /bin/echo would not.
+    fanout(["echo", ":::", "a\\tb"]).run().stdout_is("a\tb\n");
+    fanout(["echo", "-n", ":::", "x"]).run().stdout_is("x");
+}
+
+#[test]
+fn missing_command_runs_the_input_lines() {
+    fanout(["-k"])
+        .stdin("echo hi\necho \"a b\"\n")
+        .run()
+        .stdout_is("hi\na b\n");
+}
+
+#[test]
+fn command_not_found_fails_the_job_with_127_from_the_shell() {
+    let out = fanout(["no-such-command-xyz", ":::", "a"]).run().code(1);
+    assert!(out.err().contains("not found"), "{}", out.err());
+}
