@@ -17,6 +17,11 @@ need() {
   [ -x "$RUST_PARALLEL" ] || { echo "bench: cargo install rust-parallel" >&2; exit 1; }
 }
 
+# median N...: the middle value.
+median() {
+  printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+}
+
 # wall NAME CMD...: runs CMD (a shell string) ROUNDS times, prints the
 # median wall time in seconds and records it as $NAME in $WORK/results.
 wall() {
@@ -29,7 +34,7 @@ wall() {
     times+=("$(( (t1 - t0) / 1000 ))")
   done
   local med
-  med=$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+  med=$(median "${times[@]}")
   echo "$name $med" >> "$WORK/results"
   printf '  %-16s %8.3f s (median of %s)\n' "$name" "$(awk -v m="$med" 'BEGIN {print m / 1000000}')" "$ROUNDS"
 }
@@ -38,10 +43,12 @@ wall() {
 rss() {
   local name=$1 cmd=$2 vals=()
   for _ in $(seq "$ROUNDS"); do
-    vals+=("$( { /usr/bin/time -f '%M' bash -c "exec $cmd" >/dev/null 2>/dev/null; } 2>&1 | tail -n1)")
+    # shellcheck disable=SC2086 # the command is split into words on purpose
+    /usr/bin/time -o "$WORK/rss" -f "%M" $cmd >/dev/null 2>&1
+    vals+=("$(tail -n1 "$WORK/rss")")
   done
   local med
-  med=$(printf '%s\n' "${vals[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+  med=$(median "${vals[@]}")
   echo "$name $med" >> "$WORK/results"
   printf '  %-16s %8.1f MiB (median of %s)\n' "$name" "$(awk -v m="$med" 'BEGIN {print m / 1024}')" "$ROUNDS"
 }

@@ -34,18 +34,25 @@ impl<S: Sink> Ordered<S> {
         self.inner
     }
 
+    /// Passes on the live output held back for job `seq`.
+    fn flush_held(&mut self, seq: JobSeq) -> io::Result<()> {
+        for (stream, data) in self.held.remove(&seq).unwrap_or_default() {
+            self.inner.event(Event::Output {
+                seq,
+                stream,
+                data: &data,
+            })?;
+        }
+        Ok(())
+    }
+
     /// Passes on everything the head job has waiting, and moves the head
+
     /// past every finished job.
     fn release_ready(&mut self) -> io::Result<()> {
         loop {
             let seq = self.next;
-            for (stream, data) in self.held.remove(&seq).unwrap_or_default() {
-                self.inner.event(Event::Output {
-                    seq,
-                    stream,
-                    data: &data,
-                })?;
-            }
+            self.flush_held(seq)?;
             let Some(r) = self.done.remove(&seq) else {
                 return Ok(());
             };
@@ -76,13 +83,7 @@ impl<S: Sink> Sink for Ordered<S> {
     fn finish(&mut self) -> io::Result<()> {
         // Jobs that never ran (a run cut short) leave gaps; print the rest.
         while let Some((seq, r)) = self.done.pop_first() {
-            for (stream, data) in self.held.remove(&seq).unwrap_or_default() {
-                self.inner.event(Event::Output {
-                    seq,
-                    stream,
-                    data: &data,
-                })?;
-            }
+            self.flush_held(seq)?;
             self.inner.event(Event::Finished(r))?;
         }
         self.inner.finish()

@@ -168,3 +168,35 @@ mod tests {
         assert_eq!(src.len(), 1);
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn token() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just(":::".to_string()),
+            Just("::::".to_string()),
+            Just(":::+".to_string()),
+            Just("::::+".to_string()),
+            Just("--arg-sep".to_string()),
+            Just("-j".to_string()),
+            "[a-z:+]{0,5}",
+        ]
+    }
+
+    proptest! {
+        /// Splitting never panics, the option part is a prefix of argv,
+        /// and every value after the first separator lands in a source.
+        #[test]
+        fn split_keeps_every_argument(args in proptest::collection::vec(token(), 0..12)) {
+            let argv: Vec<OsString> = args.iter().map(OsString::from).collect();
+            let (head, sources) = split_sources(argv.clone());
+            prop_assert_eq!(&argv[..head.len()], &head[..]);
+            if head.len() == argv.len() {
+                prop_assert!(sources.is_empty());
+            }
+        }
+    }
+}

@@ -163,7 +163,6 @@ impl Output {
 // Reaped by wait4 below, which also reports resource use; Child::wait can't.
 #[allow(clippy::zombie_processes)]
 pub fn run_measuring_rss(mut c: Command) -> (std::process::ExitStatus, u64, u64, u64) {
-
     use std::io::Read;
     use std::os::unix::process::ExitStatusExt;
     c.stdout(Stdio::piped()).stdin(Stdio::null());
