@@ -159,37 +159,38 @@ impl<'a, S: Sink> Run<'a, S> {
             command: &command,
             args: &args,
         });
-        let start = Instant::now();
+        let m = Meta {
+            slot,
+            pgid: 0,
+            command,
+            args,
+            start: Instant::now(),
+        };
         if self.cfg.dry_run {
-            let mut line = command.clone();
+            let mut line = m.command.clone();
             line.push(b'\n');
             let r = result(
                 seq,
-                slot,
-                command,
-                args,
+                m,
                 ExitKind::Code(0),
                 Captured::from_vec(line),
-                start,
+                Captured::default(),
             );
             return self.done(r);
         }
+        self.launch(seq, m, commands);
+    }
+
+    /// Starts the job's process and hands it to the event loop.
+    fn launch(&mut self, seq: JobSeq, mut m: Meta, commands: &Commands) {
         let prog = match commands {
-            Commands::Argv => Program::Direct(args.iter().map(|a| os(a.clone())).collect()),
-            Commands::Template { .. } => Program::for_line(&command, &self.cfg.shell),
+            Commands::Argv => Program::Direct(m.args.iter().map(|a| os(a.clone())).collect()),
+            Commands::Template { .. } => Program::for_line(&m.command, &self.cfg.shell),
         };
-        match self.spawn(&prog, &command, seq, slot) {
+        match self.spawn(&prog, &m.command, seq, m.slot) {
             Ok(sp) => {
-                self.meta.insert(
-                    seq,
-                    Meta {
-                        slot,
-                        pgid: sp.pid,
-                        command,
-                        args,
-                        start,
-                    },
-                );
+                m.pgid = sp.pid;
+                self.meta.insert(seq, m);
                 let ctx = DriveCtx {
                     spool: self.spool,
                     live: self.live_tx.clone(),
@@ -198,17 +199,14 @@ impl<'a, S: Sink> Run<'a, S> {
             }
             Err(e) => {
                 let msg = format!("fanout: cannot start job {seq}: {e}\n").into_bytes();
-                let mut r = result(
+                let exit = ExitKind::SpawnFailed(e.raw_os_error().unwrap_or(0));
+                self.done(result(
                     seq,
-                    slot,
-                    command,
-                    args,
-                    ExitKind::SpawnFailed(e.raw_os_error().unwrap_or(0)),
+                    m,
+                    exit,
                     Captured::default(),
-                    start,
-                );
-                r.stderr = Captured::from_vec(msg);
-                self.done(r);
+                    Captured::from_vec(msg),
+                ));
             }
         }
     }
@@ -256,16 +254,7 @@ impl<'a, S: Sink> Run<'a, S> {
             self.live(c);
         }
 
-        let mut r = result(
-            o.seq,
-            m.slot,
-            m.command,
-            m.args,
-            o.reaped.exit,
-            o.stdout,
-            m.start,
-        );
-        r.stderr = o.stderr;
+        let mut r = result(o.seq, m, o.reaped.exit, o.stdout, o.stderr);
         r.cpu_time = o.reaped.cpu_time;
         r.max_rss_kib = o.reaped.max_rss_kib;
         self.done(r);
@@ -289,24 +278,16 @@ fn os(v: Vec<u8>) -> std::ffi::OsString {
     std::os::unix::ffi::OsStringExt::from_vec(v)
 }
 
-fn result(
-    seq: JobSeq,
-    slot: SlotId,
-    command: Vec<u8>,
-    args: Vec<Vec<u8>>,
-    exit: ExitKind,
-    stdout: Captured,
-    start: Instant,
-) -> JobResult {
+fn result(seq: JobSeq, m: Meta, exit: ExitKind, stdout: Captured, stderr: Captured) -> JobResult {
     JobResult {
         seq,
-        slot,
-        command,
-        args,
+        slot: m.slot,
+        command: m.command,
+        args: m.args,
         exit,
         stdout,
-        stderr: Captured::default(),
-        runtime: start.elapsed(),
+        stderr,
+        runtime: m.start.elapsed(),
         cpu_time: std::time::Duration::ZERO,
         max_rss_kib: 0,
     }

@@ -47,7 +47,6 @@ impl<S: Sink> Ordered<S> {
     }
 
     /// Passes on everything the head job has waiting, and moves the head
-
     /// past every finished job.
     fn release_ready(&mut self) -> io::Result<()> {
         loop {

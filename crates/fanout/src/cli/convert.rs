@@ -54,15 +54,7 @@ pub struct Plan {
 impl Config {
     /// Converts the parsed options and the split-off sources.
     pub fn new(cli: Cli, sources: Vec<SourceSpec>) -> Result<Self> {
-        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let jobs = match cli.jobs.as_deref() {
-            None => cpus,
-            Some(s) => match parse_jobs(s, cpus).map_err(anyhow::Error::msg)? {
-                Some(n) => n,
-                None => as_many_as_possible(),
-            },
-        };
-        crate::limits::raise_nofile(jobs.saturating_mul(3).saturating_add(64));
+        let run = run_config(&cli)?;
         let mut all_sources: Vec<SourceSpec> = cli
             .arg_file
             .iter()
@@ -77,16 +69,16 @@ impl Config {
             options: input_options(&cli)?,
         };
         let max_args = cli.max_replace_args.or(cli.max_args);
-        let multi = if cli.xargs {
-            Some(MultiArgs::Xargs)
-        } else if cli.context_replace {
-            Some(MultiArgs::Context)
-        } else if cli.multi {
-            Some(MultiArgs::Plain)
-        } else {
-            None
+        let multi = multi_mode(&cli);
+        let batch = BatchOptions {
+            max_args,
+            multi,
+            max_chars: cli.max_chars.unwrap_or(DEFAULT_MAX_CHARS),
+            slots: run.jobs,
         };
-        let output = output_mode(&cli);
+        if batch.max_chars < 2 {
+            bail!("invalid value `{}` for -s: too small", batch.max_chars);
+        }
         let template = TemplateOptions {
             replace: cli
                 .replace
@@ -95,28 +87,6 @@ impl Config {
             header: Vec::new(),
             append_missing: max_args != Some(0),
         };
-        let shell = std::env::var_os("PARALLEL_SHELL").filter(|s| !s.is_empty());
-        let run = RunConfig {
-            jobs,
-            output: if cli.dry_run {
-                OutputMode::Group
-            } else {
-                output
-            },
-            dry_run: cli.dry_run,
-            shell: shell.unwrap_or_else(|| OsString::from("/bin/sh")),
-            handle_signals: true,
-            ..RunConfig::default()
-        };
-        let batch = BatchOptions {
-            max_args,
-            multi,
-            max_chars: cli.max_chars.unwrap_or(DEFAULT_MAX_CHARS),
-            slots: jobs,
-        };
-        if batch.max_chars < 2 {
-            bail!("invalid value `{}` for -s: too small", batch.max_chars);
-        }
         Ok(Config {
             inputs,
             command: cli.command.into_iter().map(OsString::into_vec).collect(),
@@ -184,6 +154,45 @@ fn input_options(cli: &Cli) -> Result<InputOptions> {
         header: cli.header.is_some(),
         link: cli.link,
     })
+}
+
+/// Engine settings: job slots, output mode, shell, signal handling.
+fn run_config(cli: &Cli) -> Result<RunConfig> {
+    let base = RunConfig::default();
+    let jobs = match cli.jobs.as_deref() {
+        None => base.jobs,
+        Some(s) => parse_jobs(s, base.jobs)
+            .map_err(anyhow::Error::msg)?
+            .unwrap_or_else(as_many_as_possible),
+    };
+    crate::limits::raise_nofile(jobs.saturating_mul(3).saturating_add(64));
+    let shell = std::env::var_os("PARALLEL_SHELL").filter(|s| !s.is_empty());
+    Ok(RunConfig {
+        jobs,
+        // A dry run prints each command as the job's output.
+        output: if cli.dry_run {
+            OutputMode::Group
+        } else {
+            output_mode(cli)
+        },
+        dry_run: cli.dry_run,
+        shell: shell.unwrap_or_else(|| OsString::from("/bin/sh")),
+        handle_signals: true,
+        ..base
+    })
+}
+
+/// `--xargs`, `-X` or `-m`, in that order of precedence.
+fn multi_mode(cli: &Cli) -> Option<MultiArgs> {
+    if cli.xargs {
+        Some(MultiArgs::Xargs)
+    } else if cli.context_replace {
+        Some(MultiArgs::Context)
+    } else if cli.multi {
+        Some(MultiArgs::Plain)
+    } else {
+        None
+    }
 }
 
 fn output_mode(cli: &Cli) -> OutputMode {
