@@ -22,21 +22,31 @@ median() {
   printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
 }
 
-# wall NAME CMD...: runs CMD (a shell string) ROUNDS times, prints the
-# median wall time in seconds and records it as $NAME in $WORK/results.
-wall() {
-  local name=$1 cmd=$2 times=()
+# race NAME CMD [NAME CMD]...: runs every CMD (a shell string) once per
+# round, interleaved, for ROUNDS rounds, so that drift in the machine's
+# load hits all of them alike; prints each median wall time and records it
+# under NAME in $WORK/results.
+race() {
+  local names=() cmds=()
+  while [ $# -gt 0 ]; do names+=("$1"); cmds+=("$2"); shift 2; done
+  local -A times
   for _ in $(seq "$ROUNDS"); do
-    local t0 t1
-    t0=$(date +%s%N)
-    bash -c "$cmd" >/dev/null 2>&1
-    t1=$(date +%s%N)
-    times+=("$(( (t1 - t0) / 1000 ))")
+    for i in "${!names[@]}"; do
+      local t0 t1
+      t0=$(date +%s%N)
+      bash -c "${cmds[$i]}" >/dev/null 2>&1
+      t1=$(date +%s%N)
+      times[$i]+="$(( (t1 - t0) / 1000 )) "
+    done
   done
-  local med
-  med=$(median "${times[@]}")
-  echo "$name $med" >> "$WORK/results"
-  printf '  %-16s %8.3f s (median of %s)\n' "$name" "$(awk -v m="$med" 'BEGIN {print m / 1000000}')" "$ROUNDS"
+  for i in "${!names[@]}"; do
+    local med
+    # shellcheck disable=SC2086 # one value per word
+    med=$(median ${times[$i]})
+    echo "${names[$i]} $med" >> "$WORK/results"
+    printf '  %-16s %8.3f s (median of %s, rounds interleaved)\n' "${names[$i]}" \
+      "$(awk -v m="$med" 'BEGIN {print m / 1000000}')" "$ROUNDS"
+  done
 }
 
 # rss NAME CMD: peak RSS in KiB of CMD (the runner process), median of ROUNDS.

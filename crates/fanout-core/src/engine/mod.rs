@@ -2,6 +2,7 @@
 //! starts them as slots free up, and pushes events to a sink. One
 //! single-threaded async loop drives every job's pipes, exits and timers.
 
+mod feed;
 mod run;
 mod terminate;
 
@@ -146,13 +147,13 @@ impl Engine {
             .enable_time()
             .build()
             .map_err(Error::Runtime)?;
-        let (tx, rx) = tokio::sync::mpsc::channel(256);
+        let (tx, rx) = feed::feed();
         std::thread::Builder::new()
             .name("fanout-input".into())
             .spawn(move || {
                 for job in jobs {
                     let stop = job.is_err();
-                    if tx.blocking_send(job).is_err() || stop {
+                    if tx.send(job).is_err() || stop {
                         break;
                     }
                 }

@@ -47,7 +47,7 @@ pub(super) struct Run<'a, S> {
 
 pub(super) async fn run<S: Sink>(
     cfg: &RunConfig,
-    mut jobs: mpsc::Receiver<Result<JobArgs>>,
+    jobs: super::feed::Receiver<Result<JobArgs>>,
     commands: &Commands,
     sink: &mut S,
 ) -> Result<RunSummary> {
