@@ -9,6 +9,7 @@ use std::time::Instant;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::mpsc;
 
+use super::feed::Receiver as Feed;
 use super::terminate::Signals;
 use super::{Commands, OutputMode, RunConfig, RunSummary};
 use crate::exec::{self, Captured, Chunk, DriveCtx, Outcome, Program, Spool};
@@ -47,78 +48,93 @@ pub(super) struct Run<'a, S> {
 
 pub(super) async fn run<S: Sink>(
     cfg: &RunConfig,
-    jobs: super::feed::Receiver<Result<JobArgs>>,
+    jobs: Feed<Result<JobArgs>>,
     commands: &Commands,
     sink: &mut S,
 ) -> Result<RunSummary> {
     let spool = Spool::new(cfg.spool_threshold);
     let mut signals = Signals::new(cfg.handle_signals).map_err(Error::Runtime)?;
-    let (live_tx, live_rx) = match cfg.output {
-        OutputMode::LineBuffer => {
-            let (tx, rx) = mpsc::channel(64);
-            (Some(tx), Some(rx))
-        }
-        _ => (None, None),
-    };
-    let mut run = Run {
-        cfg,
-        spool: &spool,
-        sink,
-        slots: Slots::new(cfg.jobs),
-        running: FuturesUnordered::new(),
-        meta: HashMap::new(),
-        live_tx,
-        live_rx,
-        summary: RunSummary::default(),
-        fatal: None,
-        sink_error: None,
-    };
-    let mut input_done = false;
-    let mut input_error = None;
-    loop {
-        if (input_done && run.running.is_empty()) || run.sink_error.is_some() || run.fatal.is_some()
-        {
-            break;
-        }
-        let can_start = !input_done && run.slots.has_free();
-        tokio::select! {
-            biased;
-            sig = signals.recv() => {
-                run.summary.interrupted = Some(sig);
-                break;
-            }
-            Some(chunk) = recv_live(&mut run.live_rx) => run.live(chunk),
-            Some(outcome) = run.running.next(), if !run.running.is_empty() => run.finished(outcome),
-            msg = jobs.recv(), if can_start => match msg {
-                Some(Ok(args)) => run.start(args, commands),
-                Some(Err(e)) => {
-                    input_error = Some(e);
-                    break;
-                }
-                None => input_done = true,
-            },
-        }
-    }
-    drop(jobs);
+    let mut run = Run::new(cfg, &spool, sink);
+    let input_error = run.main_loop(jobs, commands, &mut signals).await;
     if !run.running.is_empty() {
         run.terminate().await;
     }
-    let finish = run.sink.finish();
-    let summary = run.summary.clone();
-    let sink_error = run.sink_error.take().or(finish.err());
-    let fatal = run.fatal.take();
-    drop(run);
-    drop(spool);
-    if let Some(e) = input_error.or(fatal) {
-        return Err(e);
+    run.outcome(input_error)
+}
+
+impl<'a, S: Sink> Run<'a, S> {
+    fn new(cfg: &'a RunConfig, spool: &'a Spool, sink: &'a mut S) -> Self {
+        let (live_tx, live_rx) = match cfg.output {
+            OutputMode::LineBuffer => {
+                let (tx, rx) = mpsc::channel(64);
+                (Some(tx), Some(rx))
+            }
+            _ => (None, None),
+        };
+        Run {
+            cfg,
+            spool,
+            sink,
+            slots: Slots::new(cfg.jobs),
+            running: FuturesUnordered::new(),
+            meta: HashMap::new(),
+            live_tx,
+            live_rx,
+            summary: RunSummary::default(),
+            fatal: None,
+            sink_error: None,
+        }
     }
-    match sink_error {
-        Some(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(RunSummary {
-            broken_pipe: true,
-            ..summary
-        }),
-        Some(e) => Err(Error::Output(e)),
-        None => Ok(summary),
+
+    /// Starts jobs as slots free up and handles what running jobs report,
+    /// until the input is used up and every job ended, or something stops
+    /// the run (a signal, a sink error, a fatal error). Returns an input
+    /// error, if that is what stopped it.
+    async fn main_loop(
+        &mut self,
+        jobs: Feed<Result<JobArgs>>,
+        commands: &Commands,
+        signals: &mut Signals,
+    ) -> Option<Error> {
+        let mut input_done = false;
+        while !(input_done && self.running.is_empty())
+            && self.sink_error.is_none()
+            && self.fatal.is_none()
+        {
+            let can_start = !input_done && self.slots.has_free();
+            tokio::select! {
+                biased;
+                sig = signals.recv() => {
+                    self.summary.interrupted = Some(sig);
+                    return None;
+                }
+                Some(chunk) = recv_live(&mut self.live_rx) => self.live(chunk),
+                Some(outcome) = self.running.next(), if !self.running.is_empty() => self.finished(outcome),
+                msg = jobs.recv(), if can_start => match msg {
+                    Some(Ok(args)) => self.start(args, commands),
+                    Some(Err(e)) => return Some(e),
+                    None => input_done = true,
+                },
+            }
+        }
+        None
+    }
+
+    /// What the run comes to, once every job has ended.
+    fn outcome(mut self, input_error: Option<Error>) -> Result<RunSummary> {
+        let finish = self.sink.finish();
+        let sink_error = self.sink_error.take().or(finish.err());
+        if let Some(e) = input_error.or(self.fatal.take()) {
+            return Err(e);
+        }
+        match sink_error {
+            Some(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(RunSummary {
+                broken_pipe: true,
+                ..self.summary
+            }),
+            Some(e) => Err(Error::Output(e)),
+            None => Ok(self.summary),
+        }
     }
 }
 
