@@ -106,8 +106,27 @@ impl Batcher {
         let batch: Vec<Record> = self.records.by_ref().take(n).collect::<Result<_>>()?;
         if batch.is_empty() {
             self.done = true;
-        } else {
-            self.ready.push_back(batch);
+            return Ok(());
+        }
+        let len = self.base_len
+            + batch
+                .iter()
+                .map(|r| self.template.arg_cost(r, false))
+                .sum::<usize>();
+        self.check_len(len)?;
+        self.ready.push_back(batch);
+        Ok(())
+    }
+
+    /// GNU parallel's limit: a line of `len` bytes needs `len < -s`.
+    fn check_len(&self, len: usize) -> Result<()> {
+        if len > self.opts.max_chars {
+            let seq = self.next_seq + self.ready.len() as u64;
+            return Err(crate::Error::LineTooLong {
+                len: len.saturating_sub(1),
+                max: self.opts.max_chars,
+                seq,
+            });
         }
         Ok(())
     }
@@ -124,6 +143,7 @@ impl Batcher {
         }
         while let Some(rec) = self.records.next().transpose()? {
             let cost = self.template.arg_cost(&rec, context);
+            self.check_len(self.base_len + cost)?;
             let full = self.opts.max_args.is_some_and(|n| batch.len() >= n);
             if !batch.is_empty() && (full || len + cost > self.opts.max_chars) {
                 self.carry = Some((rec, cost));

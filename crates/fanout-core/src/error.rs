@@ -24,6 +24,17 @@ pub enum Error {
     /// Reading an input source failed after it was opened.
     #[error("cannot read input: {}", crate::error::os_text(.0))]
     InputRead(std::io::Error),
+    /// A job's command line is longer than `-s` allows, even with one
+    /// argument.
+    #[error("command line too long ({len} >= {max}) at input {seq}")]
+    LineTooLong {
+        /// Its length in bytes.
+        len: usize,
+        /// The `-s` limit.
+        max: usize,
+        /// The job it would have been.
+        seq: u64,
+    },
     /// Standard input was named as more than one input source.
     #[error("standard input can be used as only one input source")]
     StdinTwice,

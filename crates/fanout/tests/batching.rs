@@ -146,3 +146,28 @@ fn max_args_with_context_replace_spreads_the_tail() {
     .run()
     .stdout_is("echo a b\necho c\necho d\n");
 }
+
+#[test]
+fn a_line_longer_than_max_chars_is_an_error() {
+    fanout(["-s", "5", "echo", ":::", "abcdefgh"])
+        .run()
+        .fanout_error("too long (13 >= 5)");
+    fanout(["-X", "-s", "5", "echo", ":::", "abcdefgh"])
+        .run()
+        .fanout_error("too long");
+}
+
+#[test]
+fn bad_input_stops_new_jobs_but_lets_running_ones_finish() {
+    let out = fanout([
+        "-k", "-j1", "-s", "12", "echo", ":::", "abc", "abcdefgh", "x",
+    ])
+    .run();
+    assert_eq!(out.code, Some(255));
+    assert_eq!(out.out(), "abc\n");
+    assert!(
+        out.err().starts_with("fanout: command line too long"),
+        "{}",
+        out.err()
+    );
+}

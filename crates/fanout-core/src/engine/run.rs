@@ -97,6 +97,7 @@ impl<'a, S: Sink> Run<'a, S> {
         signals: &mut Signals,
     ) -> Option<Error> {
         let mut input_done = false;
+        let mut input_error = None;
         while !(input_done && self.running.is_empty())
             && self.sink_error.is_none()
             && self.fatal.is_none()
@@ -106,18 +107,22 @@ impl<'a, S: Sink> Run<'a, S> {
                 biased;
                 sig = signals.recv() => {
                     self.summary.interrupted = Some(sig);
-                    return None;
+                    return input_error;
                 }
                 Some(chunk) = recv_live(&mut self.live_rx) => self.live(chunk),
                 Some(outcome) = self.running.next(), if !self.running.is_empty() => self.finished(outcome),
                 msg = jobs.recv(), if can_start => match msg {
                     Some(Ok(args)) => self.start(args, commands),
-                    Some(Err(e)) => return Some(e),
+                    // Bad input stops new jobs; running ones finish normally.
+                    Some(Err(e)) => {
+                        input_error = Some(e);
+                        input_done = true;
+                    }
                     None => input_done = true,
                 },
             }
         }
-        None
+        input_error
     }
 
     /// What the run comes to, once every job has ended.
