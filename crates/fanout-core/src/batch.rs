@@ -108,12 +108,15 @@ impl Batcher {
             self.done = true;
             return Ok(());
         }
-        let len = self.base_len
-            + batch
-                .iter()
-                .map(|r| self.template.arg_cost(r, false))
-                .sum::<usize>();
-        self.check_len(len)?;
+        // The exact line (positional strings included), plus the NUL that
+        // GNU parallel counts.
+        let ctx = RenderCtx {
+            records: &batch,
+            seq: JobSeq(self.next_seq),
+            slot: SlotId(1),
+            context: false,
+        };
+        self.check_len(self.template.render_vec(&ctx).len() + 1)?;
         self.ready.push_back(batch);
         Ok(())
     }
@@ -167,14 +170,13 @@ impl Batcher {
     }
 }
 
-/// Splits `batch` into `parts` runs whose sizes differ by at most one, the
-/// longer runs first (5 over 2 slots: 3 then 2).
+/// Splits `batch` into runs of `ceil(len / parts)`, as GNU parallel does
+/// (5 over 2 slots: 3, 2; 4 over 3: 2, 2; 7 over 3: 3, 3, 1).
 fn split_even(batch: Vec<Record>, parts: usize, out: &mut VecDeque<Vec<Record>>) {
-    let (size, extra) = (batch.len() / parts, batch.len() % parts);
-    let mut it = batch.into_iter();
-    for i in 0..parts {
-        let n = size + usize::from(i < extra);
-        out.push_back(it.by_ref().take(n).collect());
+    let size = batch.len().div_ceil(parts);
+    let mut it = batch.into_iter().peekable();
+    while it.peek().is_some() {
+        out.push_back(it.by_ref().take(size).collect());
     }
 }
 

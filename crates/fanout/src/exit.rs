@@ -7,10 +7,18 @@ use fanout_core::RunSummary;
 /// fanout's own error (bad option, unreadable input, interrupted).
 pub const ERROR: u8 = 255;
 
+/// Standard output was closed before the run ended (128 + SIGPIPE).
+pub const BROKEN_PIPE: u8 = 141;
+
 /// The exit status for a finished run.
 pub fn status(summary: &RunSummary) -> u8 {
     if summary.interrupted.is_some() {
         return ERROR;
+    }
+    if summary.broken_pipe {
+        // Output went nowhere and later jobs never ran: report it as a
+        // shell reports a SIGPIPE death, as GNU parallel's status does.
+        return BROKEN_PIPE;
     }
     match summary.failed {
         0..=100 => summary.failed as u8,
@@ -38,5 +46,10 @@ mod tests {
             ..RunSummary::default()
         };
         assert_eq!(status(&int), 255);
+        let pipe = RunSummary {
+            broken_pipe: true,
+            ..RunSummary::default()
+        };
+        assert_eq!(status(&pipe), 141);
     }
 }

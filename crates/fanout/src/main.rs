@@ -24,7 +24,8 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<u8> {
-    let (head, sources) = split_sources(std::env::args_os().skip(1).collect());
+    let (head, sources) =
+        split_sources(std::env::args_os().skip(1).collect(), &cli::value_options());
     let cli = match Cli::try_parse_from(std::iter::once("fanout".into()).chain(head)) {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {

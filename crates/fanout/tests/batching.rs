@@ -171,3 +171,38 @@ fn bad_input_stops_new_jobs_but_lets_running_ones_finish() {
         out.err()
     );
 }
+
+#[test]
+fn the_tail_is_cut_in_chunks_of_ceil_n_over_slots() {
+    fanout([
+        "-k",
+        "-j3",
+        "-m",
+        "--dry-run",
+        "echo",
+        ":::",
+        "1",
+        "2",
+        "3",
+        "4",
+    ])
+    .run()
+    .stdout_is("echo 1 2\necho 3 4\n");
+    fanout([
+        "-k",
+        "-j3",
+        "-m",
+        "--dry-run",
+        "echo",
+        ":::",
+        "1",
+        "2",
+        "3",
+        "4",
+        "5",
+        "6",
+        "7",
+    ])
+    .run()
+    .stdout_is("echo 1 2 3\necho 4 5 6\necho 7\n");
+}

@@ -100,3 +100,42 @@ fn a_non_executable_command_fails_as_in_the_shell() {
     assert!(out.err().contains("Permission denied"), "{}", out.err());
     assert!(!out.err().contains("fanout:"), "{}", out.err());
 }
+
+#[test]
+fn a_script_without_shebang_runs_through_the_shell() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("s");
+    std::fs::write(&script, "echo hi \"$1\"\n").unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    fanout(["./s", ":::", "a"])
+        .dir(dir.path())
+        .run()
+        .code(0)
+        .stdout_is("hi a\n");
+}
+
+#[test]
+fn inherited_ignored_sigchld_does_not_fail_jobs() {
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("trap '' CHLD; exec \"$0\" echo ::: a b")
+        .arg(common::bin())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_job_that_cannot_start_is_reported_in_every_output_mode() {
+    for mode in ["--group", "--line-buffer", "-u"] {
+        let out = fanout([mode, "./no-such-program", ":::", "a"])
+            .run()
+            .code(1);
+        assert!(out.err().contains("not found"), "{mode}: {}", out.err());
+    }
+}

@@ -109,3 +109,11 @@ fn spooled_output_is_removed_on_interrupt() {
         "head -c 1000000 /dev/zero; sleep 60 & echo $! >> pids; echo $$ >> pids; wait; : {}",
     );
 }
+
+#[test]
+fn sighup_leaves_no_grandchild_behind() {
+    interrupt_with(
+        libc::SIGHUP,
+        "sleep 60 & echo $! >> pids; echo $$ >> pids; wait; : {}",
+    );
+}

@@ -147,6 +147,7 @@ impl Engine {
             .enable_time()
             .build()
             .map_err(Error::Runtime)?;
+        crate::exec::keep_children_reapable();
         let (tx, rx) = feed::feed();
         std::thread::Builder::new()
             .name("fanout-input".into())

@@ -248,12 +248,13 @@ impl<'a, S: Sink> Run<'a, S> {
         ];
         let capture = self.cfg.output != OutputMode::Ungroup;
         match exec::spawn(prog, &env, capture) {
+            // ENOEXEC: a script without `#!`, which a shell runs with sh.
             Err(e)
                 if matches!(prog, Program::Direct(_))
-                    && matches!(
+                    && (matches!(
                         e.kind(),
                         io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied
-                    ) =>
+                    ) || e.raw_os_error() == Some(libc::ENOEXEC)) =>
             {
                 exec::spawn(&Program::shell(line, &self.cfg.shell), &env, capture)
             }

@@ -11,26 +11,35 @@ use super::run::{recv_live, Run};
 use crate::exec::{group_alive, kill_group};
 use crate::Sink;
 
-/// SIGINT and SIGTERM as a stream, or nothing when not handling signals.
-pub(super) struct Signals(Option<(Signal, Signal)>);
+/// SIGINT, SIGTERM and SIGHUP as a stream, or nothing when not handling
+/// signals. A hangup ends the run like TERM: the terminal is gone, and the
+/// jobs (in their own process groups) would not hear of it otherwise.
+pub(super) struct Signals(Option<[Signal; 3]>);
 
 impl Signals {
     pub(super) fn new(enabled: bool) -> std::io::Result<Self> {
         if !enabled {
             return Ok(Signals(None));
         }
-        Ok(Signals(Some((
-            signal(SignalKind::interrupt())?,
-            signal(SignalKind::terminate())?,
-        ))))
+        let kinds = [
+            SignalKind::interrupt(),
+            SignalKind::terminate(),
+            SignalKind::hangup(),
+        ];
+        Ok(Signals(Some([
+            signal(kinds[0])?,
+            signal(kinds[1])?,
+            signal(kinds[2])?,
+        ])))
     }
 
     /// The next signal's number; pending forever when disabled.
     pub(super) async fn recv(&mut self) -> i32 {
         match &mut self.0 {
-            Some((int, term)) => tokio::select! {
+            Some([int, term, hup]) => tokio::select! {
                 _ = int.recv() => libc::SIGINT,
                 _ = term.recv() => libc::SIGTERM,
+                _ = hup.recv() => libc::SIGHUP,
             },
             None => std::future::pending().await,
         }

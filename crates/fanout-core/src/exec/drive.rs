@@ -147,7 +147,12 @@ pub(crate) async fn drive(seq: JobSeq, sp: Spawned, ctx: DriveCtx<'_>) -> Outcom
                 killed = true;
             }
         },
-        Err(err) => out.error = Some(err),
+        Err(err) => {
+            // Without the pidfd nothing would read the pipes while wait4
+            // blocks below; end the job first.
+            kill_group(sp.pid, libc::SIGKILL);
+            out.error = Some(err);
+        }
     }
     for (p, stream) in &mut pipes {
         if let Some(p) = p.as_mut().filter(|p| p.open) {

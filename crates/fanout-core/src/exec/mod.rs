@@ -8,7 +8,7 @@ mod spawn;
 
 pub use capture::{Captured, Spool};
 pub(crate) use drive::{drive, Chunk, DriveCtx, Outcome};
-pub(crate) use spawn::{group_alive, kill_group, spawn, Spawned};
+pub(crate) use spawn::{group_alive, keep_children_reapable, kill_group, spawn, Spawned};
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;

@@ -32,10 +32,17 @@ pub(crate) fn spawn(
 ) -> std::io::Result<Spawned> {
     let mut cmd = match prog {
         Program::Direct(argv) => {
-            let mut c = Command::new(&argv[0]);
-            c.args(&argv[1..]);
+            let Some((prog, args)) = argv.split_first() else {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "empty command",
+                ));
+            };
+            let mut c = Command::new(prog);
+            c.args(args);
             c
         }
+
         Program::Shell { shell, line } => {
             let mut c = Command::new(shell);
             c.arg("-c").arg(line);
@@ -121,4 +128,19 @@ pub(crate) fn kill_group(pgid: i32, sig: i32) {
 pub(crate) fn group_alive(pgid: i32) -> bool {
     // SAFETY: signal 0 only checks for existence.
     unsafe { libc::kill(-pgid, 0) == 0 }
+}
+
+/// Makes sure exited children stay for `wait4`: with SIGCHLD ignored (a
+/// disposition inherited from whoever started us) the kernel reaps them
+/// itself and every job would look failed.
+pub(crate) fn keep_children_reapable() {
+    // SAFETY: querying and setting a signal disposition; no handler code.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        if libc::sigaction(libc::SIGCHLD, std::ptr::null(), &mut old) == 0
+            && old.sa_sigaction == libc::SIG_IGN
+        {
+            libc::signal(libc::SIGCHLD, libc::SIG_DFL);
+        }
+    }
 }

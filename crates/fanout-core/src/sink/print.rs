@@ -83,12 +83,16 @@ impl Printer {
     }
 
     fn finished(&mut self, mut r: crate::JobResult) -> io::Result<()> {
-        if self.opts.mode == OutputMode::LineBuffer {
-            return self.flush_live(r.seq);
+        if self.opts.mode != OutputMode::Group {
+            // Nothing of the job's own output is captured in these modes;
+            // what is there is fanout's word that the job could not start.
+            self.write_stream(Stream::Stderr, &[], &mut r.stderr)?;
+            return match self.opts.mode {
+                OutputMode::LineBuffer => self.flush_live(r.seq),
+                _ => Ok(()),
+            };
         }
-        if self.opts.mode == OutputMode::Ungroup {
-            return Ok(());
-        }
+
         let tag = match &self.opts.tag {
             Some(t) => t.prefix(r.seq, r.slot, &r.args),
             None => Vec::new(),

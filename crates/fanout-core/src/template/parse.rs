@@ -132,26 +132,38 @@ fn builtin(inner: &[u8]) -> Option<Token> {
 pub(super) fn segments(tokens: Vec<Token>) -> Vec<Segment> {
     let mut segs = Vec::new();
     let mut word: Vec<Token> = Vec::new();
+    let mut quote: Option<u8> = None;
     for tok in tokens {
         let Token::Lit(bytes) = tok else {
             word.push(tok);
             continue;
         };
-        let mut rest = bytes.as_slice();
-        while !rest.is_empty() {
-            let n = rest.iter().take_while(|b| !is_space(**b)).count();
-            if n > 0 {
-                push_lit(&mut word, &rest[..n]);
-            }
-            let sp = rest[n..].iter().take_while(|b| is_space(**b)).count();
-            if sp > 0 {
-                if !word.is_empty() {
-                    segs.push(Segment::Word(std::mem::take(&mut word)));
+        let mut start = 0;
+        let mut i = 0;
+        while i < bytes.len() {
+            let b = bytes[i];
+            match quote {
+                // Whitespace inside '...' or "..." (from the user, or from
+                // -q) belongs to the word: -X must repeat it whole.
+                Some(q) if b == q => quote = None,
+                Some(_) => {}
+                None if b == b'\'' || b == b'"' => quote = Some(b),
+                None if is_space(b) => {
+                    push_lit(&mut word, &bytes[start..i]);
+                    let sp = bytes[i..].iter().take_while(|b| is_space(**b)).count();
+                    if !word.is_empty() {
+                        segs.push(Segment::Word(std::mem::take(&mut word)));
+                    }
+                    segs.push(Segment::Space(bytes[i..i + sp].to_vec()));
+                    i += sp;
+                    start = i;
+                    continue;
                 }
-                segs.push(Segment::Space(rest[n..n + sp].to_vec()));
+                None => {}
             }
-            rest = &rest[n + sp..];
+            i += 1;
         }
+        push_lit(&mut word, &bytes[start..]);
     }
     if !word.is_empty() {
         segs.push(Segment::Word(word));
@@ -160,6 +172,9 @@ pub(super) fn segments(tokens: Vec<Token>) -> Vec<Segment> {
 }
 
 fn push_lit(word: &mut Vec<Token>, bytes: &[u8]) {
+    if bytes.is_empty() {
+        return;
+    }
     if let Some(Token::Lit(prev)) = word.last_mut() {
         prev.extend_from_slice(bytes);
     } else {

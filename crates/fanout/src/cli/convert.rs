@@ -73,7 +73,7 @@ impl Config {
         let batch = BatchOptions {
             max_args,
             multi,
-            max_chars: cli.max_chars.unwrap_or(DEFAULT_MAX_CHARS),
+            max_chars: max_chars(cli.max_chars),
             slots: run.jobs,
         };
         if batch.max_chars < 2 {
@@ -159,13 +159,13 @@ fn input_options(cli: &Cli) -> Result<InputOptions> {
 /// Engine settings: job slots, output mode, shell, signal handling.
 fn run_config(cli: &Cli) -> Result<RunConfig> {
     let base = RunConfig::default();
-    let jobs = match cli.jobs.as_deref() {
+    let jobs: usize = match cli.jobs.as_deref() {
         None => base.jobs,
         Some(s) => parse_jobs(s, base.jobs)
             .map_err(anyhow::Error::msg)?
             .unwrap_or_else(as_many_as_possible),
     };
-    crate::limits::raise_nofile(jobs.saturating_mul(3).saturating_add(64));
+    let jobs = fit_open_files(jobs);
     let shell = std::env::var_os("PARALLEL_SHELL").filter(|s| !s.is_empty());
     Ok(RunConfig {
         jobs,
@@ -180,6 +180,19 @@ fn run_config(cli: &Cli) -> Result<RunConfig> {
         handle_signals: true,
         ..base
     })
+}
+
+/// `-s`, capped (with a warning, as GNU parallel does) at what a shell
+/// can take as one `-c` argument.
+fn max_chars(given: Option<usize>) -> usize {
+    match given {
+        Some(n) if n > DEFAULT_MAX_CHARS => {
+            eprintln!("fanout: warning: -s {n} is more than a command line may hold; using {DEFAULT_MAX_CHARS}");
+            DEFAULT_MAX_CHARS
+        }
+        Some(n) => n,
+        None => DEFAULT_MAX_CHARS,
+    }
 }
 
 /// `--xargs`, `-X` or `-m`, in that order of precedence.
@@ -203,6 +216,21 @@ fn output_mode(cli: &Cli) -> OutputMode {
     } else {
         OutputMode::Group
     }
+}
+
+/// Raises the open-file limit for `jobs` running jobs (three descriptors
+/// each, plus room for `-k` to hold finished jobs' spool files) and, when
+/// the hard limit is too low, runs fewer jobs with a warning, as GNU
+/// parallel does.
+fn fit_open_files(jobs: usize) -> usize {
+    let want = jobs.saturating_mul(3).saturating_add(64).max(4096);
+    let limit = crate::limits::raise_nofile(want);
+    let fit = (limit.saturating_sub(16) / 3).max(1);
+    if jobs > fit {
+        eprintln!("fanout: warning: only enough file handles to run {fit} jobs in parallel");
+        return fit;
+    }
+    jobs
 }
 
 /// `-j 0`: as many jobs as the open-file limit allows (each job holds

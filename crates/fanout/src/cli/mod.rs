@@ -9,4 +9,29 @@ mod split;
 
 pub use args::Cli;
 pub use convert::{Config, Plan};
-pub use split::split_sources;
+pub use split::{split_sources, ValueOptions};
+
+/// The options of [`Cli`] that take a value, read from clap's definition
+/// so the `:::` splitter and clap never disagree.
+pub fn value_options() -> ValueOptions {
+    use clap::CommandFactory;
+    let mut v = ValueOptions::default();
+    for arg in Cli::command()
+        .get_arguments()
+        .filter(|a| a.get_action().takes_values())
+    {
+        v.long.extend(
+            arg.get_long_and_visible_aliases()
+                .into_iter()
+                .flatten()
+                .map(String::from),
+        );
+        v.short.extend(
+            arg.get_short_and_visible_aliases()
+                .into_iter()
+                .flatten()
+                .filter_map(|c| u8::try_from(c).ok()),
+        );
+    }
+    v
+}

@@ -14,33 +14,62 @@ struct Seps {
     files: Vec<u8>,
 }
 
+/// Which options take a value, so that the scan can step over values.
+#[derive(Debug, Default, Clone)]
+pub struct ValueOptions {
+    /// Long names (without `--`) of options that take a value.
+    pub long: Vec<String>,
+    /// Short names of options that take a value.
+    pub short: Vec<u8>,
+}
+
 impl Seps {
-    /// Reads `--arg-sep` and `--arg-file-sep` from the options, before the
-    /// real parse, because they decide where the options end.
-    /// Also returns the index of the first argument that may be a
-    /// separator: the values of these two options are not.
-    fn scan(argv: &[OsString]) -> (Seps, usize) {
+    /// Walks fanout's own options (stepping over their values) to read
+    /// `--arg-sep` and `--arg-file-sep`, which decide where the sources
+    /// begin. Returns the separators and the index of the first argument
+    /// that is not an option: the command, or a separator.
+    fn scan(argv: &[OsString], opts: &ValueOptions) -> (Seps, usize) {
         let mut seps = Seps {
             args: b":::".to_vec(),
             files: b"::::".to_vec(),
         };
-        let mut from = 0;
-        for (i, a) in argv.iter().map(|a| a.as_bytes()).enumerate() {
-            for (name, slot) in [
-                (&b"--arg-sep"[..], &mut seps.args),
-                (b"--arg-file-sep", &mut seps.files),
-            ] {
-                if a == name {
-                    if let Some(v) = argv.get(i + 1) {
-                        *slot = v.as_bytes().to_vec();
-                        from = i + 2;
-                    }
-                } else if let Some(v) = a.strip_prefix(name).and_then(|r| r.strip_prefix(b"=")) {
-                    *slot = v.to_vec();
-                }
+        let mut i = 0;
+        while let Some(a) = argv.get(i).map(|a| a.as_bytes()) {
+            if a == b"--" {
+                return (seps, i + 1);
             }
+            if let Some(long) = a.strip_prefix(b"--") {
+                let (name, inline) = match long.iter().position(|&b| b == b'=') {
+                    Some(eq) => (&long[..eq], Some(&long[eq + 1..])),
+                    None => (long, None),
+                };
+                let takes = opts.long.iter().any(|l| l.as_bytes() == name);
+                let value = match inline {
+                    Some(v) => Some(v),
+                    None if takes => {
+                        i += 1;
+                        argv.get(i).map(|v| v.as_bytes())
+                    }
+                    None => None,
+                };
+                match (name, value) {
+                    (b"arg-sep", Some(v)) => seps.args = v.to_vec(),
+                    (b"arg-file-sep", Some(v)) => seps.files = v.to_vec(),
+                    _ => {}
+                }
+            } else if a.len() > 1 && a[0] == b'-' {
+                // A cluster such as `-kj2` or `-j 2`: the first short option
+                // that takes a value takes the rest, or the next argument.
+                let pos = a[1..].iter().position(|c| opts.short.contains(c));
+                if pos.is_some_and(|p| p + 2 == a.len()) {
+                    i += 1;
+                }
+            } else {
+                return (seps, i);
+            }
+            i += 1;
         }
-        (seps, from)
+        (seps, i)
     }
 
     /// What kind of separator `arg` is: (is a file separator, is linked).
@@ -61,10 +90,10 @@ impl Seps {
     }
 }
 
-/// Splits argv (without the program name) at the first separator: the
-/// options and command, and the sources that follow.
-pub fn split_sources(argv: Vec<OsString>) -> (Vec<OsString>, Vec<SourceSpec>) {
-    let (seps, from) = Seps::scan(&argv);
+/// Splits argv (without the program name) at the first separator after
+/// fanout's own options: the options and command, and the sources.
+pub fn split_sources(argv: Vec<OsString>, opts: &ValueOptions) -> (Vec<OsString>, Vec<SourceSpec>) {
+    let (seps, from) = Seps::scan(&argv, opts);
     let found = argv
         .iter()
         .skip(from)
@@ -135,9 +164,33 @@ mod tests {
         v.iter().map(OsString::from).collect()
     }
 
+    pub(super) fn test_opts() -> ValueOptions {
+        ValueOptions {
+            long: ["jobs", "arg-sep", "arg-file-sep", "tagstring"]
+                .map(String::from)
+                .to_vec(),
+            short: b"jn".to_vec(),
+        }
+    }
+
+    fn split_sources_t(argv: Vec<OsString>) -> (Vec<OsString>, Vec<SourceSpec>) {
+        split_sources(argv, &test_opts())
+    }
+
+    #[test]
+    fn separator_words_in_the_command_or_values_are_not_options() {
+        let (head, src) = split_sources_t(os(&["echo", ":::", "a", "--arg-sep", "b"]));
+        assert_eq!(head, os(&["echo"]));
+        assert_eq!(src.len(), 1);
+        let (head, src) =
+            split_sources_t(os(&["--tagstring", ":::", "-j", "2", "echo", ":::", "x"]));
+        assert_eq!(head, os(&["--tagstring", ":::", "-j", "2", "echo"]));
+        assert_eq!(src.len(), 1);
+    }
+
     #[test]
     fn splits_groups_and_links() {
-        let (head, src) = split_sources(os(&[
+        let (head, src) = split_sources_t(os(&[
             "-j2", "echo", ":::", "a", "b", ":::+", "1", "::::", "f", "g",
         ]));
         assert_eq!(head, os(&["-j2", "echo"]));
@@ -163,7 +216,7 @@ mod tests {
 
     #[test]
     fn honours_renamed_separators() {
-        let (head, src) = split_sources(os(&["--arg-sep", ",,", "echo", ":::", ",,", "x"]));
+        let (head, src) = split_sources_t(os(&["--arg-sep", ",,", "echo", ":::", ",,", "x"]));
         assert_eq!(head, os(&["--arg-sep", ",,", "echo", ":::"]));
         assert_eq!(src.len(), 1);
     }
@@ -171,6 +224,7 @@ mod tests {
 
 #[cfg(test)]
 mod props {
+    use super::tests::test_opts;
     use super::*;
     use proptest::prelude::*;
 
@@ -192,7 +246,7 @@ mod props {
         #[test]
         fn split_keeps_every_argument(args in proptest::collection::vec(token(), 0..12)) {
             let argv: Vec<OsString> = args.iter().map(OsString::from).collect();
-            let (head, sources) = split_sources(argv.clone());
+            let (head, sources) = split_sources(argv.clone(), &test_opts());
             prop_assert_eq!(&argv[..head.len()], &head[..]);
             if head.len() == argv.len() {
                 prop_assert!(sources.is_empty());
