@@ -104,9 +104,7 @@ fn a_non_executable_command_fails_as_in_the_shell() {
 #[test]
 fn a_script_without_shebang_runs_through_the_shell() {
     let dir = tempfile::tempdir().unwrap();
-    let script = dir.path().join("s");
-    std::fs::write(&script, "echo hi \"$1\"\n").unwrap();
-    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    common::write_executable(&dir.path().join("s"), "echo hi \"$1\"\n");
     fanout(["./s", ":::", "a"])
         .dir(dir.path())
         .run()

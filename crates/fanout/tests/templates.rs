@@ -89,8 +89,7 @@ fn shell_syntax_in_the_command_goes_through_the_shell() {
 fn parallel_shell_chooses_the_shell() {
     let dir = tempfile::tempdir().unwrap();
     let sh = dir.path().join("mysh");
-    std::fs::write(&sh, "#!/bin/sh\necho \"mysh:$2\"\n").unwrap();
-    std::fs::set_permissions(&sh, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    common::write_executable(&sh, "#!/bin/sh\necho \"mysh:$2\"\n");
     fanout(["echo {} | cat", ":::", "a"])
         .env("PARALLEL_SHELL", sh.as_os_str())
         .run()

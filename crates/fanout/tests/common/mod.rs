@@ -195,3 +195,10 @@ pub fn run_measuring_rss(mut c: Command) -> (std::process::ExitStatus, u64, u64,
         ru.ru_maxrss as u64,
     )
 }
+
+/// Writes an executable file (mode 0755).
+pub fn write_executable(path: &std::path::Path, content: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, content).expect("write script");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod script");
+}
