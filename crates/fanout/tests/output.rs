@@ -231,3 +231,10 @@ fn keep_order_line_buffer_regression_last_line_lost() {
     .run()
     .stdout_is("3\n2\n1\n");
 }
+
+#[test]
+fn verbose_command_lines_are_tagged_too() {
+    fanout(["-k", "--tag", "-v", "echo", ":::", "a", "b"])
+        .run()
+        .stdout_is("a\techo a\na\ta\nb\techo b\nb\tb\n");
+}

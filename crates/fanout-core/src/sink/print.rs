@@ -100,7 +100,7 @@ impl Printer {
         if self.opts.verbose {
             let mut line = r.command.clone();
             line.push(b'\n');
-            self.write_stream(Stream::Stdout, &[], &mut Captured::from_vec(line))?;
+            self.write_stream(Stream::Stdout, &tag, &mut Captured::from_vec(line))?;
         }
         self.write_stream(Stream::Stdout, &tag, &mut r.stdout)?;
         self.write_stream(Stream::Stderr, &tag, &mut r.stderr)
