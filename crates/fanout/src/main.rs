@@ -8,7 +8,7 @@ mod limits;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use fanout_core::{Batcher, Engine, Ordered, Printer};
 
 use cli::{split_sources, Cli, Config, Plan};
@@ -24,9 +24,16 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<u8> {
-    let (head, sources) =
-        split_sources(std::env::args_os().skip(1).collect(), &cli::value_options());
-    let cli = match Cli::try_parse_from(std::iter::once("fanout".into()).chain(head)) {
+    // One clap definition serves the `:::` splitter and the parse.
+    let cmd = Cli::command();
+    let (head, sources) = split_sources(
+        std::env::args_os().skip(1).collect(),
+        &cli::value_options(&cmd),
+    );
+    let parsed = cmd
+        .try_get_matches_from(std::iter::once("fanout".into()).chain(head))
+        .and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
             // --help and --version.

@@ -13,10 +13,9 @@ pub use split::{split_sources, ValueOptions};
 
 /// The options of [`Cli`] that take a value, read from clap's definition
 /// so the `:::` splitter and clap never disagree.
-pub fn value_options() -> ValueOptions {
-    use clap::CommandFactory;
+pub fn value_options(cmd: &clap::Command) -> ValueOptions {
     let mut v = ValueOptions::default();
-    for arg in Cli::command()
+    for arg in cmd
         .get_arguments()
         .filter(|a| a.get_action().takes_values())
     {
