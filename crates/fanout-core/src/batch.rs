@@ -59,6 +59,8 @@ pub struct Batcher {
     ready: VecDeque<Vec<Record>>,
     /// The record that did not fit the previous line, with its cost.
     carry: Option<(Record, usize)>,
+    /// Records a too-long fixed batch gave back, for the next job.
+    pushback: VecDeque<Record>,
     base_len: usize,
     done: bool,
 }
@@ -88,6 +90,7 @@ impl Batcher {
             next_seq: 1,
             ready: VecDeque::new(),
             carry: None,
+            pushback: VecDeque::new(),
             base_len,
             done: false,
         }
@@ -103,22 +106,46 @@ impl Batcher {
 
     fn fill_fixed(&mut self) -> Result<()> {
         let n = self.opts.max_args.unwrap_or(1).max(1);
-        let batch: Vec<Record> = self.records.by_ref().take(n).collect::<Result<_>>()?;
+        let mut batch: Vec<Record> = Vec::with_capacity(n.min(64));
+        while batch.len() < n {
+            match self.next_record()? {
+                Some(rec) => batch.push(rec),
+                None => break,
+            }
+        }
         if batch.is_empty() {
             self.done = true;
             return Ok(());
         }
-        // The exact line (positional strings included), plus the NUL that
-        // GNU parallel counts.
+        // A line that would be too long gets fewer arguments, as in GNU
+        // parallel; the rest start the next job.
+        while batch.len() > 1 && self.line_len(&batch) > self.opts.max_chars {
+            self.pushback
+                .push_front(batch.pop().expect("more than one"));
+        }
+        self.check_len(self.line_len(&batch))?;
+        self.ready.push_back(batch);
+        Ok(())
+    }
+
+    /// The exact length of the job's line (positional strings included),
+    /// plus the NUL that GNU parallel counts.
+    fn line_len(&self, batch: &[Record]) -> usize {
         let ctx = RenderCtx {
-            records: &batch,
+            records: batch,
             seq: JobSeq(self.next_seq),
             slot: SlotId(1),
             context: false,
         };
-        self.check_len(self.template.render_vec(&ctx).len() + 1)?;
-        self.ready.push_back(batch);
-        Ok(())
+        self.template.render_vec(&ctx).len() + 1
+    }
+
+    /// The next record: one put back by the last batch, else a new one.
+    fn next_record(&mut self) -> Result<Option<Record>> {
+        match self.pushback.pop_front() {
+            Some(rec) => Ok(Some(rec)),
+            None => self.records.next().transpose(),
+        }
     }
 
     /// GNU parallel's limit: a line of `len` bytes needs `len < -s`.

@@ -206,3 +206,20 @@ fn the_tail_is_cut_in_chunks_of_ceil_n_over_slots() {
     .run()
     .stdout_is("echo 1 2 3\necho 4 5 6\necho 7\n");
 }
+
+#[test]
+fn fixed_batches_that_do_not_fit_take_fewer_arguments() {
+    fanout([
+        "-N2",
+        "-s",
+        "12",
+        "--dry-run",
+        "echo",
+        "{1}{2}",
+        ":::",
+        "aaaaaa",
+        "bbbbbb",
+    ])
+    .run()
+    .stdout_is("echo aaaaaa\necho bbbbbb\n");
+}
