@@ -205,7 +205,7 @@ impl<'a, S: Sink> Run<'a, S> {
     /// Starts the job's process and hands it to the event loop.
     fn launch(&mut self, seq: JobSeq, mut m: Meta, commands: &Commands) {
         let prog = match commands {
-            Commands::Argv => Program::Direct(m.args.iter().map(|a| os(a.clone())).collect()),
+            Commands::Argv => Program::argv(m.args.iter().cloned()),
             Commands::Template { .. } => Program::for_line(&m.command, &self.cfg.shell),
         };
         match self.spawn(&prog, &m.command, seq, m.slot) {
@@ -294,10 +294,6 @@ impl<'a, S: Sink> Run<'a, S> {
     pub(super) fn groups(&self) -> Vec<i32> {
         self.meta.values().map(|m| m.pgid).collect()
     }
-}
-
-fn os(v: Vec<u8>) -> std::ffi::OsString {
-    std::os::unix::ffi::OsStringExt::from_vec(v)
 }
 
 fn result(seq: JobSeq, m: Meta, exit: ExitKind, stdout: Captured, stderr: Captured) -> JobResult {

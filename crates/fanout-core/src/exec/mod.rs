@@ -40,9 +40,14 @@ impl Program {
     /// Chooses direct execution when the shell would only split words.
     pub fn for_line(line: &[u8], shell: &OsStr) -> Program {
         match crate::quote::split_simple(line) {
-            Some(words) => Program::Direct(words.into_iter().map(bytes_to_os).collect()),
+            Some(words) => Program::argv(words),
             None => Program::shell(line, shell),
         }
+    }
+
+    /// An explicit argv, executed directly.
+    pub fn argv<I: IntoIterator<Item = Vec<u8>>>(words: I) -> Program {
+        Program::Direct(words.into_iter().map(bytes_to_os).collect())
     }
 
     /// The same line run through the shell.

@@ -139,24 +139,6 @@ impl Template {
             quote_values: false,
         })
     }
-
-    /// True when rendering depends on the job slot (`{%}`), which is only
-    /// known when the job starts.
-    pub fn uses_slot(&self) -> bool {
-        self.tokens().any(|t| *t == Token::Slot)
-    }
-
-    /// True when the template has a replacement string for input values.
-    pub fn takes_args(&self) -> bool {
-        self.tokens().any(|t| matches!(t, Token::Arg { .. }))
-    }
-
-    fn tokens(&self) -> impl Iterator<Item = &Token> {
-        self.segments.iter().flat_map(|s| match s {
-            Segment::Word(t) => t.as_slice(),
-            Segment::Space(_) => &[],
-        })
-    }
 }
 
 #[cfg(test)]

@@ -159,13 +159,11 @@ fn input_options(cli: &Cli) -> Result<InputOptions> {
 /// Engine settings: job slots, output mode, shell, signal handling.
 fn run_config(cli: &Cli) -> Result<RunConfig> {
     let base = RunConfig::default();
-    let jobs: usize = match cli.jobs.as_deref() {
-        None => base.jobs,
-        Some(s) => parse_jobs(s, base.jobs)
-            .map_err(anyhow::Error::msg)?
-            .unwrap_or_else(as_many_as_possible),
+    let requested = match cli.jobs.as_deref() {
+        None => Some(base.jobs),
+        Some(s) => parse_jobs(s, base.jobs).map_err(anyhow::Error::msg)?,
     };
-    let jobs = fit_open_files(jobs);
+    let jobs = fit_open_files(requested);
     let shell = std::env::var_os("PARALLEL_SHELL").filter(|s| !s.is_empty());
     Ok(RunConfig {
         jobs,
@@ -218,24 +216,24 @@ fn output_mode(cli: &Cli) -> OutputMode {
     }
 }
 
-/// Raises the open-file limit for `jobs` running jobs (three descriptors
-/// each, plus room for `-k` to hold finished jobs' spool files) and, when
-/// the hard limit is too low, runs fewer jobs with a warning, as GNU
+/// `-j 0` runs as many jobs as the open-file limit allows, at most this.
+const MAX_ANY: usize = 4096;
+
+/// Raises the open-file limit for the requested jobs (three descriptors
+/// each: two pipes and a pidfd; plus room for `-k` to hold finished jobs'
+/// spool files) and returns how many can run. `None` is `-j 0`: as many as
+/// fit. A number that does not fit is lowered with a warning, as GNU
 /// parallel does.
-fn fit_open_files(jobs: usize) -> usize {
+fn fit_open_files(requested: Option<usize>) -> usize {
+    let jobs = requested.unwrap_or(MAX_ANY);
     let want = jobs.saturating_mul(3).saturating_add(64).max(4096);
     let limit = crate::limits::raise_nofile(want);
     let fit = (limit.saturating_sub(16) / 3).max(1);
-    if jobs > fit {
-        eprintln!("fanout: warning: only enough file handles to run {fit} jobs in parallel");
-        return fit;
+    if jobs <= fit {
+        return jobs;
     }
-    jobs
-}
-
-/// `-j 0`: as many jobs as the open-file limit allows (each job holds
-/// three descriptors: two pipes and a pidfd).
-fn as_many_as_possible() -> usize {
-    let limit = crate::limits::raise_nofile(usize::MAX);
-    (limit.saturating_sub(64) / 3).clamp(1, 4096)
+    if requested.is_some() {
+        eprintln!("fanout: warning: only enough file handles to run {fit} jobs in parallel");
+    }
+    fit
 }
