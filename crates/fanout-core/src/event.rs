@@ -4,8 +4,9 @@
 
 use std::io;
 
+use crate::control::{HaltOn, HaltWhen};
 use crate::exec::Stream;
-use crate::job::{JobResult, JobSeq, SlotId};
+use crate::job::{JobResult, JobSeq, KillReason, SlotId};
 
 /// One step in a job's life, pushed to the sink in the order it happened.
 #[derive(Debug)]
@@ -33,6 +34,30 @@ pub enum Event<'a> {
     },
     /// The job ended; its captured output travels with the result.
     Finished(JobResult),
+    /// The job ended but will run again: it failed with `--retries` left,
+    /// or was killed for `--memfree`. Its output is not printed.
+    Retried(JobResult),
+    /// fanout began killing the job (its term sequence started).
+    Killed {
+        /// The job.
+        seq: JobSeq,
+        /// Why.
+        reason: KillReason,
+        /// Its command line.
+        command: &'a [u8],
+    },
+    /// A job reached the `--halt` threshold: no new jobs start, and with
+    /// `now` the running ones are killed.
+    Halting {
+        /// `now` or `soon`.
+        when: HaltWhen,
+        /// What made it halt: failed, succeeded or done jobs.
+        on: HaltOn,
+        /// The command line of the job that reached the threshold.
+        command: &'a [u8],
+        /// Jobs still running.
+        running: usize,
+    },
 }
 
 /// A consumer of engine events.

@@ -2,7 +2,7 @@
 //! arguments a job was built from, and its result.
 
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use crate::exec::Captured;
 
@@ -95,4 +95,39 @@ pub struct JobResult {
     pub cpu_time: Duration,
     /// Peak resident memory of the job's process, in KiB.
     pub max_rss_kib: u64,
+    /// When it started, by the wall clock.
+    pub started_at: SystemTime,
+    /// Why fanout killed it, if it did.
+    pub killed: Option<KillReason>,
+    /// How many times it ran before, and failed (0 on the first run).
+    pub attempt: u32,
+}
+
+/// Why fanout ended a job before it ended by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KillReason {
+    /// It ran longer than `--timeout`.
+    Timeout,
+    /// Free memory fell under half of `--memfree`; it runs again later.
+    Memory,
+}
+
+impl JobResult {
+    /// True when the job counts as failed: a non-zero exit, a signal, not
+    /// started, or killed by fanout.
+    pub fn failed(&self) -> bool {
+        !self.exit.success() || self.killed.is_some()
+    }
+
+    /// The status `--halt ...=1` exits with, as GNU parallel: the job's
+    /// exit status, 128 + the signal that killed it, or -1 when fanout
+    /// killed it.
+    pub fn halt_code(&self) -> i32 {
+        if self.killed.is_some() {
+            -1
+        } else {
+            self.exit.code()
+        }
+    }
 }

@@ -31,6 +31,7 @@
 //! ```
 
 mod batch;
+pub mod control;
 mod engine;
 mod error;
 mod event;
@@ -41,13 +42,15 @@ pub mod quote;
 mod scheduler;
 pub mod sink;
 pub mod template;
+pub mod units;
 
 pub use batch::{BatchOptions, Batcher, MultiArgs, DEFAULT_MAX_CHARS};
+pub use control::{Halt, HaltOn, HaltWhen, JobControl, Threshold, Timeout};
 pub use engine::{default_term_seq, Commands, Engine, OutputMode, RunConfig, RunSummary};
 pub use error::{Error, Result};
 pub use event::{Collect, Event, Sink};
 pub use input::{InputOptions, Inputs, Source, SourceSpec};
-pub use job::{ExitKind, JobArgs, JobResult, JobSeq, Record, SlotId};
+pub use job::{ExitKind, JobArgs, JobResult, JobSeq, KillReason, Record, SlotId};
 pub use scheduler::Slots;
 pub use sink::{Ordered, PrintOptions, Printer, Tag};
 pub use template::{Template, TemplateOptions};

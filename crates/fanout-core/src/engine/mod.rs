@@ -3,13 +3,18 @@
 //! single-threaded async loop drives every job's pipes, exits and timers.
 
 mod feed;
+mod finish;
+mod policy;
 mod run;
+mod start;
 mod terminate;
+mod throttle;
 
 use std::ffi::OsString;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::control::{HaltWhen, JobControl};
 use crate::job::{JobArgs, SlotId};
 use crate::template::{RenderCtx, Template};
 use crate::{Error, Result, Sink};
@@ -45,6 +50,11 @@ pub struct RunConfig {
     /// Catch SIGINT and SIGTERM to end jobs cleanly (the CLI does; a library
     /// user may prefer to keep their own handlers).
     pub handle_signals: bool,
+    /// Retries, timeouts, halting and start throttles.
+    pub control: JobControl,
+    /// The number of jobs in the run, when known in advance (`--halt N%`
+    /// counts against it; without it, against the jobs started so far).
+    pub total_jobs: Option<u64>,
 }
 
 impl Default for RunConfig {
@@ -57,6 +67,8 @@ impl Default for RunConfig {
             term_seq: default_term_seq(),
             spool_threshold: 128 * 1024,
             handle_signals: false,
+            control: JobControl::default(),
+            total_jobs: None,
         }
     }
 }
@@ -119,6 +131,12 @@ pub struct RunSummary {
     pub interrupted: Option<i32>,
     /// Output went to a closed pipe, so the run stopped early.
     pub broken_pipe: bool,
+    /// Set when `--halt` stopped the run.
+    pub halted: Option<HaltWhen>,
+    /// The exit status `--halt` decided, when it did (GNU parallel's rules:
+    /// the failing job's status for `fail=1`, the failed percentage for
+    /// `N%`, 0 for `success`).
+    pub halt_status: Option<i32>,
 }
 
 /// Runs jobs according to a [`RunConfig`].

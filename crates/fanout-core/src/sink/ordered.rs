@@ -1,30 +1,35 @@
-//! `-k`: results leave in job order, whatever order jobs finish in. With
-//! `--line-buffer`, the oldest running job's lines pass through at once
-//! and later jobs' lines wait until it is their turn.
+//! `-k`: results leave in the order jobs started (input order, as jobs
+//! start in sequence), whatever order they finish in. Jobs that never
+//! start (skipped by `--resume`) leave no gap to wait for; a job run again
+//! (`--retries`) keeps its place. With `--line-buffer`, the oldest job's
+//! lines pass through at once and later jobs' lines wait for their turn.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::io;
 
 use crate::event::{Event, Sink};
 use crate::exec::Stream;
 use crate::job::{JobResult, JobSeq};
 
-/// Puts `Finished` (and live `Output`) events back in sequence order.
+/// Puts `Finished` (and live `Output`) events back in start order.
 #[derive(Debug)]
 pub struct Ordered<S> {
     inner: S,
-    next: JobSeq,
-    done: BTreeMap<JobSeq, JobResult>,
+    /// Started jobs not yet passed on, oldest first.
+    order: VecDeque<JobSeq>,
+    waiting: HashSet<JobSeq>,
+    done: HashMap<JobSeq, JobResult>,
     held: HashMap<JobSeq, Vec<(Stream, Vec<u8>)>>,
 }
 
 impl<S: Sink> Ordered<S> {
-    /// Wraps `inner`; the first job is number 1.
+    /// Wraps `inner`.
     pub fn new(inner: S) -> Self {
         Ordered {
             inner,
-            next: JobSeq(1),
-            done: BTreeMap::new(),
+            order: VecDeque::new(),
+            waiting: HashSet::new(),
+            done: HashMap::new(),
             held: HashMap::new(),
         }
     }
@@ -46,25 +51,32 @@ impl<S: Sink> Ordered<S> {
         Ok(())
     }
 
-    /// Passes on everything the head job has waiting, and moves the head
-    /// past every finished job.
+    /// Passes on everything the oldest job has waiting, and moves past
+    /// every finished job at the front.
     fn release_ready(&mut self) -> io::Result<()> {
-        loop {
-            let seq = self.next;
+        while let Some(&seq) = self.order.front() {
             self.flush_held(seq)?;
             let Some(r) = self.done.remove(&seq) else {
                 return Ok(());
             };
+            self.order.pop_front();
+            self.waiting.remove(&seq);
             self.inner.event(Event::Finished(r))?;
-            self.next = JobSeq(seq.0 + 1);
         }
+        Ok(())
     }
 }
 
 impl<S: Sink> Sink for Ordered<S> {
     fn event(&mut self, event: Event<'_>) -> io::Result<()> {
         match event {
-            Event::Output { seq, stream, data } if seq != self.next => {
+            Event::Started { seq, .. } => {
+                if self.waiting.insert(seq) {
+                    self.order.push_back(seq);
+                }
+                self.inner.event(event)
+            }
+            Event::Output { seq, stream, data } if self.order.front() != Some(&seq) => {
                 self.held
                     .entry(seq)
                     .or_default()
@@ -80,10 +92,13 @@ impl<S: Sink> Sink for Ordered<S> {
     }
 
     fn finish(&mut self) -> io::Result<()> {
-        // Jobs that never ran (a run cut short) leave gaps; print the rest.
-        while let Some((seq, r)) = self.done.pop_first() {
+        // Jobs that never finished (a run cut short) leave gaps; print the
+        // rest in order.
+        while let Some(seq) = self.order.pop_front() {
             self.flush_held(seq)?;
-            self.inner.event(Event::Finished(r))?;
+            if let Some(r) = self.done.remove(&seq) {
+                self.inner.event(Event::Finished(r))?;
+            }
         }
         self.inner.finish()
     }

@@ -12,9 +12,10 @@ use std::mem::ManuallyDrop;
 use std::os::fd::FromRawFd;
 
 use super::tag::{tagged, Tag};
+use crate::control::{HaltOn, HaltWhen};
 use crate::event::{Event, Sink};
 use crate::exec::{Captured, Stream};
-use crate::job::JobSeq;
+use crate::job::{JobSeq, KillReason};
 use crate::OutputMode;
 
 /// How the printer formats output.
@@ -106,6 +107,31 @@ impl Printer {
         self.write_stream(Stream::Stderr, &tag, &mut r.stderr)
     }
 
+    /// GNU parallel's words when `--halt` stops the run.
+    fn halting(
+        &mut self,
+        when: HaltWhen,
+        on: HaltOn,
+        command: &[u8],
+        running: usize,
+    ) -> io::Result<()> {
+        let what = match on {
+            HaltOn::Fail => "failed",
+            HaltOn::Success => "succeeded",
+            HaltOn::Done => "finished",
+        };
+        let mut msg = format!("fanout: This job {what}:\n").into_bytes();
+        msg.extend_from_slice(command);
+        msg.push(b'\n');
+        if when == HaltWhen::Soon && running > 0 {
+            msg.extend_from_slice(
+                format!("fanout: Starting no more jobs. Waiting for {running} jobs to finish.\n")
+                    .as_bytes(),
+            );
+        }
+        self.err.write_all(&msg)
+    }
+
     fn live_output(&mut self, seq: JobSeq, stream: Stream, data: &[u8]) -> io::Result<()> {
         let job = self.live.entry(seq).or_default();
         let partial = &mut job.partial[stream as usize];
@@ -165,6 +191,23 @@ impl Sink for Printer {
             }
             Event::Output { seq, stream, data } => self.live_output(seq, stream, data),
             Event::Finished(r) => self.finished(r),
+            Event::Killed {
+                reason: KillReason::Timeout,
+                command,
+                ..
+            } => {
+                let mut msg = b"fanout: Warning: This job was killed because it timed out:\nfanout: Warning: ".to_vec();
+                msg.extend_from_slice(command);
+                msg.push(b'\n');
+                self.err.write_all(&msg)
+            }
+            Event::Halting {
+                when,
+                on,
+                command,
+                running,
+            } => self.halting(when, on, command, running),
+            _ => Ok(()),
         }
     }
 }
