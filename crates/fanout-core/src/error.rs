@@ -50,6 +50,25 @@ pub enum Error {
     /// Writing job output failed (other than a closed pipe).
     #[error("cannot write output: {0}")]
     Output(#[source] std::io::Error),
+    /// A job log could not be read.
+    #[error("cannot read joblog `{}`: {}", path.display(), crate::error::os_text(err))]
+    JobLog {
+        /// The job log.
+        path: PathBuf,
+        /// What the operating system said.
+        err: std::io::Error,
+    },
+    /// A file given as a job log is not one (or is damaged), so it cannot
+    /// tell which jobs ran.
+    #[error("joblog `{}` line {line}: {why}; not resuming from it", path.display())]
+    BadJobLog {
+        /// The job log.
+        path: PathBuf,
+        /// The line (from 1).
+        line: usize,
+        /// What is wrong with it.
+        why: String,
+    },
 }
 
 /// Shorthand for results whose error is [`Error`].

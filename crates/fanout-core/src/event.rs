@@ -46,11 +46,15 @@ pub enum Event<'a> {
         /// Its command line.
         command: &'a [u8],
     },
-    /// A job reached the `--halt` threshold: no new jobs start, and with
-    /// `now` the running ones are killed.
-    Halting {
+    /// A job counted towards the `--halt` threshold (it failed, succeeded
+    /// or ended, as the halt asks). Once the threshold is `reached`, no new
+    /// jobs start, and with `now` the running ones are killed unreported.
+    HaltCount {
         /// `now` or `soon`.
         when: HaltWhen,
+        /// True when this job reached the threshold (or it was reached
+        /// before).
+        reached: bool,
         /// What made it halt: failed, succeeded or done jobs.
         on: HaltOn,
         /// The command line of the job that reached the threshold.
@@ -74,6 +78,16 @@ pub trait Sink {
     }
 }
 
+impl<S: Sink + ?Sized> Sink for Box<S> {
+    fn event(&mut self, event: Event<'_>) -> io::Result<()> {
+        (**self).event(event)
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        (**self).finish()
+    }
+}
+
 impl<S: Sink + ?Sized> Sink for &mut S {
     fn event(&mut self, event: Event<'_>) -> io::Result<()> {
         (**self).event(event)
@@ -81,6 +95,58 @@ impl<S: Sink + ?Sized> Sink for &mut S {
 
     fn finish(&mut self) -> io::Result<()> {
         (**self).finish()
+    }
+}
+
+/// Sees every event before the sink that prints it, and may amend a
+/// finished job's result (as `--files` replaces output by a file name).
+/// The job log, the results directory and progress counters observe.
+pub trait Observer {
+    /// Looks at one event; an error stops the run as a sink error does.
+    fn observe(&mut self, event: &mut Event<'_>) -> io::Result<()>;
+
+    /// Called once after the last event.
+    fn finish(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A sink with observers in front: each event goes to every observer in
+/// turn, then to the sink.
+pub struct Observed<S> {
+    observers: Vec<Box<dyn Observer>>,
+    inner: S,
+}
+
+impl<S: Sink> Observed<S> {
+    /// `inner` with no observers yet.
+    pub fn new(inner: S) -> Self {
+        Observed {
+            observers: Vec::new(),
+            inner,
+        }
+    }
+
+    /// Adds an observer after those already there.
+    pub fn with(mut self, o: impl Observer + 'static) -> Self {
+        self.observers.push(Box::new(o));
+        self
+    }
+}
+
+impl<S: Sink> Sink for Observed<S> {
+    fn event(&mut self, mut event: Event<'_>) -> io::Result<()> {
+        for o in &mut self.observers {
+            o.observe(&mut event)?;
+        }
+        self.inner.event(event)
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        for o in &mut self.observers {
+            o.finish()?;
+        }
+        self.inner.finish()
     }
 }
 

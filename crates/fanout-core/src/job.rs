@@ -81,8 +81,9 @@ pub struct JobResult {
     /// The composed command line as it was run (or would be, for
     /// `--dry-run`).
     pub command: Vec<u8>,
-    /// The input values the job was built from, in order.
-    pub args: Vec<Vec<u8>>,
+    /// The input records the job was built from, in order (each a value
+    /// per source or column).
+    pub records: Vec<Record>,
     /// How it ended.
     pub exit: ExitKind,
     /// Its standard output, unless output was not captured.
@@ -114,6 +115,11 @@ pub enum KillReason {
 }
 
 impl JobResult {
+    /// The input values, all records' columns in order.
+    pub fn args(&self) -> Vec<Vec<u8>> {
+        self.records.iter().flatten().cloned().collect()
+    }
+
     /// True when the job counts as failed: a non-zero exit, a signal, not
     /// started, or killed by fanout.
     pub fn failed(&self) -> bool {

@@ -15,6 +15,10 @@ pub fn status(summary: &RunSummary) -> u8 {
     if summary.interrupted.is_some() {
         return ERROR;
     }
+    if let Some(s) = summary.halt_status {
+        // As a process exit status: -1 (a job fanout killed) reads 255.
+        return s as u8;
+    }
     if summary.broken_pipe {
         // Output went nowhere and later jobs never ran: report it as a
         // shell reports a SIGPIPE death, as GNU parallel's status does.

@@ -1,20 +1,23 @@
 //! The `fanout` binary: parse the command line, convert it once into a
-//! plan, hand the plan to the engine, turn the outcome into an exit status.
+//! validated config, hand it to the engine, turn the outcome into an exit
+//! status.
 
 mod cli;
+mod docs;
 mod exit;
 mod limits;
+mod progress;
+mod run;
 
 use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{CommandFactory, FromArgMatches};
-use fanout_core::{Batcher, Engine, Ordered, Printer};
 
-use cli::{split_sources, Cli, Config, Plan};
+use cli::{split_sources, Cli, Config};
 
 fn main() -> ExitCode {
-    match run() {
+    match main_inner() {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("fanout: {}", one_line(&format!("{e:#}")));
@@ -23,14 +26,16 @@ fn main() -> ExitCode {
     }
 }
 
-fn run() -> Result<u8> {
-    // One clap definition serves the `:::` splitter and the parse.
+fn main_inner() -> Result<u8> {
+    // One clap definition serves the `:::` splitter, the parse, the
+    // completions and the man page.
     let cmd = Cli::command();
     let (head, sources) = split_sources(
         std::env::args_os().skip(1).collect(),
         &cli::value_options(&cmd),
     );
     let parsed = cmd
+        .clone()
         .try_get_matches_from(std::iter::once("fanout".into()).chain(head))
         .and_then(|m| Cli::from_arg_matches(&m));
     let cli = match parsed {
@@ -42,21 +47,11 @@ fn run() -> Result<u8> {
         }
         Err(e) => anyhow::bail!("{}", clap_message(&e)),
     };
-    let mut config = Config::new(cli, sources)?;
-    let (header, records) = std::mem::take(&mut config.inputs).open()?;
-    let Plan {
-        template,
-        commands,
-        print,
-    } = config.plan(header)?;
-    let jobs = Batcher::new(records, template, config.batch);
-    let engine = Engine::new(config.run);
-    let printer = Printer::new(print);
-    let summary = if config.keep_order {
-        engine.run(jobs, &commands, &mut Ordered::new(printer))?
-    } else {
-        engine.run(jobs, &commands, &mut { printer })?
-    };
+    if let Some(done) = docs::generate(&cli, cmd)? {
+        return Ok(done);
+    }
+    let config = Config::new(cli, sources)?;
+    let summary = run::run(config)?;
     Ok(exit::status(&summary))
 }
 

@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use super::run::{Kill, Meta, Run};
+use crate::control::HaltWhen;
 use crate::exec::{group_alive, kill_group, Captured, Outcome};
 use crate::job::{ExitKind, JobResult, JobSeq, KillReason};
 use crate::{Error, Event, Sink};
@@ -15,6 +16,12 @@ impl<S: Sink> Run<'_, S> {
             .meta
             .remove(&o.seq)
             .expect("every running job has meta");
+        if self.halting == Some(HaltWhen::Now) {
+            // As GNU parallel: jobs killed by `--halt now` are not
+            // reported, printed or logged.
+            self.slots.release(m.slot);
+            return;
+        }
         if let Some(e) = o.error {
             self.fatal.get_or_insert(Error::Temp(e));
         }
@@ -61,22 +68,24 @@ impl<S: Sink> Run<'_, S> {
         } else {
             self.timeouts.succeeded(r.runtime);
         }
-        let halt = self.halt.finished(&r);
-        let command = halt.map(|_| r.command.clone());
+        let counted = self.halt.finished(&r);
+        let command = counted.map(|_| r.command.clone());
         self.emit(Event::Finished(r));
-        if let (Some(when), Some(command)) = (halt, command) {
-            if self.halting.is_none() {
-                self.halting = Some(when);
-                let running = self.meta.len();
-                let on = self.cfg.control.halt.expect("halted by a halt").on;
-                self.emit(Event::Halting {
-                    when,
-                    on,
-                    command: &command,
-                    running,
-                });
-            }
+        let (Some(reached), Some(command), Some(h)) = (counted, command, self.cfg.control.halt)
+        else {
+            return;
+        };
+        if reached && self.halting.is_none() {
+            self.halting = Some(h.when);
         }
+        let running = self.meta.len();
+        self.emit(Event::HaltCount {
+            when: h.when,
+            on: h.on,
+            command: &command,
+            reached,
+            running,
+        });
     }
 
     /// True when the job runs again: killed for memory, or failed with
@@ -176,7 +185,7 @@ fn result(m: &mut Meta, exit: ExitKind, stdout: Captured, stderr: Captured) -> J
         seq: m.job.seq,
         slot: m.slot,
         command: std::mem::take(&mut m.command),
-        args: m.job.records.iter().flatten().cloned().collect(),
+        records: m.job.records.clone(),
         exit,
         stdout,
         stderr,

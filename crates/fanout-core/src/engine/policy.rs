@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use crate::control::{Halt, HaltOn, HaltWhen, Threshold, Timeout};
+use crate::control::{Halt, HaltOn, Threshold, Timeout};
 use crate::job::{JobResult, JobSeq};
 
 /// Running jobs by start time, for `--timeout`. Every job gets the same
@@ -145,9 +145,10 @@ impl HaltState {
         self.started += 1;
     }
 
-    /// Counts a finished job; returns how to halt when this job reached
-    /// the threshold, following GNU parallel's `should_we_halt`.
-    pub(super) fn finished(&mut self, r: &JobResult) -> Option<HaltWhen> {
+    /// Counts a finished job, following GNU parallel's `should_we_halt`.
+    /// Returns `None` when the job does not count towards the halt, and
+    /// whether the threshold is reached when it does.
+    pub(super) fn finished(&mut self, r: &JobResult) -> Option<bool> {
         self.done += 1;
         let failed = r.failed();
         self.failed += u64::from(failed);
@@ -164,7 +165,7 @@ impl HaltState {
             Threshold::Percent(p) => total as f64 * p,
         };
         if (count as f64) < needed {
-            return None;
+            return Some(false);
         }
         if self.status.is_none() {
             self.status = Some(match (h.on, h.threshold) {
@@ -174,7 +175,7 @@ impl HaltState {
                 (_, Threshold::Count(_)) => self.failed.min(101) as i32,
             });
         }
-        Some(h.when)
+        Some(true)
     }
 
     /// The exit status of a run with `--halt N%` that never halted: the

@@ -95,8 +95,8 @@ impl Captured {
     }
 
     /// Calls `f` with the output in order, chunk by chunk.
-    pub fn for_each_chunk(&mut self, mut f: impl FnMut(&[u8]) -> io::Result<()>) -> io::Result<()> {
-        let Some(file) = &mut self.file else {
+    pub fn for_each_chunk(&self, mut f: impl FnMut(&[u8]) -> io::Result<()>) -> io::Result<()> {
+        let Some(mut file) = self.file.as_ref() else {
             return if self.mem.is_empty() {
                 Ok(())
             } else {
@@ -116,18 +116,18 @@ impl Captured {
 
     /// Copies the output to `w` (from a spool file by `copy_file_range`/
     /// `sendfile` where the OS allows).
-    pub fn copy_to(&mut self, w: &mut impl Write) -> io::Result<()> {
-        match &mut self.file {
+    pub fn copy_to(&self, w: &mut impl Write) -> io::Result<()> {
+        match self.file.as_ref() {
             None => w.write_all(&self.mem),
-            Some(file) => {
+            Some(mut file) => {
                 file.rewind()?;
-                io::copy(file, w).map(drop)
+                io::copy(&mut file, w).map(drop)
             }
         }
     }
 
     /// The whole output as bytes (reads a spool file into memory).
-    pub fn to_vec(&mut self) -> io::Result<Vec<u8>> {
+    pub fn to_vec(&self) -> io::Result<Vec<u8>> {
         let mut out = Vec::with_capacity(self.len as usize);
         self.for_each_chunk(|c| {
             out.extend_from_slice(c);

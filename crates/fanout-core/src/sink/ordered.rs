@@ -7,6 +7,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io;
 
+use crate::control::HaltWhen;
 use crate::event::{Event, Sink};
 use crate::exec::Stream;
 use crate::job::{JobResult, JobSeq};
@@ -20,6 +21,9 @@ pub struct Ordered<S> {
     waiting: HashSet<JobSeq>,
     done: HashMap<JobSeq, JobResult>,
     held: HashMap<JobSeq, Vec<(Stream, Vec<u8>)>>,
+    /// `--halt now` struck: what is still held is never printed, as GNU
+    /// parallel exits without printing it.
+    halted_now: bool,
 }
 
 impl<S: Sink> Ordered<S> {
@@ -31,6 +35,7 @@ impl<S: Sink> Ordered<S> {
             waiting: HashSet::new(),
             done: HashMap::new(),
             held: HashMap::new(),
+            halted_now: false,
         }
     }
 
@@ -87,6 +92,14 @@ impl<S: Sink> Sink for Ordered<S> {
                 self.done.insert(r.seq, r);
                 self.release_ready()
             }
+            Event::HaltCount {
+                when: HaltWhen::Now,
+                reached: true,
+                ..
+            } => {
+                self.halted_now = true;
+                self.inner.event(event)
+            }
             other => self.inner.event(other),
         }
     }
@@ -94,6 +107,9 @@ impl<S: Sink> Sink for Ordered<S> {
     fn finish(&mut self) -> io::Result<()> {
         // Jobs that never finished (a run cut short) leave gaps; print the
         // rest in order.
+        if self.halted_now {
+            self.order.clear();
+        }
         while let Some(seq) = self.order.pop_front() {
             self.flush_held(seq)?;
             if let Some(r) = self.done.remove(&seq) {

@@ -95,7 +95,7 @@ impl Printer {
         }
 
         let tag = match &self.opts.tag {
-            Some(t) => t.prefix(r.seq, r.slot, &r.args),
+            Some(t) => t.prefix(r.seq, r.slot, &r.args()),
             None => Vec::new(),
         };
         if self.opts.verbose {
@@ -107,8 +107,9 @@ impl Printer {
         self.write_stream(Stream::Stderr, &tag, &mut r.stderr)
     }
 
-    /// GNU parallel's words when `--halt` stops the run.
-    fn halting(
+    /// GNU parallel's words for a job that counts towards `--halt`, and
+    /// once the threshold is reached with jobs still `running`.
+    fn halt_count(
         &mut self,
         when: HaltWhen,
         on: HaltOn,
@@ -201,12 +202,13 @@ impl Sink for Printer {
                 msg.push(b'\n');
                 self.err.write_all(&msg)
             }
-            Event::Halting {
+            Event::HaltCount {
                 when,
                 on,
                 command,
+                reached,
                 running,
-            } => self.halting(when, on, command, running),
+            } => self.halt_count(when, on, command, if reached { running } else { 0 }),
             _ => Ok(()),
         }
     }

@@ -139,6 +139,15 @@ impl Template {
             quote_values: false,
         })
     }
+
+    /// True when the template has no replacement strings: it renders the
+    /// same text for every job.
+    pub fn is_literal(&self) -> bool {
+        self.segments.iter().all(|s| match s {
+            Segment::Word(tokens) => tokens.iter().all(|t| matches!(t, Token::Lit(_))),
+            _ => true,
+        })
+    }
 }
 
 #[cfg(test)]

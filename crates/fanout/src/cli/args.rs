@@ -142,6 +142,109 @@ pub struct Cli {
     #[arg(long = "link", visible_alias = "xapply")]
     pub link: bool,
 
+    /// Log every finished job to FILE (GNU parallel's format; +FILE appends).
+    #[arg(long = "joblog", value_name = "FILE", help_heading = "Job control")]
+    pub joblog: Option<OsString>,
+
+    /// Skip jobs the --joblog lists as run; run the rest.
+    #[arg(long = "resume", help_heading = "Job control")]
+    pub resume: bool,
+
+    /// Skip jobs the --joblog lists as succeeded; run failed and new ones.
+    #[arg(long = "resume-failed", help_heading = "Job control")]
+    pub resume_failed: bool,
+
+    /// Run again the failed commands of the --joblog, ignoring the input.
+    #[arg(long = "retry-failed", help_heading = "Job control")]
+    pub retry_failed: bool,
+
+    /// Run a failing job up to N times in all (0: until it succeeds).
+    #[arg(long = "retries", value_name = "N", help_heading = "Job control")]
+    pub retries: Option<String>,
+
+    /// Kill jobs running longer than DURATION (2.5, 30s, 1h30m) or N% of the median runtime.
+    #[arg(
+        long = "timeout",
+        value_name = "DURATION",
+        help_heading = "Job control"
+    )]
+    pub timeout: Option<String>,
+
+    /// Signals and waits (ms) that end a job: default TERM,200,TERM,100,TERM,50,KILL,25.
+    #[arg(long = "term-seq", value_name = "SEQ", help_heading = "Job control")]
+    pub term_seq: Option<String>,
+
+    /// Stop early: never, or now|soon,fail|success|done=N|N%; legacy 0, 1, 2, -1, -2, N%.
+    #[arg(
+        long = "halt",
+        visible_alias = "halt-on-error",
+        value_name = "WHEN",
+        allow_hyphen_values = true,
+        help_heading = "Job control"
+    )]
+    pub halt: Option<String>,
+
+    /// Wait DURATION between job starts.
+    #[arg(long = "delay", value_name = "DURATION", help_heading = "Job control")]
+    pub delay: Option<String>,
+
+    /// Start no job while MAX processes (or MAX% of CPU threads) are running.
+    #[arg(long = "load", value_name = "MAX", help_heading = "Job control")]
+    pub load: Option<String>,
+
+    /// Start no job with less than SIZE memory free (10M, 2G); under half, requeue the youngest.
+    #[arg(long = "memfree", value_name = "SIZE", help_heading = "Job control")]
+    pub memfree: Option<String>,
+
+    /// Run the jobs in random order.
+    #[arg(long = "shuf")]
+    pub shuf: bool,
+
+    /// Show a progress bar on stderr (when it is a terminal).
+    #[arg(long = "bar", help_heading = "Progress")]
+    pub bar: bool,
+
+    /// Show the estimated time left on stderr (when it is a terminal).
+    #[arg(long = "eta", help_heading = "Progress")]
+    pub eta: bool,
+
+    /// Show running and completed jobs on stderr (when it is a terminal).
+    #[arg(long = "progress", help_heading = "Progress")]
+    pub progress: bool,
+
+    /// Save each job's output in DIR/<source>/<value>/{seq,stdout,stderr}.
+    #[arg(
+        long = "results",
+        visible_alias = "res",
+        value_name = "DIR",
+        help_heading = "Results"
+    )]
+    pub results: Option<OsString>,
+
+    /// Save each job's output to a file and print the file's name instead.
+    #[arg(long = "files", help_heading = "Results")]
+    pub files: bool,
+
+    /// Directory for --files (default: $TMPDIR or /tmp).
+    #[arg(long = "tmpdir", value_name = "DIR", help_heading = "Results")]
+    pub tmpdir: Option<PathBuf>,
+
+    /// Print one JSON object per finished job on stdout instead of its output.
+    #[arg(long = "json", help_heading = "Results")]
+    pub json: bool,
+
+    /// Print a completion script for SHELL (bash, zsh, fish, elvish, powershell) and exit.
+    #[arg(
+        long = "completions",
+        value_name = "SHELL",
+        help_heading = "Documentation"
+    )]
+    pub completions: Option<String>,
+
+    /// Print the man page (roff) and exit.
+    #[arg(long = "man", help_heading = "Documentation")]
+    pub man: bool,
+
     /// The command and its arguments; without one, each input is a command.
     #[arg(value_name = "COMMAND", num_args = 0..)]
     pub command: Vec<OsString>,

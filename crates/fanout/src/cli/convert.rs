@@ -3,6 +3,7 @@
 
 use std::ffi::OsString;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
@@ -11,6 +12,7 @@ use fanout_core::{
     Source, SourceSpec, Tag, Template, TemplateOptions, DEFAULT_MAX_CHARS,
 };
 
+use super::control::{job_control, joblog_options, term_seq, JobLogOptions};
 use super::escape::unescape;
 use super::jobs::parse_jobs;
 use super::Cli;
@@ -39,6 +41,31 @@ pub struct Config {
     pub verbose: bool,
     /// `-t`.
     pub trace: bool,
+    /// `--joblog` and how it is resumed from.
+    pub joblog: Option<JobLogOptions>,
+    /// `--bar`, `--eta` or `--progress`.
+    pub progress: Option<ProgressKind>,
+    /// `--results DIR`.
+    pub results: Option<PathBuf>,
+    /// `--files`, with the directory the files go in.
+    pub files: Option<PathBuf>,
+    /// `--json`.
+    pub json: bool,
+    /// `--shuf`.
+    pub shuf: bool,
+    /// Column names for `--results` directories (`--header` names).
+    pub results_names: Vec<Vec<u8>>,
+}
+
+/// Which progress display was asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProgressKind {
+    /// `--bar`.
+    Bar,
+    /// `--eta`.
+    Eta,
+    /// `--progress`.
+    Progress,
 }
 
 /// A config with its inputs opened and templates parsed.
@@ -55,6 +82,8 @@ impl Config {
     /// Converts the parsed options and the split-off sources.
     pub fn new(cli: Cli, sources: Vec<SourceSpec>) -> Result<Self> {
         let run = run_config(&cli)?;
+        let joblog = joblog_options(&cli)?;
+        let progress = progress_kind(&cli);
         let mut all_sources: Vec<SourceSpec> = cli
             .arg_file
             .iter()
@@ -99,6 +128,15 @@ impl Config {
             keep_order: cli.keep_order,
             verbose: cli.verbose && !cli.dry_run,
             trace: cli.trace && !cli.dry_run,
+            joblog,
+            progress,
+            results: cli.results.map(PathBuf::from),
+            files: cli
+                .files
+                .then(|| cli.tmpdir.clone().unwrap_or_else(std::env::temp_dir)),
+            json: cli.json,
+            shuf: cli.shuf,
+            results_names: Vec::new(),
         })
     }
 
@@ -165,6 +203,12 @@ fn run_config(cli: &Cli) -> Result<RunConfig> {
     };
     let jobs = fit_open_files(requested);
     let shell = std::env::var_os("PARALLEL_SHELL").filter(|s| !s.is_empty());
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let control = job_control(cli, cpus)?;
+    let term_seq = match &cli.term_seq {
+        Some(s) => term_seq(s)?,
+        None => base.term_seq.clone(),
+    };
     Ok(RunConfig {
         jobs,
         // A dry run prints each command as the job's output.
@@ -176,6 +220,8 @@ fn run_config(cli: &Cli) -> Result<RunConfig> {
         dry_run: cli.dry_run,
         shell: shell.unwrap_or_else(|| OsString::from("/bin/sh")),
         handle_signals: true,
+        control,
+        term_seq,
         ..base
     })
 }
@@ -201,6 +247,18 @@ fn multi_mode(cli: &Cli) -> Option<MultiArgs> {
         Some(MultiArgs::Context)
     } else if cli.multi {
         Some(MultiArgs::Plain)
+    } else {
+        None
+    }
+}
+
+fn progress_kind(cli: &Cli) -> Option<ProgressKind> {
+    if cli.bar {
+        Some(ProgressKind::Bar)
+    } else if cli.eta {
+        Some(ProgressKind::Eta)
+    } else if cli.progress {
+        Some(ProgressKind::Progress)
     } else {
         None
     }

@@ -2,13 +2,15 @@
 //! with clap, and convert everything once into the engine's configuration.
 
 mod args;
+mod control;
 mod convert;
 mod escape;
 mod jobs;
 mod split;
 
 pub use args::Cli;
-pub use convert::{Config, Plan};
+pub use control::Resume;
+pub use convert::{Config, Plan, ProgressKind};
 pub use split::{split_sources, ValueOptions};
 
 /// The options of [`Cli`] that take a value, read from clap's definition

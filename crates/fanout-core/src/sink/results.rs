@@ -1,0 +1,178 @@
+//! Keeping job output in files: `--results DIR` (GNU parallel's layout,
+//! `DIR/1/<value>/2/<value>/{seq,stdout,stderr}`, or a path built from
+//! replacement strings) and `--files` (each job's stdout in a file of its
+//! own, whose name is printed instead).
+
+use std::ffi::OsStr;
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+
+use crate::event::{Event, Observer};
+use crate::exec::Captured;
+use crate::job::JobResult;
+use crate::template::{RenderCtx, Template};
+
+/// Where `--results` puts each job's files.
+#[derive(Debug)]
+pub enum ResultsLayout {
+    /// `DIR/<name>/<value>/...` for each input column, with files `seq`,
+    /// `stdout` and `stderr` inside. Names are `--header` names or the
+    /// column numbers.
+    Tree {
+        /// The results directory.
+        dir: PathBuf,
+        /// Column names; column N without a name is called N.
+        names: Vec<Vec<u8>>,
+    },
+    /// A path rendered per job: a directory (ending in `/`) holding `seq`,
+    /// `stdout` and `stderr`, or files `PATH`, `PATH.err` and `PATH.seq`.
+    Template(Template),
+}
+
+/// Writes every finished job's output under `--results`.
+#[derive(Debug)]
+pub struct ResultsDir {
+    layout: ResultsLayout,
+}
+
+impl ResultsDir {
+    /// Results in `layout`.
+    pub fn new(layout: ResultsLayout) -> Self {
+        ResultsDir { layout }
+    }
+
+    /// The three files of job `r`: stdout, stderr and seq.
+    fn paths(&self, r: &JobResult) -> [PathBuf; 3] {
+        match &self.layout {
+            ResultsLayout::Tree { dir, names } => {
+                let mut d = dir.clone();
+                for rec in &r.records {
+                    for (i, v) in rec.iter().enumerate() {
+                        let n = i + 1;
+                        let name = names
+                            .get(i)
+                            .cloned()
+                            .unwrap_or_else(|| n.to_string().into_bytes());
+                        d.push(OsStr::from_bytes(&name));
+                        d.push(OsStr::from_bytes(&dir_name(v)));
+                    }
+                }
+                ["stdout", "stderr", "seq"].map(|f| d.join(f))
+            }
+            ResultsLayout::Template(t) => {
+                let path = t.render_vec(&RenderCtx {
+                    records: &r.records,
+                    seq: r.seq,
+                    slot: r.slot,
+                    context: false,
+                });
+                if path.ends_with(b"/") {
+                    let d = PathBuf::from(OsStr::from_bytes(&path));
+                    return ["stdout", "stderr", "seq"].map(|f| d.join(f));
+                }
+                let with = |ext: &[u8]| {
+                    let mut p = path.clone();
+                    p.extend_from_slice(ext);
+                    PathBuf::from(OsStr::from_bytes(&p))
+                };
+                [with(b""), with(b".err"), with(b".seq")]
+            }
+        }
+    }
+
+    fn write(&self, r: &JobResult) -> io::Result<()> {
+        let [out, err, seq] = self.paths(r);
+        write_file(&out, |f| r.stdout.copy_to(f))?;
+        write_file(&err, |f| r.stderr.copy_to(f))?;
+        write_file(&seq, |f| f.write_all(r.seq.to_string().as_bytes()))
+    }
+}
+
+impl Observer for ResultsDir {
+    fn observe(&mut self, event: &mut Event<'_>) -> io::Result<()> {
+        match event {
+            Event::Finished(r) => self.write(r),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A value as one path component, quoted as GNU parallel does:
+/// `\` as `\\`, TAB as `\t`, NUL as `\0`, `/` as `\_`; cut to 255 bytes.
+pub fn dir_name(v: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(v.len());
+    for &b in v {
+        match b {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0 => out.extend_from_slice(b"\\0"),
+            b'/' => out.extend_from_slice(b"\\_"),
+            b => out.push(b),
+        }
+    }
+    out.truncate(255);
+    out
+}
+
+/// Writes a file whole or not at all: into a temporary name beside it,
+/// then renamed into place.
+fn write_file(path: &Path, fill: impl FnOnce(&mut fs::File) -> io::Result<()>) -> io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".fanout-")
+        .tempfile_in(dir)?;
+    fill(tmp.as_file_mut())?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// `--files`: each job's stdout goes to a file `parXXXXXX.par` in a
+/// directory, and the file's name is printed in place of the output. The
+/// files are the user's to keep.
+#[derive(Debug)]
+pub struct Files {
+    dir: PathBuf,
+}
+
+impl Files {
+    /// Files in `dir`.
+    pub fn new(dir: PathBuf) -> Self {
+        Files { dir }
+    }
+}
+
+impl Observer for Files {
+    fn observe(&mut self, event: &mut Event<'_>) -> io::Result<()> {
+        let Event::Finished(r) = event else {
+            return Ok(());
+        };
+        let mut f = tempfile::Builder::new()
+            .prefix("par")
+            .suffix(".par")
+            .tempfile_in(&self.dir)?;
+        r.stdout.copy_to(f.as_file_mut())?;
+        let (_, path) = f.keep().map_err(|e| e.error)?;
+        let mut name = path.into_os_string().into_vec();
+        name.push(b'\n');
+        r.stdout = Captured::from_vec(name);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_become_safe_path_components() {
+        assert_eq!(dir_name(b"b/c"), b"b\\_c");
+        assert_eq!(dir_name(b"a\\b\tc\0"), b"a\\\\b\\tc\\0");
+        assert_eq!(dir_name(&[b'x'; 300]).len(), 255);
+    }
+}

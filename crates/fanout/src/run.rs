@@ -1,0 +1,177 @@
+//! One run of the CLI, assembled from the validated config: the jobs
+//! (input, batching, what the job log says to skip, shuffling), the sinks
+//! (job log, results, progress, printing) and the engine.
+
+use std::os::unix::ffi::OsStrExt;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use fanout_core::joblog::{self, JobLog, SeqSet};
+use fanout_core::{
+    Batcher, Engine, Files, JobArgs, JobSeq, JsonLines, Observed, Ordered, Printer, ResultsDir,
+    ResultsLayout, RunSummary, Sink, Template, Threshold,
+};
+
+use crate::cli::{Config, Plan, ProgressKind, Resume};
+use crate::progress::{Count, Counters, Display};
+
+type Jobs = Box<dyn Iterator<Item = fanout_core::Result<JobArgs>> + Send>;
+
+/// Runs the jobs `config` describes and returns what happened.
+pub fn run(mut config: Config) -> Result<RunSummary> {
+    let prior = read_prior(&config)?;
+    let (jobs, plan) = if let Some(failed) = prior.retry {
+        // --retry-failed: the job log's failed command lines are the jobs.
+        config.command.clear();
+        let plan = config.plan(Vec::new())?;
+        let jobs = failed.into_iter().map(|(seq, command)| {
+            Ok(JobArgs {
+                seq,
+                records: vec![vec![command]],
+            })
+        });
+        (Box::new(jobs) as Jobs, plan)
+    } else {
+        let (header, records) = std::mem::take(&mut config.inputs).open()?;
+        let plan = config.plan(header.clone())?;
+        let batched = Batcher::new(records, plan.template.clone(), config.batch.clone());
+        let skip = prior.skip;
+        let jobs = batched.filter(move |j| !matches!(j, Ok(j) if skip.contains(j.seq)));
+        config.results_names = header;
+        (Box::new(jobs) as Jobs, plan)
+    };
+    let (jobs, total) = prepare(jobs, &config);
+    config.run.total_jobs = total;
+    let counters = Arc::new(Counters::default());
+    let display = config
+        .progress
+        .map(|kind| Display::start(kind, counters.clone(), total, config.run.jobs));
+    let mut sink = observers(&config, &plan, counters)?;
+    let summary = match &display {
+        Some(d) => {
+            Engine::new(config.run.clone()).run(jobs, &plan.commands, &mut d.suspended(sink))
+        }
+        None => Engine::new(config.run.clone()).run(jobs, &plan.commands, &mut sink),
+    };
+    if let Some(d) = display {
+        d.finish();
+    }
+    Ok(summary?)
+}
+
+/// What the job log says before the run: jobs to skip, or (for
+/// `--retry-failed`) the failed commands to run again.
+#[derive(Default)]
+struct Prior {
+    skip: SeqSet,
+    retry: Option<Vec<(JobSeq, Vec<u8>)>>,
+}
+
+fn read_prior(config: &Config) -> Result<Prior> {
+    let Some(log) = config.joblog.as_ref().filter(|j| j.resume != Resume::No) else {
+        return Ok(Prior::default());
+    };
+    let mut prior = Prior::default();
+    let mut succeeded = SeqSet::default();
+    let mut failed = std::collections::BTreeMap::new();
+    joblog::read(&log.path, |row| {
+        let run = match log.resume {
+            Resume::SkipSucceeded => row.succeeded(),
+            _ => true,
+        };
+        if run {
+            prior.skip.insert(row.seq);
+        }
+        if row.succeeded() {
+            succeeded.insert(row.seq);
+        } else {
+            failed.insert(row.seq, row.command);
+        }
+    })?;
+    if log.resume == Resume::RetryFailed {
+        prior.retry = Some(
+            failed
+                .into_iter()
+                .filter(|(seq, _)| !succeeded.contains(*seq))
+                .collect(),
+        );
+    }
+    Ok(prior)
+}
+
+/// Reads every job first when the run needs to know how many there are
+/// (`--bar`, `--eta`, `--halt N%`) or to shuffle them, as GNU parallel
+/// does; otherwise jobs stream.
+fn prepare(jobs: Jobs, config: &Config) -> (Jobs, Option<u64>) {
+    let pct_halt = config
+        .run
+        .control
+        .halt
+        .is_some_and(|h| matches!(h.threshold, Threshold::Percent(_)));
+    let counted = matches!(config.progress, Some(ProgressKind::Bar | ProgressKind::Eta));
+    if !(config.shuf || pct_halt || counted) {
+        return (jobs, None);
+    }
+    let mut all = Vec::new();
+    let mut error = None;
+    for j in jobs {
+        match j {
+            Ok(j) => all.push(j),
+            Err(e) => {
+                error = Some(e);
+                break;
+            }
+        }
+    }
+    if config.shuf {
+        fastrand::shuffle(&mut all);
+    }
+    let total = all.len() as u64;
+    let jobs = all.into_iter().map(Ok).chain(error.map(Err));
+    (Box::new(jobs), Some(total))
+}
+
+/// The sinks: observers (job log, results, --files, progress counts) in
+/// front of the printer (or JSON lines), in job order for `-k`.
+fn observers(config: &Config, plan: &Plan, counters: Arc<Counters>) -> Result<Box<dyn Sink>> {
+    let printer: Box<dyn Sink> = match (config.json, config.keep_order) {
+        (true, true) => Box::new(Ordered::new(JsonLines::stdout())),
+        (true, false) => Box::new(JsonLines::stdout()),
+        (false, true) => Box::new(Ordered::new(Printer::new(plan.print.clone()))),
+        (false, false) => Box::new(Printer::new(plan.print.clone())),
+    };
+    let mut sink = Observed::new(printer);
+    if let Some(log) = config.joblog.as_ref().filter(|_| !config.run.dry_run) {
+        let j = JobLog::open(&log.path, log.append)
+            .with_context(|| format!("cannot write --joblog `{}`", log.path.display()))?;
+        sink = sink.with(j);
+    }
+    if let Some(dir) = &config.results {
+        sink = sink.with(ResultsDir::new(results_layout(dir, config)?));
+    }
+    if let Some(dir) = &config.files {
+        sink = sink.with(Files::new(dir.clone()));
+    }
+    if config.progress.is_some() {
+        sink = sink.with(Count(counters));
+    }
+    Ok(Box::new(sink))
+}
+
+fn results_layout(dir: &std::path::Path, config: &Config) -> Result<ResultsLayout> {
+    let bytes = dir.as_os_str().as_bytes();
+    if [&b".json"[..], b".csv", b".tsv"]
+        .iter()
+        .any(|e| bytes.ends_with(e))
+    {
+        bail!("--results to a .json, .csv or .tsv file is not supported; use --json for machine-readable results");
+    }
+    let t = Template::unquoted(bytes, &config.template)?;
+    if !t.is_literal() {
+        return Ok(ResultsLayout::Template(t));
+    }
+    Ok(ResultsLayout::Tree {
+        dir: dir.to_owned(),
+        names: config.results_names.clone(),
+    })
+}
