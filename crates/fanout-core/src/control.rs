@@ -25,6 +25,9 @@ pub struct JobControl {
     /// `--memfree`: start no job while less memory than this (bytes) is
     /// free; below half of it, kill the youngest job and run it again later.
     pub memfree: Option<u64>,
+    /// Where free memory is read from: `/proc/meminfo` (a test can point
+    /// this at a file it controls).
+    pub meminfo: std::path::PathBuf,
 }
 
 impl Default for JobControl {
@@ -36,6 +39,7 @@ impl Default for JobControl {
             delay: Duration::ZERO,
             max_load: None,
             memfree: None,
+            meminfo: "/proc/meminfo".into(),
         }
     }
 }

@@ -3,7 +3,7 @@
 //! stderr five times a second, only when stderr is a terminal. Job output
 //! is printed with the display cleared out of the way, so the two never mix.
 
-use std::io;
+use std::io::{self, IsTerminal};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -70,11 +70,12 @@ impl Display {
     ) -> Display {
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(5));
         bar.set_style(ProgressStyle::with_template("{wide_msg}").expect("a valid template"));
-        if kind != ProgressKind::Bar {
+        let tty = io::stderr().is_terminal();
+        if kind != ProgressKind::Bar && tty {
             let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-            bar.println(format!(
+            eprintln!(
                 "\nComputers / CPU cores / Max jobs to run\n1:local / {cpus} / {slots}\n\nComputer:jobs running/jobs completed/%of started jobs/Average seconds to complete"
-            ));
+            );
         }
         let stop = Arc::new(AtomicBool::new(false));
         let (b, s) = (bar.clone(), stop.clone());
@@ -107,6 +108,9 @@ impl Display {
             let _ = t.join();
         }
         self.bar.finish();
+        if io::stderr().is_terminal() {
+            eprintln!();
+        }
     }
 }
 

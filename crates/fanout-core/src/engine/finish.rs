@@ -16,9 +16,10 @@ impl<S: Sink> Run<'_, S> {
             .meta
             .remove(&o.seq)
             .expect("every running job has meta");
-        if self.halting == Some(HaltWhen::Now) {
-            // As GNU parallel: jobs killed by `--halt now` are not
-            // reported, printed or logged.
+        if self.halting == Some(HaltWhen::Now) || self.summary.interrupted.is_some() {
+            // As GNU parallel: jobs killed by `--halt now` or by an
+            // interrupted run are not reported, printed or logged (so
+            // `--resume` runs them again).
             self.slots.release(m.slot);
             return;
         }

@@ -2,6 +2,7 @@
 //! when to look again if not. The machine's state is read from `/proc`,
 //! at most once per `RECHECK`, so a blocked run does not spin.
 
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::control::JobControl;
@@ -15,6 +16,7 @@ pub(super) struct Throttle {
     delay: Duration,
     max_load: Option<f64>,
     memfree: Option<u64>,
+    meminfo: PathBuf,
     /// No job starts before this (the last start plus `--delay`).
     next_start: Option<Instant>,
     /// The machine was too busy at this time; look again after `RECHECK`.
@@ -27,6 +29,7 @@ impl Throttle {
             delay: c.delay,
             max_load: c.max_load,
             memfree: c.memfree,
+            meminfo: c.meminfo.clone(),
             next_start: None,
             busy_since: None,
         }
@@ -72,14 +75,14 @@ impl Throttle {
             }
         }
         self.memfree
-            .is_some_and(|need| free_memory().is_some_and(|free| free < need))
+            .is_some_and(|need| free_memory(&self.meminfo).is_some_and(|free| free < need))
     }
 
     /// True when free memory is under half of `--memfree`: time to kill
     /// the youngest job and run it again later.
     pub(super) fn memory_critical(&self) -> bool {
         self.memfree
-            .is_some_and(|need| free_memory().is_some_and(|free| free < need / 2))
+            .is_some_and(|need| free_memory(&self.meminfo).is_some_and(|free| free < need / 2))
     }
 
     /// How often running jobs are checked against `--memfree`.
@@ -97,8 +100,8 @@ fn running_processes() -> Option<u64> {
 
 /// Free memory in bytes as GNU parallel counts it: MemFree, Buffers,
 /// Cached and SwapCached from `/proc/meminfo`.
-pub(crate) fn free_memory() -> Option<u64> {
-    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+fn free_memory(meminfo: &Path) -> Option<u64> {
+    let info = std::fs::read_to_string(meminfo).ok()?;
     let mut kib = 0;
     let mut seen = false;
     for line in info.lines() {
@@ -121,7 +124,7 @@ mod tests {
     #[test]
     fn proc_files_are_readable_here() {
         assert!(running_processes().is_some_and(|n| n >= 1));
-        assert!(free_memory().is_some_and(|b| b > 0));
+        assert!(free_memory(Path::new("/proc/meminfo")).is_some_and(|b| b > 0));
     }
 
     #[test]
