@@ -35,6 +35,28 @@ pub fn bin() -> std::path::PathBuf {
 }
 
 impl Fanout {
+    /// Adds arguments.
+    pub fn args<I, A>(mut self, more: I) -> Self
+    where
+        I: IntoIterator<Item = A>,
+        A: Into<OsString>,
+    {
+        self.args.extend(more.into_iter().map(Into::into));
+        self
+    }
+
+    /// Adds a path argument.
+    pub fn arg_path(mut self, p: &std::path::Path) -> Self {
+        self.args.push(p.as_os_str().to_owned());
+        self
+    }
+
+    /// Adds an argument that may not be UTF-8.
+    pub fn arg_os(mut self, a: OsString) -> Self {
+        self.args.push(a);
+        self
+    }
+
     /// Feeds this to fanout's stdin (otherwise stdin is empty).
     pub fn stdin(mut self, data: impl Into<Vec<u8>>) -> Self {
         self.stdin = Some(data.into());
