@@ -45,14 +45,7 @@ fn joblog_rows_record_exit_status_signal_and_command() {
     let log = dir.path().join("log");
     fanout(["--joblog"])
         .arg_path(&log)
-        .args([
-            "-k",
-            ":::",
-            "exit 0",
-            "exit 3",
-            "kill -9 $$",
-            "echo hi",
-        ])
+        .args(["-k", ":::", "exit 0", "exit 3", "kill -9 $$", "echo hi"])
         .run()
         .code(2)
         .stdout_is("hi\n");
