@@ -36,7 +36,7 @@ fn explicit_argv_jobs_run_without_a_shell() {
         .unwrap();
     assert_eq!(summary.started, 2);
     assert_eq!(summary.failed, 1);
-    let mut results = sink.into_sorted();
+    let results = sink.into_sorted();
     assert_eq!(results[0].stdout.to_vec().unwrap(), b"a b; $x|");
     assert_eq!(results[1].exit, ExitKind::Code(1));
 }

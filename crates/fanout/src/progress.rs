@@ -132,7 +132,7 @@ fn line(kind: ProgressKind, c: &Counters, total: Option<u64>, begun: Instant) ->
         ProgressKind::Bar => {
             let last = c.last_arg.lock().map(|s| s.clone()).unwrap_or_default();
             let t = total.unwrap_or(done.max(1));
-            let pct = if t == 0 { 100 } else { done * 100 / t };
+            let pct = (done * 100).checked_div(t).unwrap_or(100);
             let text = format!("{pct}% {done}:{}={eta}s {last}", t.saturating_sub(done));
             reverse_bar(&text, pct)
         }

@@ -34,7 +34,7 @@ pub fn run(mut config: Config) -> Result<RunSummary> {
     } else {
         let (header, records) = std::mem::take(&mut config.inputs).open()?;
         let plan = config.plan(header.clone())?;
-        let batched = Batcher::new(records, plan.template.clone(), config.batch.clone());
+        let batched = Batcher::new(records, plan.template.clone(), config.batch);
         let skip = prior.skip;
         let jobs = batched.filter(move |j| !matches!(j, Ok(j) if skip.contains(j.seq)));
         config.results_names = header;
