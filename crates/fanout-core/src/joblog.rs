@@ -42,6 +42,17 @@ impl JobLog {
         })
     }
 
+    /// A job log on standard output (`--joblog -`), header first.
+    pub fn stdout() -> io::Result<JobLog> {
+        use std::os::fd::AsFd;
+        let mut file = File::from(io::stdout().as_fd().try_clone_to_owned()?);
+        file.write_all(format!("{HEADER}\n").as_bytes())?;
+        Ok(JobLog {
+            file,
+            row: Vec::new(),
+        })
+    }
+
     /// Writes a job's row in one `write`, so a row is never half there.
     pub fn write(&mut self, r: &JobResult) -> io::Result<()> {
         format_row(r, &mut self.row);

@@ -142,8 +142,12 @@ fn observers(config: &Config, plan: &Plan, counters: Arc<Counters>) -> Result<Bo
     };
     let mut sink = Observed::new(printer);
     if let Some(log) = config.joblog.as_ref().filter(|_| !config.run.dry_run) {
-        let j = JobLog::open(&log.path, log.append)
-            .with_context(|| format!("cannot write --joblog `{}`", log.path.display()))?;
+        let j = if log.path.as_os_str() == "-" {
+            JobLog::stdout()
+        } else {
+            JobLog::open(&log.path, log.append)
+        }
+        .with_context(|| format!("cannot write --joblog `{}`", log.path.display()))?;
         sink = sink.with(j);
     }
     if let Some(dir) = &config.results {
