@@ -35,6 +35,11 @@ fn rows(path: &Path) -> Vec<(u64, i64, i64, String)> {
     rows
 }
 
+/// `fanout --joblog LOG ARGS...`.
+fn logged<const N: usize>(log: &Path, args: [&str; N]) -> common::Fanout {
+    fanout(["--joblog"]).arg_path(log).args(args)
+}
+
 fn row(seq: u64, exit: i64, signal: i64, cmd: &str) -> (u64, i64, i64, String) {
     (seq, exit, signal, cmd.to_string())
 }
@@ -43,12 +48,13 @@ fn row(seq: u64, exit: i64, signal: i64, cmd: &str) -> (u64, i64, i64, String) {
 fn joblog_rows_record_exit_status_signal_and_command() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("log");
-    fanout(["--joblog"])
-        .arg_path(&log)
-        .args(["-k", ":::", "exit 0", "exit 3", "kill -9 $$", "echo hi"])
-        .run()
-        .code(2)
-        .stdout_is("hi\n");
+    logged(
+        &log,
+        ["-k", ":::", "exit 0", "exit 3", "kill -9 $$", "echo hi"],
+    )
+    .run()
+    .code(2)
+    .stdout_is("hi\n");
     assert_eq!(
         rows(&log),
         [
@@ -67,11 +73,7 @@ fn joblog_rows_record_exit_status_signal_and_command() {
 fn plus_file_appends_without_a_second_header() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("log");
-    fanout(["--joblog"])
-        .arg_path(&log)
-        .args(["true", ":::", "1"])
-        .run()
-        .code(0);
+    logged(&log, ["true", ":::", "1"]).run().code(0);
     let mut plus = std::ffi::OsString::from("+");
     plus.push(&log);
     fanout(["--joblog"])
@@ -81,11 +83,7 @@ fn plus_file_appends_without_a_second_header() {
         .code(0);
     assert_eq!(rows(&log), [row(1, 0, 0, "true 1"), row(1, 0, 0, "true 2")]);
     // Without +, the log starts anew.
-    fanout(["--joblog"])
-        .arg_path(&log)
-        .args(["true", ":::", "3"])
-        .run()
-        .code(0);
+    logged(&log, ["true", ":::", "3"]).run().code(0);
     assert_eq!(rows(&log), [row(1, 0, 0, "true 3")]);
 }
 
@@ -93,11 +91,7 @@ fn plus_file_appends_without_a_second_header() {
 fn newlines_in_commands_are_logged_as_nul() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("log");
-    fanout(["--joblog"])
-        .arg_path(&log)
-        .args(["echo", ":::", "a\nb"])
-        .run()
-        .code(0);
+    logged(&log, ["echo", ":::", "a\nb"]).run().code(0);
     assert_eq!(rows(&log), [row(1, 0, 0, "echo 'a\0b'")]);
 }
 
@@ -110,9 +104,7 @@ fn resume_skips_logged_jobs_and_runs_the_rest() {
         format!("{HEADER}\n1\t:\t1795632069.242\t     0.001\t0\t0\t0\t0\techo a\n3\t:\t1795632069.242\t     0.001\t0\t0\t1\t0\techo c\n"),
     )
     .unwrap();
-    fanout(["--joblog"])
-        .arg_path(&log)
-        .args(["--resume", "-k", "echo", ":::", "a", "b", "c", "d"])
+    logged(&log, ["--resume", "-k", "echo", ":::", "a", "b", "c", "d"])
         .run()
         .stdout_is("b\nd\n");
     let seqs: Vec<u64> = rows(&log).iter().map(|r| r.0).collect();
@@ -123,34 +115,32 @@ fn resume_skips_logged_jobs_and_runs_the_rest() {
 fn resume_failed_reruns_failed_jobs_only() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("log");
-    fanout(["--joblog"])
-        .arg_path(&log)
-        .args(["exit", ":::", "0", "1", "0", "2"])
+    logged(&log, ["exit", ":::", "0", "1", "0", "2"])
         .run()
         .code(2);
-    fanout(["--joblog"])
-        .arg_path(&log)
-        .args(["--resume-failed", "-k", "echo", ":::", "0", "1", "0", "2"])
-        .run()
-        .code(0)
-        .stdout_is("1\n2\n");
+    logged(
+        &log,
+        ["--resume-failed", "-k", "echo", ":::", "0", "1", "0", "2"],
+    )
+    .run()
+    .code(0)
+    .stdout_is("1\n2\n");
 }
 
 #[test]
 fn retry_failed_runs_the_logged_commands_not_the_input() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("log");
-    fanout(["--joblog"])
-        .arg_path(&log)
-        .args(["exit", ":::", "0", "1", "0", "2"])
+    logged(&log, ["exit", ":::", "0", "1", "0", "2"])
         .run()
         .code(2);
-    fanout(["--joblog"])
-        .arg_path(&log)
-        .args(["--retry-failed", "-k", "echo", "ignored", ":::", "x"])
-        .run()
-        .code(2)
-        .stdout_is("");
+    logged(
+        &log,
+        ["--retry-failed", "-k", "echo", "ignored", ":::", "x"],
+    )
+    .run()
+    .code(2)
+    .stdout_is("");
     let rows = rows(&log);
     assert_eq!(rows.len(), 6);
     assert_eq!(
@@ -168,9 +158,7 @@ fn a_foreign_or_corrupt_joblog_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("log");
     std::fs::write(&log, "this is not a joblog\n").unwrap();
-    fanout(["--joblog"])
-        .arg_path(&log)
-        .args(["--resume", "echo", ":::", "a"])
+    logged(&log, ["--resume", "echo", ":::", "a"])
         .run()
         .fanout_error("line 1");
     std::fs::write(
@@ -178,9 +166,7 @@ fn a_foreign_or_corrupt_joblog_is_refused() {
         format!("{HEADER}\n1\t:\t1.0\t0.1\t0\t0\t0\t0\tok\ngarbage\n"),
     )
     .unwrap();
-    fanout(["--joblog"])
-        .arg_path(&log)
-        .args(["--resume-failed", "echo", ":::", "a"])
+    logged(&log, ["--resume-failed", "echo", ":::", "a"])
         .run()
         .fanout_error("line 3");
     assert!(
@@ -312,11 +298,7 @@ fn gnu_parallel_resumes_from_our_joblog() {
     // .ci/run installs GNU parallel for this comparison.
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("log");
-    fanout(["--joblog"])
-        .arg_path(&log)
-        .args(["echo", ":::", "a", "b"])
-        .run()
-        .code(0);
+    logged(&log, ["echo", ":::", "a", "b"]).run().code(0);
     let out = std::process::Command::new("parallel")
         .args(["--will-cite", "--resume", "--joblog"])
         .arg(&log)
