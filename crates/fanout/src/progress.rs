@@ -19,7 +19,6 @@ use crate::cli::ProgressKind;
 pub struct Counters {
     running: AtomicU64,
     completed: AtomicU64,
-    started: AtomicU64,
     last_arg: Mutex<String>,
 }
 
@@ -32,7 +31,6 @@ impl Observer for Count {
         match event {
             Event::Started { args, .. } => {
                 c.running.fetch_add(1, Relaxed);
-                c.started.fetch_add(1, Relaxed);
                 if let Ok(mut last) = c.last_arg.try_lock() {
                     let words: Vec<_> = args.iter().map(|a| String::from_utf8_lossy(a)).collect();
                     *last = words.join(" ");
@@ -44,7 +42,6 @@ impl Observer for Count {
             }
             Event::Retried(_) => {
                 c.running.fetch_sub(1, Relaxed);
-                c.started.fetch_sub(1, Relaxed);
             }
             _ => {}
         }

@@ -124,7 +124,11 @@ fn prepare(jobs: Jobs, config: &Config) -> (Jobs, Option<u64>) {
         }
     }
     if config.shuf {
+        // As GNU parallel: {#} numbers the jobs in their shuffled order.
         fastrand::shuffle(&mut all);
+        for (i, j) in all.iter_mut().enumerate() {
+            j.seq = JobSeq(i as u64 + 1);
+        }
     }
     let total = all.len() as u64;
     let jobs = all.into_iter().map(Ok).chain(error.map(Err));

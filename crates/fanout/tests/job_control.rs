@@ -112,6 +112,10 @@ fn timeout_takes_durations_with_units() {
     fanout(["--timeout", "abc", "true", ":::", "1"])
         .run()
         .fanout_error("--timeout");
+    // 0 means no timeout, as in GNU parallel.
+    fanout(["--timeout", "0", "sleep 0.2; echo", ":::", "done"])
+        .run()
+        .stdout_is("done\n");
 }
 
 #[test]
@@ -202,6 +206,8 @@ fn halt_on_success_and_done() {
         out.err(),
         "fanout: This job finished:\nsleep 0.1; echo 1; exit 1\nfanout: This job finished:\nsleep 0.0; echo 0; exit 0\n"
     );
+    // A zero threshold halts at the first failure and exits 0, as GNU.
+    halt("now,fail=0").code(0).stdout_is("");
 }
 
 #[test]

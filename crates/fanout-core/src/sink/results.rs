@@ -91,11 +91,16 @@ impl ResultsDir {
 }
 
 impl Observer for ResultsDir {
+    /// Writes the job's files; the output is then not printed, as with
+    /// GNU parallel.
     fn observe(&mut self, event: &mut Event<'_>) -> io::Result<()> {
-        match event {
-            Event::Finished(r) => self.write(r),
-            _ => Ok(()),
-        }
+        let Event::Finished(r) = event else {
+            return Ok(());
+        };
+        self.write(r)?;
+        r.stdout = Captured::default();
+        r.stderr = Captured::default();
+        Ok(())
     }
 }
 
@@ -133,8 +138,9 @@ fn write_file(path: &Path, fill: impl FnOnce(&mut fs::File) -> io::Result<()>) -
 }
 
 /// `--files`: each job's stdout goes to a file `parXXXXXX.par` in a
-/// directory, and the file's name is printed in place of the output. The
-/// files are the user's to keep.
+/// directory, and the file's name is printed in place of the output (its
+/// stderr is dropped, as GNU parallel does). The files are the user's to
+/// keep.
 #[derive(Debug)]
 pub struct Files {
     dir: PathBuf,
@@ -161,6 +167,8 @@ impl Observer for Files {
         let mut name = path.into_os_string().into_vec();
         name.push(b'\n');
         r.stdout = Captured::from_vec(name);
+        // GNU parallel keeps only stdout under --files.
+        r.stderr = Captured::default();
         Ok(())
     }
 }

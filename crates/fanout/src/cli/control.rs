@@ -78,7 +78,8 @@ pub fn job_control(cli: &Cli, cpus: usize) -> Result<JobControl> {
             .parse()
             .map_err(|_| anyhow!("invalid --retries `{r}`: use a whole number"))?;
     }
-    if let Some(t) = &cli.timeout {
+    if let Some(t) = cli.timeout.as_deref().filter(|&t| t != "0") {
+        // `--timeout 0` means none, as in GNU parallel.
         c.timeout = Some(t.parse().map_err(anyhow::Error::msg)?);
     }
     if let Some(h) = &cli.halt {

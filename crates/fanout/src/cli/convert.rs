@@ -211,8 +211,9 @@ fn run_config(cli: &Cli) -> Result<RunConfig> {
     };
     Ok(RunConfig {
         jobs,
-        // A dry run prints each command as the job's output.
-        output: if cli.dry_run {
+        // A dry run prints each command as the job's output; --json,
+        // --files and --results need each job's whole output.
+        output: if cli.dry_run || cli.json || cli.files || cli.results.is_some() {
             OutputMode::Group
         } else {
             output_mode(cli)
