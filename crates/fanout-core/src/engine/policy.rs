@@ -170,8 +170,7 @@ impl HaltState {
         if self.status.is_none() {
             self.status = Some(match (h.on, h.threshold) {
                 // GNU parallel reads a zero threshold as "no number": 0.
-                (HaltOn::Success, _) | (_, Threshold::Count(0)) => 0,
-                (_, Threshold::Percent(p)) if p == 0.0 => 0,
+                (HaltOn::Success, _) | (_, Threshold::Count(0) | Threshold::Percent(0.0)) => 0,
                 (_, Threshold::Count(1)) => r.halt_code(),
                 (_, Threshold::Percent(_)) => pct(self.failed, total),
                 (_, Threshold::Count(_)) => self.failed.min(101) as i32,
