@@ -178,25 +178,39 @@ fn parse_row(line: &[u8]) -> Option<Row> {
     })
 }
 
-/// A set of job numbers, one bit each, so remembering a million finished
-/// jobs for `--resume` costs 125 KB.
+/// A set of job numbers: one bit each up to `DENSE` (so remembering a
+/// million finished jobs for `--resume` costs 125 KB), a tree above it (so
+/// a log row with an absurd number costs nothing much).
 #[derive(Debug, Clone, Default)]
-pub struct SeqSet(Vec<u64>);
+pub struct SeqSet {
+    bits: Vec<u64>,
+    sparse: std::collections::BTreeSet<u64>,
+}
+
+/// Job numbers below this are kept as bits (at most 8 MiB).
+const DENSE: u64 = 1 << 26;
 
 impl SeqSet {
     /// Adds a job.
     pub fn insert(&mut self, seq: JobSeq) {
-        let (word, bit) = ((seq.0 / 64) as usize, seq.0 % 64);
-        if word >= self.0.len() {
-            self.0.resize(word + 1, 0);
+        if seq.0 >= DENSE {
+            self.sparse.insert(seq.0);
+            return;
         }
-        self.0[word] |= 1 << bit;
+        let (word, bit) = ((seq.0 / 64) as usize, seq.0 % 64);
+        if word >= self.bits.len() {
+            self.bits.resize(word + 1, 0);
+        }
+        self.bits[word] |= 1 << bit;
     }
 
     /// True when the job is in the set.
     pub fn contains(&self, seq: JobSeq) -> bool {
+        if seq.0 >= DENSE {
+            return self.sparse.contains(&seq.0);
+        }
         let (word, bit) = ((seq.0 / 64) as usize, seq.0 % 64);
-        self.0.get(word).is_some_and(|w| w & (1 << bit) != 0)
+        self.bits.get(word).is_some_and(|w| w & (1 << bit) != 0)
     }
 }
 
@@ -224,5 +238,7 @@ mod tests {
         s.insert(JobSeq(1000));
         assert!(s.contains(JobSeq(1)) && s.contains(JobSeq(1000)));
         assert!(!s.contains(JobSeq(2)) && !s.contains(JobSeq(5000)));
+        s.insert(JobSeq(u64::MAX));
+        assert!(s.contains(JobSeq(u64::MAX)) && !s.contains(JobSeq(u64::MAX - 1)));
     }
 }

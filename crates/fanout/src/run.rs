@@ -19,6 +19,16 @@ type Jobs = Box<dyn Iterator<Item = fanout_core::Result<JobArgs>> + Send>;
 
 /// Runs the jobs `config` describes and returns what happened.
 pub fn run(mut config: Config) -> Result<RunSummary> {
+    if config.shuf
+        && config
+            .joblog
+            .as_ref()
+            .is_some_and(|j| j.resume != Resume::No)
+    {
+        // Shuffled runs number jobs in their random order, so a job log
+        // cannot say which input a logged job was.
+        bail!("--shuf cannot be combined with --resume, --resume-failed or --retry-failed");
+    }
     let prior = read_prior(&config)?;
     let (jobs, plan) = if let Some(failed) = prior.retry {
         // --retry-failed: the job log's failed command lines are the jobs.
@@ -135,14 +145,14 @@ fn prepare(jobs: Jobs, config: &Config) -> (Jobs, Option<u64>) {
     (Box::new(jobs), Some(total))
 }
 
-/// The sinks: observers (job log, results, --files, progress counts) in
-/// front of the printer (or JSON lines), in job order for `-k`.
+/// The sinks: the printer (or JSON lines) with the job log, results and
+/// `--files` in front of it, all behind `-k`'s ordering, as GNU parallel
+/// logs a job when it prints it; progress counts see events first.
 fn observers(config: &Config, plan: &Plan, counters: Arc<Counters>) -> Result<Box<dyn Sink>> {
-    let printer: Box<dyn Sink> = match (config.json, config.keep_order) {
-        (true, true) => Box::new(Ordered::new(JsonLines::stdout())),
-        (true, false) => Box::new(JsonLines::stdout()),
-        (false, true) => Box::new(Ordered::new(Printer::new(plan.print.clone()))),
-        (false, false) => Box::new(Printer::new(plan.print.clone())),
+    let printer: Box<dyn Sink> = if config.json {
+        Box::new(JsonLines::stdout())
+    } else {
+        Box::new(Printer::new(plan.print.clone()))
     };
     let mut sink = Observed::new(printer);
     if let Some(log) = config.joblog.as_ref().filter(|_| !config.run.dry_run) {
@@ -160,10 +170,16 @@ fn observers(config: &Config, plan: &Plan, counters: Arc<Counters>) -> Result<Bo
     if let Some(dir) = &config.files {
         sink = sink.with(Files::new(dir.clone()));
     }
+    let ordered: Box<dyn Sink> = if config.keep_order {
+        Box::new(Ordered::new(sink))
+    } else {
+        Box::new(sink)
+    };
+    let mut outer = Observed::new(ordered);
     if config.progress.is_some() {
-        sink = sink.with(Count(counters));
+        outer = outer.with(Count(counters));
     }
-    Ok(Box::new(sink))
+    Ok(Box::new(outer))
 }
 
 fn results_layout(dir: &std::path::Path, config: &Config) -> Result<ResultsLayout> {

@@ -312,3 +312,63 @@ fn memfree_holds_jobs_back_and_requeues_the_youngest_under_pressure() {
     // Each job finished exactly once.
     assert_eq!(count_lines(&dir.path().join("log")), 3);
 }
+
+#[test]
+fn huge_durations_regression_instant_overflow_panicked() {
+    fanout(["--timeout", "1e19", "echo", ":::", "a"])
+        .run()
+        .stdout_is("a\n");
+    fanout(["--timeout", "1e300%", "-k", "echo", ":::", "a", "b"])
+        .run()
+        .stdout_is("a\nb\n");
+    fanout(["--delay", "1e19", "echo", ":::", "a"])
+        .run()
+        .stdout_is("a\n");
+}
+
+#[test]
+fn spawn_failure_regression_retried_forever_ignoring_signals() {
+    // Not even the shell can start: retrying cannot help.
+    let out = fanout(["--retries", "0", "echo a; false", ":::", "1"])
+        .env("PARALLEL_SHELL", "/nonexistent/shell")
+        .run()
+        .code(1);
+    assert!(out.err().contains("cannot start job 1"), "{}", out.err());
+}
+
+#[test]
+fn term_seq_without_kill_regression_interrupt_hung() {
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = fanout([
+        "--term-seq",
+        "TERM,100",
+        "trap '' TERM; echo started > up; sleep 30; : {}",
+        ":::",
+        "1",
+    ])
+    .command();
+    c.current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = c.spawn().unwrap();
+    let t0 = Instant::now();
+    while !dir.path().join("up").exists() {
+        assert!(t0.elapsed() < Duration::from_secs(10), "job did not start");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // SAFETY: plain kill(2) on our child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let t1 = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert_eq!(status.code(), Some(255));
+            break;
+        }
+        assert!(
+            t1.elapsed() < Duration::from_secs(5),
+            "fanout hung after the term sequence"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -308,3 +308,52 @@ fn gnu_parallel_resumes_from_our_joblog() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "c\n");
     assert_eq!(rows(&log).len(), 3);
 }
+
+#[test]
+fn absurd_seq_in_joblog_regression_resume_aborted_allocating() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    std::fs::write(
+        &log,
+        format!("{HEADER}\n18446744073709551615\t:\t1795632069.242\t     0.001\t0\t0\t0\t0\tx\n"),
+    )
+    .unwrap();
+    logged(&log, ["--resume", "echo", ":::", "a"])
+        .run()
+        .code(0)
+        .stdout_is("a\n");
+}
+
+#[test]
+fn keep_order_halt_now_regression_logged_jobs_never_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    // Job 2 finishes while job 1 still runs; job 3 fails and halts the run
+    // before job 2's output is printed. GNU logs a job when it prints it.
+    logged(
+        &log,
+        [
+            "-k",
+            "-j3",
+            "--halt",
+            "now,fail=1",
+            ":::",
+            "sleep 3",
+            "echo B",
+            "sleep 0.5; false",
+        ],
+    )
+    .run()
+    .code(1)
+    .stdout_is("");
+    assert!(rows(&log).is_empty(), "{:?}", rows(&log));
+}
+
+#[test]
+fn shuf_with_resume_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    logged(&log, ["--shuf", "--resume", "echo", ":::", "a"])
+        .run()
+        .fanout_error("--shuf");
+}

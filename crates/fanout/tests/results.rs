@@ -219,3 +219,50 @@ fn completions_and_man_page_come_from_the_cli_definition() {
     );
     fanout(["--completions", "tcsh"]).run().fanout_error("tcsh");
 }
+
+#[test]
+fn header_names_regression_could_write_outside_the_results_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let escape = dir.path().join("escaped");
+    let name = escape.to_str().unwrap().to_string();
+    fanout([
+        "--header",
+        ":",
+        "--results",
+        "out",
+        "echo",
+        ":::",
+        name.as_str(),
+        "ann",
+    ])
+    .dir(dir.path())
+    .run()
+    .code(0);
+    assert!(!escape.exists(), "wrote outside the results dir");
+    let inside = dir
+        .path()
+        .join("out")
+        .join(name.replace('/', "\\_"))
+        .join("ann/stdout");
+    assert_eq!(read(inside), "ann\n");
+    fanout(["--results", "out2", "echo", ":::", ".."])
+        .dir(dir.path())
+        .run()
+        .code(0);
+    assert_eq!(read(dir.path().join("out2/1/\\../stdout")), "..\n");
+}
+
+#[test]
+fn results_files_are_readable_as_umask_allows() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    fanout(["--results", "out", "echo", ":::", "a"])
+        .dir(dir.path())
+        .run()
+        .code(0);
+    let mode = std::fs::metadata(dir.path().join("out/1/a/stdout"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_ne!(mode & 0o044, 0, "mode {mode:o}: not 0600 as a temp file");
+}

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::run::{Kill, Meta, Run};
+use super::run::{Kill, Meta, Requeued, Run};
 use crate::control::HaltWhen;
 use crate::exec::{group_alive, kill_group, Captured, Outcome};
 use crate::job::{ExitKind, JobResult, JobSeq, KillReason};
@@ -59,8 +59,10 @@ impl<S: Sink> Run<'_, S> {
         self.slots.release(r.slot);
         if self.again(&r) {
             let failed_again = r.killed != Some(KillReason::Memory);
-            self.requeue
-                .push_front((m.job, m.attempt + u32::from(failed_again)));
+            self.requeue.push_front(Requeued {
+                job: m.job,
+                attempt: Some(m.attempt + u32::from(failed_again)),
+            });
             self.emit(Event::Retried(r));
             return;
         }
@@ -97,6 +99,11 @@ impl<S: Sink> Run<'_, S> {
         }
         if r.killed == Some(KillReason::Memory) {
             return true;
+        }
+        // Not even the shell could start (E2BIG, no shell): again would
+        // fail the same way at once.
+        if matches!(r.exit, ExitKind::SpawnFailed(_)) {
+            return false;
         }
         let retries = self.cfg.control.retries;
         r.failed() && retries != 1 && (retries == 0 || r.attempt + 1 < retries)
@@ -146,7 +153,8 @@ impl<S: Sink> Run<'_, S> {
     }
 
     fn begin_kill(&mut self, seq: JobSeq, reason: KillReason, now: Instant) {
-        let Some(m) = self.meta.get_mut(&seq) else {
+        let Some(m) = self.meta.get_mut(&seq).filter(|m| m.kill.is_none()) else {
+            // Already being killed (say, for memory): let that finish.
             return;
         };
         m.kill = Some(Kill {

@@ -31,7 +31,10 @@ impl Timeouts {
     fn allowance(&self) -> Option<Duration> {
         match self.timeout? {
             Timeout::Fixed(d) => Some(d),
-            Timeout::Median(share) => self.median.get().map(|m| m.mul_f64(share)),
+            Timeout::Median(share) => self
+                .median
+                .get()
+                .and_then(|m| Duration::try_from_secs_f64(m.as_secs_f64() * share).ok()),
         }
     }
 
@@ -48,7 +51,8 @@ impl Timeouts {
     /// When the oldest running job runs out of time.
     pub(super) fn next_deadline(&self) -> Option<Instant> {
         let first = self.by_start.first()?;
-        Some(first.0 + self.allowance()?)
+        // A deadline past what an Instant holds is no deadline.
+        first.0.checked_add(self.allowance()?)
     }
 
     /// Takes out the jobs whose time is up at `now`.
@@ -58,7 +62,7 @@ impl Timeouts {
         };
         let mut out = Vec::new();
         while let Some(&(start, seq)) = self.by_start.first() {
-            if start + allow > now {
+            if !start.checked_add(allow).is_some_and(|end| end <= now) {
                 break;
             }
             self.by_start.pop_first();
@@ -171,7 +175,10 @@ impl HaltState {
             self.status = Some(match (h.on, h.threshold) {
                 // GNU parallel reads a zero threshold as "no number": 0.
                 (HaltOn::Success, _) | (_, Threshold::Count(0) | Threshold::Percent(0.0)) => 0,
+                // GNU parallel: a threshold of one job (also as N% of
+                // the total) exits with that job's status.
                 (_, Threshold::Count(1)) => r.halt_code(),
+                (_, Threshold::Percent(_)) if needed == 1.0 => r.halt_code(),
                 (_, Threshold::Percent(_)) => pct(self.failed, total),
                 (_, Threshold::Count(_)) => self.failed.min(101) as i32,
             });

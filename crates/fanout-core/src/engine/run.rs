@@ -37,6 +37,13 @@ pub(super) struct Meta {
     pub kill: Option<Kill>,
 }
 
+/// A job waiting to run again.
+pub(super) struct Requeued {
+    pub job: JobArgs,
+    /// Failed runs so far; `None` for a new job that a throttle held back.
+    pub attempt: Option<u32>,
+}
+
 /// A job's term sequence in progress.
 pub(super) struct Kill {
     pub reason: KillReason,
@@ -54,9 +61,8 @@ pub(super) struct Run<'a, S> {
     pub slots: Slots,
     pub running: FuturesUnordered<JobFuture<'a>>,
     pub meta: HashMap<JobSeq, Meta>,
-    /// Jobs to run again (retries, `--memfree` kills), before new input,
-    /// with their failed attempts so far.
-    pub requeue: VecDeque<(JobArgs, u32)>,
+    /// Jobs to run again (retries, `--memfree` kills), before new input.
+    pub requeue: VecDeque<Requeued>,
     pub timeouts: Timeouts,
     /// Due steps of term sequences, by time.
     pub kills: BTreeSet<(Instant, JobSeq)>,
@@ -146,11 +152,15 @@ impl<'a, S: Sink> Run<'a, S> {
             }
             let (can_start, wait) = self.may_start(no_new);
             if can_start {
-                if let Some((job, attempt)) = self.requeue.pop_front() {
-                    self.start(job, attempt, commands);
+                if let Some(again) = self.requeue.pop_front() {
+                    self.start(again.job, again.attempt, commands);
                     continue;
                 }
             }
+            let want_input = !input_done
+                && self.halting.is_none()
+                && self.requeue.is_empty()
+                && self.slots.has_free();
             let timer = [
                 wait,
                 self.timeouts.next_deadline(),
@@ -169,8 +179,12 @@ impl<'a, S: Sink> Run<'a, S> {
                 Some(chunk) = recv_live(&mut self.live_rx) => self.live(chunk),
                 Some(outcome) = self.running.next(), if !self.running.is_empty() => self.finished(outcome),
                 _ = sleep_until(timer), if timer.is_some() => self.on_timers(Instant::now()),
-                msg = jobs.recv(), if can_start && !input_done => match msg {
-                    Some(Ok(args)) => self.start(args, 0, commands),
+                // Input is read whenever a slot is free, even while a
+                // throttle holds starts back, so the end of the input is
+                // seen without waiting out a --delay.
+                msg = jobs.recv(), if want_input => match msg {
+                    Some(Ok(args)) if can_start => self.start(args, None, commands),
+                    Some(Ok(job)) => self.requeue.push_back(Requeued { job, attempt: None }),
                     // Bad input stops new jobs; running ones finish normally.
                     Some(Err(e)) => {
                         input_error = Some(e);

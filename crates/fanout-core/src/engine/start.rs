@@ -11,12 +11,14 @@ use crate::job::{ExitKind, JobArgs, JobSeq, SlotId};
 use crate::{Event, OutputMode, Sink};
 
 impl<S: Sink> Run<'_, S> {
-    /// Starts `job`, which failed `attempt` times before.
-    pub(super) fn start(&mut self, job: JobArgs, attempt: u32, commands: &Commands) {
+    /// Starts `job`: new from the input (`None`), or run again after
+    /// failing `attempt` times.
+    pub(super) fn start(&mut self, job: JobArgs, again: Option<u32>, commands: &Commands) {
+        let attempt = again.unwrap_or(0);
         let slot = self.slots.acquire().expect("started only with a free slot");
         let command = commands.render(&job, slot);
         let seq = job.seq;
-        if attempt == 0 {
+        if again.is_none() {
             self.summary.started += 1;
             self.halt.started();
         }

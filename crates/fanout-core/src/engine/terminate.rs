@@ -68,6 +68,13 @@ impl<S: Sink> Run<'_, S> {
                 self.pump(POLL.min(until - Instant::now())).await;
             }
         }
+        // A --term-seq without KILL may leave jobs that ignore it; fanout
+        // must still end, and leave nothing behind.
+        if !self.all_gone(&groups) {
+            for &g in &groups {
+                kill_group(g, libc::SIGKILL);
+            }
+        }
         while !self.running.is_empty() {
             self.pump(POLL).await;
         }

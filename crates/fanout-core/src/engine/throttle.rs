@@ -61,7 +61,11 @@ impl Throttle {
     /// Notes that a job started, for `--delay`.
     pub(super) fn started(&mut self, now: Instant) {
         if !self.delay.is_zero() {
-            self.next_start = Some(now + self.delay);
+            // A delay too long for an Instant waits as long as one can.
+            self.next_start = Some(
+                now.checked_add(self.delay)
+                    .unwrap_or(now + Duration::from_secs(1 << 32)),
+            );
         }
     }
 

@@ -8,6 +8,7 @@ use std::fs;
 use std::io::{self, Write};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::event::{Event, Observer};
 use crate::exec::Captured;
@@ -55,7 +56,7 @@ impl ResultsDir {
                             .get(i)
                             .cloned()
                             .unwrap_or_else(|| n.to_string().into_bytes());
-                        d.push(OsStr::from_bytes(&name));
+                        d.push(OsStr::from_bytes(&dir_name(&name)));
                         d.push(OsStr::from_bytes(&dir_name(v)));
                     }
                 }
@@ -106,7 +107,12 @@ impl Observer for ResultsDir {
 
 /// A value as one path component, quoted as GNU parallel does:
 /// `\` as `\\`, TAB as `\t`, NUL as `\0`, `/` as `\_`; cut to 255 bytes.
+/// Unlike GNU, `.` and `..` become `\.` and `\..`, so no value can lead
+/// out of the results directory.
 pub fn dir_name(v: &[u8]) -> Vec<u8> {
+    if v == b"." || v == b".." {
+        return [&b"\\"[..], v].concat();
+    }
     let mut out = Vec::with_capacity(v.len());
     for &b in v {
         match b {
@@ -123,18 +129,27 @@ pub fn dir_name(v: &[u8]) -> Vec<u8> {
 
 /// Writes a file whole or not at all: into a temporary name beside it,
 /// then renamed into place.
+/// The temporary file is created like any other (mode 0666 less the
+/// umask, as GNU parallel's files are), not 0600 as `tempfile` makes them.
 fn write_file(path: &Path, fill: impl FnOnce(&mut fs::File) -> io::Result<()>) -> io::Result<()> {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".fanout-")
-        .tempfile_in(dir)?;
-    fill(tmp.as_file_mut())?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let tmp = dir.join(format!(".fanout-{}-{n}.tmp", std::process::id()));
+    let written = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .and_then(|mut f| fill(&mut f))
+        .and_then(|()| fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    written
 }
 
 /// `--files`: each job's stdout goes to a file `parXXXXXX.par` in a
@@ -182,5 +197,8 @@ mod tests {
         assert_eq!(dir_name(b"b/c"), b"b\\_c");
         assert_eq!(dir_name(b"a\\b\tc\0"), b"a\\\\b\\tc\\0");
         assert_eq!(dir_name(&[b'x'; 300]).len(), 255);
+        assert_eq!(dir_name(b".."), b"\\..");
+        assert_eq!(dir_name(b"."), b"\\.");
+        assert_eq!(dir_name(b"/abs"), b"\\_abs");
     }
 }

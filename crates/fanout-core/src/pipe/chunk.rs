@@ -1,0 +1,204 @@
+//! `--pipe`: cutting a stream into chunks of whole records, each about
+//! `--block` bytes (or `-N` records), every byte in exactly one chunk, in
+//! order. With `--header`, the header is taken off the front once and
+//! given to every chunk.
+
+use std::io::{self, Read};
+use std::sync::Arc;
+
+use super::split::Splitter;
+use crate::{Error, Result};
+
+/// What `--header` takes off the front of the input, with `--pipe`.
+#[derive(Debug, Clone)]
+pub enum Header {
+    /// No header.
+    None,
+    /// The first N lines (`--header :` is 1).
+    Lines(usize),
+    /// What this pattern matches at the very start.
+    Regex(regex::bytes::Regex),
+}
+
+/// How input is cut into chunks.
+#[derive(Debug, Clone)]
+pub struct ChunkOptions {
+    /// `--block`: the size a chunk aims for.
+    pub block: usize,
+    /// Where records end.
+    pub splitter: Splitter,
+    /// `-N`: records per chunk, instead of `block` bytes.
+    pub records: Option<usize>,
+    /// `--header`.
+    pub header: Header,
+}
+
+/// One chunk: the header (shared by all chunks) and the records.
+#[derive(Debug, Clone)]
+pub struct Chunk {
+    /// The `--header` bytes, empty without one.
+    pub head: Arc<Vec<u8>>,
+    /// Whole records, in input order.
+    pub body: Vec<u8>,
+}
+
+/// Cuts a reader into chunks.
+pub struct Chunker<R> {
+    src: R,
+    opts: ChunkOptions,
+    buf: Vec<u8>,
+    eof: bool,
+    head: Option<Arc<Vec<u8>>>,
+}
+
+/// Bytes asked of the reader at once when more are needed past a block.
+const READ_MORE: usize = 1 << 20;
+
+impl<R: Read> Chunker<R> {
+    /// Chunks of `src`.
+    pub fn new(src: R, opts: ChunkOptions) -> Self {
+        Chunker {
+            src,
+            buf: Vec::new(),
+            eof: false,
+            head: None,
+            opts,
+        }
+    }
+
+    /// Reads until `buf` holds at least `want` bytes or the input ends.
+    fn fill(&mut self, want: usize) -> io::Result<()> {
+        if self.buf.capacity() < want {
+            self.buf.reserve(want - self.buf.len());
+        }
+        while self.buf.len() < want && !self.eof {
+            let len = self.buf.len();
+            self.buf.resize(want, 0);
+            match self.src.read(&mut self.buf[len..]) {
+                Ok(0) => {
+                    self.buf.truncate(len);
+                    self.eof = true;
+                }
+                Ok(n) => self.buf.truncate(len + n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => self.buf.truncate(len),
+                Err(e) => {
+                    self.buf.truncate(len);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes the header off the front, once.
+    fn read_header(&mut self) -> io::Result<Arc<Vec<u8>>> {
+        let mut want = self.opts.block.max(READ_MORE);
+        let len = loop {
+            self.fill(want)?;
+            let found = match &self.opts.header {
+                Header::None => Some(0),
+                Header::Lines(n) => memchr::memchr_iter(b'\n', &self.buf).nth(n - 1).map(|i| i + 1),
+                Header::Regex(re) => re.find(&self.buf).filter(|m| m.start() == 0).map(|m| m.end()),
+            };
+            match found {
+                Some(len) => break len,
+                None if self.eof => break self.buf.len(),
+                None => want = self.buf.len() + READ_MORE,
+            }
+        };
+        let rest = self.buf.split_off(len);
+        Ok(Arc::new(std::mem::replace(&mut self.buf, rest)))
+    }
+
+    /// Where the next chunk ends in `buf`, if it is complete.
+    fn cut(&self) -> Option<usize> {
+        let s = &self.opts.splitter;
+        if let Some(n) = self.opts.records {
+            return s.nth_cut(&self.buf, n);
+        }
+        if self.buf.len() < self.opts.block {
+            return None;
+        }
+        s.last_cut(&self.buf[..self.opts.block]).or_else(|| s.last_cut(&self.buf))
+    }
+
+    fn next_chunk(&mut self) -> io::Result<Option<Chunk>> {
+        let head = match &self.head {
+            Some(h) => h.clone(),
+            None => {
+                let h = self.read_header()?;
+                self.head = Some(h.clone());
+                h
+            }
+        };
+        let mut want = self.opts.block;
+        loop {
+            if let Some(cut) = self.cut() {
+                let rest = self.buf[cut..].to_vec();
+                let mut body = std::mem::replace(&mut self.buf, rest);
+                body.truncate(cut);
+                return Ok(Some(Chunk { head, body }));
+            }
+            if self.eof {
+                if self.buf.is_empty() {
+                    return Ok(None);
+                }
+                let body = std::mem::take(&mut self.buf);
+                return Ok(Some(Chunk { head, body }));
+            }
+            want = want.max(self.buf.len() + READ_MORE.min(self.opts.block.max(1)));
+            self.fill(want)?;
+        }
+    }
+}
+
+impl<R: Read> Iterator for Chunker<R> {
+    type Item = Result<Chunk>;
+
+    fn next(&mut self) -> Option<Result<Chunk>> {
+        self.next_chunk().map_err(Error::InputRead).transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunks(input: &[u8], block: usize, records: Option<usize>, header: Header) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let opts = ChunkOptions {
+            block,
+            splitter: Splitter::new(b"\n", b"", false, None).unwrap(),
+            records,
+            header,
+        };
+        Chunker::new(input, opts)
+            .map(|c| {
+                let c = c.unwrap();
+                (c.head.to_vec(), c.body)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_byte_lands_in_exactly_one_chunk() {
+        let input = b"one\ntwo\nthree\nfour\nfive";
+        let got = chunks(input, 9, None, Header::None);
+        let bodies: Vec<&[u8]> = got.iter().map(|c| c.1.as_slice()).collect();
+        assert_eq!(bodies, [&b"one\ntwo\n"[..], b"three\n", b"four\n", b"five"]);
+        assert_eq!(bodies.concat(), input);
+    }
+
+    #[test]
+    fn a_record_longer_than_the_block_is_kept_whole() {
+        let got = chunks(b"abcdefgh\nij\n", 3, None, Header::None);
+        assert_eq!(got[0].1, b"abcdefgh\n");
+        assert_eq!(got[1].1, b"ij\n");
+    }
+
+    #[test]
+    fn n_records_per_chunk_and_the_header_on_each() {
+        let got = chunks(b"h\n1\n2\n3\n", 1 << 20, Some(2), Header::Lines(1));
+        assert_eq!(got, [(b"h\n".to_vec(), b"1\n2\n".to_vec()), (b"h\n".to_vec(), b"3\n".to_vec())]);
+        assert!(chunks(b"", 10, None, Header::None).is_empty());
+    }
+}

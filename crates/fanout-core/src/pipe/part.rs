@@ -1,0 +1,105 @@
+//! `--pipepart`: cutting a seekable file into byte ranges of about
+//! `--block` bytes that end on record boundaries. Only a little around
+//! each nominal border is read to find the cut.
+
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+
+use super::split::Splitter;
+
+/// How far past a nominal border to look for a record end at first.
+const PROBE: usize = 64 * 1024;
+
+/// The ranges `(offset, len)` of `file` after `start` (the header's end):
+/// each ends after the last record end before its nominal border (or the
+/// first one after, for a record longer than the block), and together
+/// they cover every byte once, in order.
+pub fn part_ranges(file: &File, start: u64, block: u64, splitter: &Splitter) -> io::Result<Vec<(u64, u64)>> {
+    let size = file.metadata()?.len();
+    let block = block.max(1);
+    let mut ranges = Vec::new();
+    let mut pos = start;
+    while pos < size {
+        let border = pos.saturating_add(block);
+        if border >= size {
+            ranges.push((pos, size - pos));
+            break;
+        }
+        let cut = find_cut(file, pos, border, size, splitter)?;
+        ranges.push((pos, cut - pos));
+        pos = cut;
+    }
+    Ok(ranges)
+}
+
+/// The cut for a range starting at `pos` with nominal end `border`: the
+/// last record end in the probe window before `border`, else the first
+/// one after it, else the end of the file.
+fn find_cut(file: &File, pos: u64, border: u64, size: u64, splitter: &Splitter) -> io::Result<u64> {
+    let from = border.saturating_sub(PROBE as u64).max(pos);
+    let before = (border - from) as usize;
+    let window = read_at(file, from, before)?;
+    if let Some(cut) = splitter.last_cut(&window) {
+        return Ok(from + cut as u64);
+    }
+    // No record ends in the window: the first one after the border (a
+    // record longer than the probe), searched with a growing window.
+    let mut ahead = PROBE;
+    loop {
+        let data = read_at(file, from, before.saturating_add(ahead))?;
+        if let Some(cut) = splitter.nth_cut(&data, 1) {
+            return Ok(from + cut as u64);
+        }
+        if from + data.len() as u64 >= size {
+            return Ok(size);
+        }
+        ahead = ahead.saturating_mul(4);
+    }
+}
+
+fn read_at(file: &File, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+    let mut buf = vec![0; len];
+    let mut got = 0;
+    while got < len {
+        match file.read_at(&mut buf[got..], offset + got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(got);
+    Ok(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn ranges_of(content: &[u8], block: u64) -> Vec<Vec<u8>> {
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(content).unwrap();
+        let s = Splitter::new(b"\n", b"", false, None).unwrap();
+        part_ranges(&f, 0, block, &s)
+            .unwrap()
+            .into_iter()
+            .map(|(o, l)| read_at(&f, o, l as usize).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn ranges_end_on_record_ends_and_cover_the_file() {
+        let content: Vec<u8> = (1..=1000).flat_map(|i| format!("{i}\n").into_bytes()).collect();
+        for block in [1, 7, 100, 1000, 5000] {
+            let parts = ranges_of(&content, block);
+            assert_eq!(parts.concat(), content, "block {block}");
+            for p in &parts {
+                assert!(p.ends_with(b"\n"), "block {block}");
+            }
+        }
+        assert_eq!(ranges_of(b"no newline at all", 4), [b"no newline at all".to_vec()]);
+        assert!(ranges_of(b"", 4).is_empty());
+    }
+}
