@@ -215,7 +215,11 @@ impl Iterator for Batcher {
             if let Some(records) = self.ready.pop_front() {
                 let seq = JobSeq(self.next_seq);
                 self.next_seq += 1;
-                return Some(Ok(JobArgs { seq, records }));
+                return Some(Ok(JobArgs {
+                    seq,
+                    records,
+                    stdin: None,
+                }));
             }
             if self.done {
                 return None;

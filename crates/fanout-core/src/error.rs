@@ -50,6 +50,9 @@ pub enum Error {
     /// Writing job output failed (other than a closed pipe).
     #[error("cannot write output: {0}")]
     Output(#[source] std::io::Error),
+    /// `--recend`/`--recstart` with `--regexp` is not a valid pattern.
+    #[error("invalid --recend/--recstart pattern: {0}")]
+    BadRecordSeparator(String),
     /// A job log could not be read.
     #[error("cannot read joblog `{}`: {}", path.display(), crate::error::os_text(err))]
     JobLog {

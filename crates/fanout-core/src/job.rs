@@ -5,6 +5,7 @@ use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use crate::exec::Captured;
+use crate::pipe::JobStdin;
 
 /// A job's sequence number: 1 for the first job built from the input, as
 /// `{#}` and `$PARALLEL_SEQ` show it. Output order under `-k` is this order.
@@ -40,6 +41,9 @@ pub struct JobArgs {
     pub seq: JobSeq,
     /// The records, in input order.
     pub records: Vec<Record>,
+    /// Pipe mode: the chunk the job reads (on stdin, or as the file or
+    /// fifo `{}` names).
+    pub stdin: Option<JobStdin>,
 }
 
 /// How a job's process ended.

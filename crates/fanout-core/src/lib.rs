@@ -39,6 +39,7 @@ pub mod exec;
 pub mod input;
 mod job;
 pub mod joblog;
+pub mod pipe;
 pub mod quote;
 mod scheduler;
 pub mod sink;

@@ -24,10 +24,12 @@ fn explicit_argv_jobs_run_without_a_shell() {
                 b"%s|".to_vec(),
                 b"a b; $x".to_vec(),
             ]],
+            stdin: None,
         }),
         Ok(JobArgs {
             seq: JobSeq(2),
             records: vec![vec![b"false".to_vec()]],
+            stdin: None,
         }),
     ];
     let mut sink = Collect::default();

@@ -6,6 +6,7 @@ mod cli;
 mod docs;
 mod exit;
 mod limits;
+mod pipe;
 mod progress;
 mod run;
 

@@ -30,7 +30,17 @@ pub fn run(mut config: Config) -> Result<RunSummary> {
         bail!("--shuf cannot be combined with --resume, --resume-failed or --retry-failed");
     }
     let prior = read_prior(&config)?;
-    let (jobs, plan) = if let Some(failed) = prior.retry {
+    let reader_error = crate::pipe::ReaderError::default();
+    let (jobs, plan) = if let Some(mode) = config.pipe.clone() {
+        // Each job holds a chunk: read ahead only as many as there are slots.
+        config.run.queue = config.run.jobs;
+        config.run.delivery = mode.delivery;
+        let plan = config.plan(Vec::new())?;
+        let jobs = crate::pipe::jobs(&mode, &config.inputs, config.run.jobs, &reader_error)?;
+        let skip = prior.skip;
+        let jobs = jobs.filter(move |j| !matches!(j, Ok(j) if skip.contains(j.seq)));
+        (Box::new(jobs) as Jobs, plan)
+    } else if let Some(failed) = prior.retry {
         // --retry-failed: the job log's failed command lines are the jobs.
         config.command.clear();
         let plan = config.plan(Vec::new())?;
@@ -38,6 +48,7 @@ pub fn run(mut config: Config) -> Result<RunSummary> {
             Ok(JobArgs {
                 seq,
                 records: vec![vec![command]],
+                stdin: None,
             })
         });
         (Box::new(jobs) as Jobs, plan)
@@ -65,6 +76,13 @@ pub fn run(mut config: Config) -> Result<RunSummary> {
     };
     if let Some(d) = display {
         d.finish();
+    }
+    if let Some(e) = reader_error
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()
+    {
+        bail!("cannot read input: {e}");
     }
     Ok(summary?)
 }

@@ -5,14 +5,15 @@
 //! migration) per job: measurable when jobs are as short as `true`. This
 //! queue wakes the producer only when the queue has drained to half, and
 //! the loop only when the queue turns non-empty, so both sides run in
-//! batches while memory stays bounded by `CAPACITY` jobs.
+//! batches while memory stays bounded by the queue's capacity (256 jobs;
+//! in pipe mode, where a job holds a whole chunk, as many as job slots).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use tokio::sync::Notify;
 
-/// Jobs read ahead of the running ones, at most.
+/// Jobs read ahead of the running ones, at most, by default.
 pub(super) const CAPACITY: usize = 256;
 
 struct State<T> {
@@ -22,6 +23,7 @@ struct State<T> {
 }
 
 struct Shared<T> {
+    capacity: usize,
     state: Mutex<State<T>>,
     space: Condvar,
     ready: Notify,
@@ -41,8 +43,9 @@ pub(super) struct Sender<T>(Arc<Shared<T>>);
 pub(super) struct Receiver<T>(Arc<Shared<T>>);
 
 /// A new queue.
-pub(super) fn feed<T>() -> (Sender<T>, Receiver<T>) {
+pub(super) fn feed<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
     let shared = Arc::new(Shared {
+        capacity: capacity.max(1),
         state: Mutex::new(State {
             items: VecDeque::new(),
             sender_gone: false,
@@ -59,7 +62,7 @@ impl<T> Sender<T> {
     /// receiver is gone.
     pub(super) fn send(&self, item: T) -> Result<(), T> {
         let mut st = self.0.lock();
-        while st.items.len() >= CAPACITY && !st.receiver_gone {
+        while st.items.len() >= self.0.capacity && !st.receiver_gone {
             st = self.0.space.wait(st).unwrap_or_else(|e| e.into_inner());
         }
         if st.receiver_gone {
@@ -90,7 +93,7 @@ impl<T> Receiver<T> {
             {
                 let mut st = self.0.lock();
                 if let Some(item) = st.items.pop_front() {
-                    if st.items.len() == CAPACITY / 2 {
+                    if st.items.len() == self.0.capacity / 2 {
                         self.0.space.notify_one();
                     }
                     return Some(item);
@@ -122,7 +125,7 @@ mod tests {
 
     #[test]
     fn delivers_everything_in_order_and_ends() {
-        let (tx, rx) = feed();
+        let (tx, rx) = feed(CAPACITY);
         let producer = std::thread::spawn(move || {
             for i in 0..10_000 {
                 tx.send(i).unwrap();
@@ -144,7 +147,7 @@ mod tests {
 
     #[test]
     fn a_gone_receiver_unblocks_the_sender() {
-        let (tx, rx) = feed();
+        let (tx, rx) = feed(CAPACITY);
         let producer = std::thread::spawn(move || (0..).map(|i| tx.send(i)).find(Result::is_err));
         std::thread::sleep(std::time::Duration::from_millis(50));
         drop(rx);

@@ -16,6 +16,9 @@ impl<S: Sink> Run<'_, S> {
             .meta
             .remove(&o.seq)
             .expect("every running job has meta");
+        if let Some(path) = &m.temp {
+            let _ = std::fs::remove_file(path);
+        }
         if self.halting == Some(HaltWhen::Now) || self.summary.interrupted.is_some() {
             // As GNU parallel: jobs killed by `--halt now` or by an
             // interrupted run are not reported, printed or logged (so

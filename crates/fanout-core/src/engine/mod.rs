@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use crate::control::{HaltWhen, JobControl};
 use crate::job::{JobArgs, SlotId};
+use crate::pipe::Delivery;
 use crate::template::{RenderCtx, Template};
 use crate::{Error, Result, Sink};
 
@@ -55,6 +56,11 @@ pub struct RunConfig {
     /// The number of jobs in the run, when known in advance (`--halt N%`
     /// counts against it; without it, against the jobs started so far).
     pub total_jobs: Option<u64>,
+    /// Jobs read ahead of the running ones, at most (pipe mode keeps this
+    /// near the number of slots: each job holds a chunk of input).
+    pub queue: usize,
+    /// How pipe-mode jobs receive their chunk (stdin, `--cat`, `--fifo`).
+    pub delivery: Delivery,
 }
 
 impl Default for RunConfig {
@@ -69,6 +75,8 @@ impl Default for RunConfig {
             handle_signals: false,
             control: JobControl::default(),
             total_jobs: None,
+            queue: feed::CAPACITY,
+            delivery: Delivery::Stdin,
         }
     }
 }
@@ -166,7 +174,7 @@ impl Engine {
             .build()
             .map_err(Error::Runtime)?;
         crate::exec::keep_children_reapable();
-        let (tx, rx) = feed::feed();
+        let (tx, rx) = feed::feed(self.config.queue);
         std::thread::Builder::new()
             .name("fanout-input".into())
             .spawn(move || {

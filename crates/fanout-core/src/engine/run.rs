@@ -35,6 +35,8 @@ pub(super) struct Meta {
     pub attempt: u32,
     /// Set once fanout started killing the job.
     pub kill: Option<Kill>,
+    /// `--cat`/`--fifo`: the file `{}` names, removed when the job ends.
+    pub temp: Option<std::path::PathBuf>,
 }
 
 /// A job waiting to run again.

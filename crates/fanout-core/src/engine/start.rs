@@ -1,21 +1,25 @@
 //! Starting a job: render its command, take a slot, spawn its process in
 //! its own process group and hand it to the event loop.
 
-use std::io;
+use std::io::{self, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};
 
 use super::run::{Meta, Run};
 use super::Commands;
-use crate::exec::{self, Captured, DriveCtx, Program};
+use crate::exec::{self, Captured, DriveCtx, Feeder, Program, StdinKind};
 use crate::job::{ExitKind, JobArgs, JobSeq, SlotId};
+use crate::pipe::{Body, Delivery, JobStdin};
 use crate::{Event, OutputMode, Sink};
 
 impl<S: Sink> Run<'_, S> {
     /// Starts `job`: new from the input (`None`), or run again after
     /// failing `attempt` times.
-    pub(super) fn start(&mut self, job: JobArgs, again: Option<u32>, commands: &Commands) {
+    pub(super) fn start(&mut self, mut job: JobArgs, again: Option<u32>, commands: &Commands) {
         let attempt = again.unwrap_or(0);
         let slot = self.slots.acquire().expect("started only with a free slot");
+        let temp = self.chunk_file(&mut job, attempt);
         let command = commands.render(&job, slot);
         let seq = job.seq;
         if again.is_none() {
@@ -43,7 +47,13 @@ impl<S: Sink> Run<'_, S> {
             started_at: SystemTime::now(),
             attempt,
             kill: None,
+            temp: temp.as_ref().ok().cloned().flatten(),
         };
+        if let Err(e) = temp {
+            let msg = format!("fanout: cannot start job {seq}: {e}\n").into_bytes();
+            let exit = ExitKind::SpawnFailed(e.raw_os_error().unwrap_or(0));
+            return self.done(m, exit, Captured::default(), Captured::from_vec(msg));
+        }
         if self.cfg.dry_run {
             let mut line = m.command.clone();
             line.push(b'\n');
@@ -63,16 +73,33 @@ impl<S: Sink> Run<'_, S> {
             Commands::Argv => Program::argv(m.job.records.iter().flatten().cloned()),
             Commands::Template { .. } => Program::for_line(&m.command, &self.cfg.shell),
         };
-        match self.spawn(&prog, &m.command, seq, m.slot) {
-            Ok(sp) => {
+        let stdin = match (&m.job.stdin, self.cfg.delivery) {
+            (Some(JobStdin::Block { body, .. }), Delivery::Stdin)
+                if matches!(**body, Body::File { .. }) =>
+            {
+                StdinKind::Socket
+            }
+            (Some(_), Delivery::Stdin) => StdinKind::Pipe,
+            _ => StdinKind::Null,
+        };
+        match self.spawn(&prog, &m.command, seq, m.slot, stdin) {
+            Ok(mut sp) => {
                 m.pgid = sp.pid;
+                let feeder = match (m.job.stdin.clone(), self.cfg.delivery) {
+                    (Some(stdin), Delivery::Stdin) => {
+                        sp.stdin.take().and_then(|fd| Feeder::pipe(fd, stdin).ok())
+                    }
+                    (Some(stdin), Delivery::Fifo) => m.temp.clone().map(|p| Feeder::fifo(p, stdin)),
+                    _ => None,
+                };
                 self.timeouts.insert(m.start, seq);
                 self.meta.insert(seq, m);
                 let ctx = DriveCtx {
                     spool: self.spool,
                     live: self.live_tx.clone(),
                 };
-                self.running.push(Box::pin(exec::drive(seq, sp, ctx)));
+                self.running
+                    .push(Box::pin(exec::drive(seq, sp, ctx, feeder)));
             }
             Err(e) => {
                 let msg = format!("fanout: cannot start job {seq}: {e}\n").into_bytes();
@@ -90,6 +117,7 @@ impl<S: Sink> Run<'_, S> {
         line: &[u8],
         seq: JobSeq,
         slot: SlotId,
+        stdin: StdinKind,
     ) -> io::Result<exec::Spawned> {
         let (seq_s, slot_s) = (seq.to_string(), slot.to_string());
         let env = [
@@ -97,7 +125,7 @@ impl<S: Sink> Run<'_, S> {
             ("PARALLEL_JOBSLOT", slot_s.as_str()),
         ];
         let capture = self.cfg.output != OutputMode::Ungroup;
-        match exec::spawn(prog, &env, capture) {
+        match exec::spawn(prog, &env, capture, stdin) {
             // ENOEXEC: a script without `#!`, which a shell runs with sh.
             Err(e)
                 if matches!(prog, Program::Direct(_))
@@ -106,9 +134,62 @@ impl<S: Sink> Run<'_, S> {
                         io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied
                     ) || e.raw_os_error() == Some(libc::ENOEXEC)) =>
             {
-                exec::spawn(&Program::shell(line, &self.cfg.shell), &env, capture)
+                exec::spawn(&Program::shell(line, &self.cfg.shell), &env, capture, stdin)
             }
             other => other,
+        }
+    }
+
+    /// `--cat` and `--fifo`: makes the file or fifo that `{}` names in the
+    /// job's command (in the run's private directory) and puts its path in
+    /// the job's values. `None` when the chunk goes to stdin.
+    fn chunk_file(&self, job: &mut JobArgs, attempt: u32) -> io::Result<Option<PathBuf>> {
+        let Some(stdin) = &job.stdin else {
+            return Ok(None);
+        };
+        if self.cfg.delivery == Delivery::Stdin {
+            return Ok(None);
+        }
+        let path = self.spool.path(&format!("chunk-{}-{attempt}", job.seq))?;
+        match self.cfg.delivery {
+            Delivery::Cat => write_chunk(&path, stdin)?,
+            _ => rustix::fs::mkfifoat(
+                rustix::fs::CWD,
+                &path,
+                rustix::fs::Mode::from_raw_mode(0o600),
+            )?,
+        }
+        job.records = vec![vec![path.as_os_str().as_bytes().to_vec()]];
+        Ok(Some(path))
+    }
+}
+
+/// `--cat`: the chunk in a file of its own.
+fn write_chunk(path: &Path, stdin: &JobStdin) -> io::Result<()> {
+    let JobStdin::Block { head, body } = stdin else {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "--cat needs a chunk per job",
+        ));
+    };
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)?;
+    f.write_all(head)?;
+    match &**body {
+        Body::Bytes(b) => f.write_all(b),
+        Body::File { file, offset, len } => {
+            let (mut off, mut left) = (*offset, *len);
+            while left > 0 {
+                let n =
+                    rustix::fs::copy_file_range(&**file, Some(&mut off), &f, None, left as usize)?;
+                if n == 0 {
+                    break;
+                }
+                left -= n as u64;
+            }
+            Ok(())
         }
     }
 }

@@ -26,6 +26,16 @@ impl Spool {
     }
 
     fn file(&self) -> io::Result<File> {
+        tempfile::tempfile_in(self.ensure_dir()?)
+    }
+
+    /// A path for a named file in the private directory (`--cat`,
+    /// `--fifo`); the caller creates and removes it.
+    pub fn path(&self, name: &str) -> io::Result<std::path::PathBuf> {
+        Ok(self.ensure_dir()?.join(name))
+    }
+
+    fn ensure_dir(&self) -> io::Result<&std::path::Path> {
         if self.dir.get().is_none() {
             use std::os::unix::fs::PermissionsExt;
             let dir = tempfile::Builder::new()
@@ -34,7 +44,7 @@ impl Spool {
                 .tempdir()?;
             let _ = self.dir.set(dir);
         }
-        tempfile::tempfile_in(self.dir.get().expect("set above").path())
+        Ok(self.dir.get().expect("set above").path())
     }
 
     /// The directory, if one was needed so far.

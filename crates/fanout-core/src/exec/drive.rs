@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 
 use super::capture::{Captured, Spool};
 use super::spawn::{kill_group, reap, Reaped, Spawned};
+use super::stdin::{Fed, Feeder};
 use super::Stream;
 use crate::job::JobSeq;
 
@@ -107,7 +108,12 @@ impl Out<'_, '_> {
 }
 
 /// Runs the job to completion and returns what it produced.
-pub(crate) async fn drive(seq: JobSeq, sp: Spawned, ctx: DriveCtx<'_>) -> Outcome {
+pub(crate) async fn drive(
+    seq: JobSeq,
+    sp: Spawned,
+    ctx: DriveCtx<'_>,
+    mut feeder: Option<Feeder>,
+) -> Outcome {
     let mut out = Out {
         ctx: &ctx,
         seq,
@@ -134,6 +140,13 @@ pub(crate) async fn drive(seq: JobSeq, sp: Spawned, ctx: DriveCtx<'_>) -> Outcom
                 }
                 g = ready(pipes[1].0.as_ref()) => {
                     read_ready(g, &mut buf, &mut out, Stream::Stderr).await.then_some(1)
+                }
+                fed = feed(feeder.as_mut()) => {
+                    if matches!(fed, Fed::Done) {
+                        // Closing stdin gives the job its end of input.
+                        feeder = None;
+                    }
+                    None
                 }
                 _ = pidfd.readable() => break,
             };
@@ -166,6 +179,14 @@ pub(crate) async fn drive(seq: JobSeq, sp: Spawned, ctx: DriveCtx<'_>) -> Outcom
         stderr: out.stderr,
         reaped,
         error: out.error,
+    }
+}
+
+/// Feeds the job's stdin; never, when there is nothing to feed.
+async fn feed(f: Option<&mut Feeder>) -> Fed {
+    match f {
+        Some(f) => f.step().await,
+        None => std::future::pending().await,
     }
 }
 

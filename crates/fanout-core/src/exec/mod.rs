@@ -5,10 +5,14 @@
 mod capture;
 mod drive;
 mod spawn;
+mod stdin;
 
 pub use capture::{Captured, Spool};
 pub(crate) use drive::{drive, Chunk, DriveCtx, Outcome};
-pub(crate) use spawn::{group_alive, keep_children_reapable, kill_group, spawn, Spawned};
+pub(crate) use spawn::{
+    group_alive, keep_children_reapable, kill_group, spawn, Spawned, StdinKind,
+};
+pub(crate) use stdin::Feeder;
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;

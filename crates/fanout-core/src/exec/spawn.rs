@@ -20,15 +20,49 @@ pub(crate) struct Spawned {
     pub stdout: Option<OwnedFd>,
     /// Read end of its stderr pipe, when output is captured.
     pub stderr: Option<OwnedFd>,
+    /// Write end of its stdin pipe, in pipe mode.
+    pub stdin: Option<OwnedFd>,
 }
 
-/// Starts `prog` with `/dev/null` as stdin (as GNU parallel does for
-/// argument input) in a new process group. `std::process::Command` uses
+/// What a job's stdin is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StdinKind {
+    /// `/dev/null`, as GNU parallel gives jobs built from arguments.
+    Null,
+    /// A pipe fanout writes the job's chunk into (`--pipe`).
+    Pipe,
+    /// A Unix socket fanout `sendfile`s a file range into (`--pipepart`).
+    /// A pipe would do, but the kernel locks a pipe for each transfer in
+    /// and each read out, and the two contend: with a socket the sender
+    /// and the job never wait for each other's lock (measured: fanout's
+    /// CPU for `--pipepart --block 10M wc -l` fell from 68 to 28 ms).
+    Socket,
+}
+
+/// A connected pair: fanout writes into the first, the job reads the
+/// second as its stdin.
+fn stdin_socket() -> std::io::Result<(OwnedFd, OwnedFd)> {
+    use rustix::net::{socketpair, AddressFamily, Shutdown, SocketFlags, SocketType};
+    let (writer, reader) = socketpair(
+        AddressFamily::UNIX,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC,
+        None,
+    )?;
+    let _ = rustix::net::shutdown(&writer, Shutdown::Read);
+    let _ = rustix::net::shutdown(&reader, Shutdown::Write);
+    // As big as allowed (net.core.wmem_max caps it): fewer wake-ups.
+    let _ = rustix::net::sockopt::set_socket_send_buffer_size(&writer, 4 << 20);
+    Ok((writer, reader))
+}
+
+/// Starts `prog` in a new process group, with stdin as `stdin` says. `std::process::Command` uses
 /// posix_spawn here (vfork speed) since no pre-exec hook is set.
 pub(crate) fn spawn(
     prog: &Program,
     env: &[(&str, &str)],
     capture: bool,
+    stdin: StdinKind,
 ) -> std::io::Result<Spawned> {
     let mut cmd = match prog {
         Program::Direct(argv) => {
@@ -49,9 +83,17 @@ pub(crate) fn spawn(
             c
         }
     };
-    cmd.envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .process_group(0);
+    let mut stdin_writer = None;
+    let stdin = match stdin {
+        StdinKind::Null => Stdio::null(),
+        StdinKind::Pipe => Stdio::piped(),
+        StdinKind::Socket => {
+            let (writer, reader) = stdin_socket()?;
+            stdin_writer = Some(writer);
+            Stdio::from(reader)
+        }
+    };
+    cmd.envs(env.iter().copied()).stdin(stdin).process_group(0);
     if capture {
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     }
@@ -67,11 +109,13 @@ pub(crate) fn spawn(
     };
     let stdout = child.stdout.take().map(OwnedFd::from);
     let stderr = child.stderr.take().map(OwnedFd::from);
+    let stdin = stdin_writer.or_else(|| child.stdin.take().map(OwnedFd::from));
     Ok(Spawned {
         pid,
         pidfd,
         stdout,
         stderr,
+        stdin,
     })
 }
 

@@ -97,8 +97,13 @@ impl<R: Read> Chunker<R> {
             self.fill(want)?;
             let found = match &self.opts.header {
                 Header::None => Some(0),
-                Header::Lines(n) => memchr::memchr_iter(b'\n', &self.buf).nth(n - 1).map(|i| i + 1),
-                Header::Regex(re) => re.find(&self.buf).filter(|m| m.start() == 0).map(|m| m.end()),
+                Header::Lines(n) => memchr::memchr_iter(b'\n', &self.buf)
+                    .nth(n - 1)
+                    .map(|i| i + 1),
+                Header::Regex(re) => re
+                    .find(&self.buf)
+                    .filter(|m| m.start() == 0)
+                    .map(|m| m.end()),
             };
             match found {
                 Some(len) => break len,
@@ -119,7 +124,8 @@ impl<R: Read> Chunker<R> {
         if self.buf.len() < self.opts.block {
             return None;
         }
-        s.last_cut(&self.buf[..self.opts.block]).or_else(|| s.last_cut(&self.buf))
+        s.last_cut(&self.buf[..self.opts.block])
+            .or_else(|| s.last_cut(&self.buf))
     }
 
     fn next_chunk(&mut self) -> io::Result<Option<Chunk>> {
@@ -164,7 +170,12 @@ impl<R: Read> Iterator for Chunker<R> {
 mod tests {
     use super::*;
 
-    fn chunks(input: &[u8], block: usize, records: Option<usize>, header: Header) -> Vec<(Vec<u8>, Vec<u8>)> {
+    fn chunks(
+        input: &[u8],
+        block: usize,
+        records: Option<usize>,
+        header: Header,
+    ) -> Vec<(Vec<u8>, Vec<u8>)> {
         let opts = ChunkOptions {
             block,
             splitter: Splitter::new(b"\n", b"", false, None).unwrap(),
@@ -198,7 +209,13 @@ mod tests {
     #[test]
     fn n_records_per_chunk_and_the_header_on_each() {
         let got = chunks(b"h\n1\n2\n3\n", 1 << 20, Some(2), Header::Lines(1));
-        assert_eq!(got, [(b"h\n".to_vec(), b"1\n2\n".to_vec()), (b"h\n".to_vec(), b"3\n".to_vec())]);
+        assert_eq!(
+            got,
+            [
+                (b"h\n".to_vec(), b"1\n2\n".to_vec()),
+                (b"h\n".to_vec(), b"3\n".to_vec())
+            ]
+        );
         assert!(chunks(b"", 10, None, Header::None).is_empty());
     }
 }

@@ -75,8 +75,16 @@ impl PartialEq for JobStdin {
                     && match (&**b1, &**b2) {
                         (Body::Bytes(x), Body::Bytes(y)) => x == y,
                         (
-                            Body::File { file: f1, offset: o1, len: l1 },
-                            Body::File { file: f2, offset: o2, len: l2 },
+                            Body::File {
+                                file: f1,
+                                offset: o1,
+                                len: l1,
+                            },
+                            Body::File {
+                                file: f2,
+                                offset: o2,
+                                len: l2,
+                            },
                         ) => Arc::ptr_eq(f1, f2) && o1 == o2 && l1 == l2,
                         _ => false,
                     }
@@ -99,4 +107,39 @@ pub enum Delivery {
     Cat,
     /// `--fifo`: through a named pipe named by `{}`.
     Fifo,
+}
+
+/// `--round-robin`: cuts chunks on a thread of its own into a queue of
+/// `capacity` chunks that jobs share ([`JobStdin::Shared`]). A read error
+/// ends the queue and is left in `error`.
+pub fn spawn_reader<R: std::io::Read + Send + 'static>(
+    chunker: Chunker<R>,
+    capacity: usize,
+    error: Arc<std::sync::Mutex<Option<std::io::Error>>>,
+) -> SharedChunks {
+    let (tx, rx) = tokio::sync::mpsc::channel(capacity.max(1));
+    let spawn_error = error.clone();
+    let reader = move || {
+        for c in chunker {
+            match c {
+                Ok(c) => {
+                    if tx.blocking_send(c).is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    let io = std::io::Error::other(e.to_string());
+                    *error.lock().unwrap_or_else(|e| e.into_inner()) = Some(io);
+                    return;
+                }
+            }
+        }
+    };
+    if let Err(e) = std::thread::Builder::new()
+        .name("fanout-round-robin".into())
+        .spawn(reader)
+    {
+        *spawn_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
+    }
+    Arc::new(tokio::sync::Mutex::new(rx))
 }

@@ -15,7 +15,12 @@ const PROBE: usize = 64 * 1024;
 /// each ends after the last record end before its nominal border (or the
 /// first one after, for a record longer than the block), and together
 /// they cover every byte once, in order.
-pub fn part_ranges(file: &File, start: u64, block: u64, splitter: &Splitter) -> io::Result<Vec<(u64, u64)>> {
+pub fn part_ranges(
+    file: &File,
+    start: u64,
+    block: u64,
+    splitter: &Splitter,
+) -> io::Result<Vec<(u64, u64)>> {
     let size = file.metadata()?.len();
     let block = block.max(1);
     let mut ranges = Vec::new();
@@ -91,7 +96,9 @@ mod tests {
 
     #[test]
     fn ranges_end_on_record_ends_and_cover_the_file() {
-        let content: Vec<u8> = (1..=1000).flat_map(|i| format!("{i}\n").into_bytes()).collect();
+        let content: Vec<u8> = (1..=1000)
+            .flat_map(|i| format!("{i}\n").into_bytes())
+            .collect();
         for block in [1, 7, 100, 1000, 5000] {
             let parts = ranges_of(&content, block);
             assert_eq!(parts.concat(), content, "block {block}");
@@ -99,7 +106,10 @@ mod tests {
                 assert!(p.ends_with(b"\n"), "block {block}");
             }
         }
-        assert_eq!(ranges_of(b"no newline at all", 4), [b"no newline at all".to_vec()]);
+        assert_eq!(
+            ranges_of(b"no newline at all", 4),
+            [b"no newline at all".to_vec()]
+        );
         assert!(ranges_of(b"", 4).is_empty());
     }
 }

@@ -25,7 +25,12 @@ pub enum Splitter {
 
 impl Splitter {
     /// The splitter for these options.
-    pub fn new(end: &[u8], start: &[u8], regexp: bool, lines: Option<usize>) -> crate::Result<Self> {
+    pub fn new(
+        end: &[u8],
+        start: &[u8],
+        regexp: bool,
+        lines: Option<usize>,
+    ) -> crate::Result<Self> {
         if let Some(n) = lines {
             return Ok(Splitter::Lines(n.max(1)));
         }
@@ -103,7 +108,8 @@ impl Splitter {
                 .nth(n - 1),
             Splitter::Lines(l) => {
                 let lines = n.saturating_mul(*l);
-                (memchr::memchr_iter(b'\n', buf).count() >= lines).then(|| nth_newline_end(buf, lines))
+                (memchr::memchr_iter(b'\n', buf).count() >= lines)
+                    .then(|| nth_newline_end(buf, lines))
             }
             Splitter::Anywhere => (buf.len() >= n).then_some(n),
         }
@@ -113,7 +119,9 @@ impl Splitter {
 /// The position just after the `n`-th newline of `buf` (which has at
 /// least `n`).
 fn nth_newline_end(buf: &[u8], n: usize) -> usize {
-    memchr::memchr_iter(b'\n', buf).nth(n - 1).map_or(buf.len(), |i| i + 1)
+    memchr::memchr_iter(b'\n', buf)
+        .nth(n - 1)
+        .map_or(buf.len(), |i| i + 1)
 }
 
 #[cfg(test)]

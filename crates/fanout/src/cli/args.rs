@@ -233,6 +233,69 @@ pub struct Cli {
     #[arg(long = "json", help_heading = "Results")]
     pub json: bool,
 
+    /// Cut stdin into chunks of whole records and give each job one on its stdin.
+    #[arg(
+        long = "pipe",
+        visible_alias = "spreadstdin",
+        help_heading = "Pipe mode"
+    )]
+    pub pipe: bool,
+
+    /// Like --pipe for a seekable file (-a or ::::): each job reads its own byte range.
+    #[arg(
+        long = "pipepart",
+        visible_alias = "pipe-part",
+        help_heading = "Pipe mode"
+    )]
+    pub pipepart: bool,
+
+    /// Chunk size, e.g. 10M (default 1M); with --pipepart -N means N chunks per job slot.
+    #[arg(
+        long = "block",
+        visible_alias = "block-size",
+        value_name = "SIZE",
+        allow_hyphen_values = true,
+        help_heading = "Pipe mode"
+    )]
+    pub block: Option<String>,
+
+    /// A record ends with STR (default \n; C escapes allowed).
+    #[arg(long = "recend", value_name = "STR", help_heading = "Pipe mode")]
+    pub recend: Option<OsString>,
+
+    /// A record starts with STR.
+    #[arg(long = "recstart", value_name = "STR", help_heading = "Pipe mode")]
+    pub recstart: Option<OsString>,
+
+    /// --recend and --recstart are regular expressions.
+    #[arg(long = "regexp", help_heading = "Pipe mode")]
+    pub regexp: bool,
+
+    /// With --pipe: a record is N lines.
+    #[arg(
+        short = 'L',
+        long = "max-lines",
+        value_name = "N",
+        help_heading = "Pipe mode"
+    )]
+    pub max_lines: Option<usize>,
+
+    /// Start one job per slot and spread the chunks over them.
+    #[arg(
+        long = "round-robin",
+        visible_alias = "round",
+        help_heading = "Pipe mode"
+    )]
+    pub round_robin: bool,
+
+    /// Give each job its chunk in a temporary file named by {}.
+    #[arg(long = "cat", help_heading = "Pipe mode")]
+    pub cat: bool,
+
+    /// Give each job its chunk through a named pipe named by {}.
+    #[arg(long = "fifo", help_heading = "Pipe mode")]
+    pub fifo: bool,
+
     /// Print a completion script for SHELL (bash, zsh, fish, elvish, powershell) and exit.
     #[arg(
         long = "completions",

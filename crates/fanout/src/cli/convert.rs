@@ -15,6 +15,7 @@ use fanout_core::{
 use super::control::{job_control, joblog_options, term_seq, JobLogOptions};
 use super::escape::unescape;
 use super::jobs::parse_jobs;
+use super::pipe::{pipe_mode, PipeMode};
 use super::Cli;
 
 /// Everything a run needs, validated.
@@ -55,6 +56,8 @@ pub struct Config {
     pub shuf: bool,
     /// Column names for `--results` directories (`--header` names).
     pub results_names: Vec<Vec<u8>>,
+    /// `--pipe`, `--pipepart`, `--round-robin`.
+    pub pipe: Option<PipeMode>,
 }
 
 /// Which progress display was asked for.
@@ -83,6 +86,7 @@ impl Config {
     pub fn new(cli: Cli, sources: Vec<SourceSpec>) -> Result<Self> {
         let run = run_config(&cli)?;
         let joblog = joblog_options(&cli)?;
+        let pipe = pipe_mode(&cli)?;
         let progress = progress_kind(&cli);
         let mut all_sources: Vec<SourceSpec> = cli
             .arg_file
@@ -114,7 +118,8 @@ impl Config {
                 .map_or_else(|| b"{}".to_vec(), OsString::into_vec),
             quote_command: cli.quote,
             header: Vec::new(),
-            append_missing: max_args != Some(0),
+            // In pipe mode the input is on stdin, not in the command.
+            append_missing: max_args != Some(0) && pipe.is_none(),
         };
         Ok(Config {
             inputs,
@@ -137,6 +142,7 @@ impl Config {
             json: cli.json,
             shuf: cli.shuf,
             results_names: Vec::new(),
+            pipe,
         })
     }
 

@@ -6,11 +6,13 @@ mod control;
 mod convert;
 mod escape;
 mod jobs;
+mod pipe;
 mod split;
 
 pub use args::Cli;
 pub use control::Resume;
 pub use convert::{Config, Plan, ProgressKind};
+pub use pipe::PipeMode;
 pub use split::{split_sources, ValueOptions};
 
 /// The options of [`Cli`] that take a value, read from clap's definition

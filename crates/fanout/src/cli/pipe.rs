@@ -1,0 +1,106 @@
+//! Pipe-mode options (`--pipe`, `--pipepart`, `--block`, `--recend`,
+//! `--recstart`, `--regexp`, `-N`, `-L`, `--header`, `--round-robin`,
+//! `--cat`, `--fifo`) to one validated [`PipeMode`].
+
+use std::os::unix::ffi::OsStrExt;
+
+use anyhow::{anyhow, bail, Result};
+use fanout_core::pipe::{Delivery, Header, Splitter};
+use fanout_core::units::parse_size;
+
+use super::escape::unescape;
+use super::Cli;
+
+/// How input is cut and handed to jobs in pipe mode.
+#[derive(Debug, Clone)]
+pub struct PipeMode {
+    /// `--pipepart`: byte ranges of a seekable file.
+    pub part: bool,
+    /// `--block` in bytes; for `--pipepart`, a negative value is a number
+    /// of chunks per job slot.
+    pub block: i64,
+    /// Where records end.
+    pub splitter: Splitter,
+    /// `-N`: records per chunk.
+    pub records: Option<usize>,
+    /// `--header`.
+    pub header: Header,
+    /// `--round-robin`.
+    pub round_robin: bool,
+    /// Stdin, `--cat` or `--fifo`.
+    pub delivery: Delivery,
+}
+
+/// The pipe mode asked for, if any.
+pub fn pipe_mode(cli: &Cli) -> Result<Option<PipeMode>> {
+    let on = cli.pipe || cli.pipepart || cli.round_robin || cli.cat || cli.fifo;
+    if !on {
+        if cli.max_lines.is_some() {
+            bail!("-L is supported only with --pipe");
+        }
+        return Ok(None);
+    }
+    let block = match &cli.block {
+        None => 1 << 20,
+        Some(b) => match b.strip_prefix('-') {
+            Some(n) if cli.pipepart => {
+                -(n.parse::<i64>()
+                    .map_err(|_| anyhow!("invalid --block `{b}`"))?)
+            }
+            _ => {
+                let v = parse_size(b)
+                    .ok_or_else(|| anyhow!("invalid --block `{b}`: use a size such as 10M"))?;
+                i64::try_from(v).map_err(|_| anyhow!("--block `{b}` is too big"))?
+            }
+        },
+    };
+    if block == 0 {
+        bail!("--block must be more than 0");
+    }
+    let bytes = |o: &Option<std::ffi::OsString>| o.as_ref().map(|s| unescape(s.as_bytes()));
+    let (end, start) = match (bytes(&cli.recend), bytes(&cli.recstart)) {
+        (None, None) => (b"\n".to_vec(), Vec::new()),
+        (end, start) => (end.unwrap_or_default(), start.unwrap_or_default()),
+    };
+    let splitter = Splitter::new(&end, &start, cli.regexp, cli.max_lines)?;
+    if cli.pipepart
+        && (cli.max_lines.is_some() || cli.max_replace_args.is_some() || cli.max_args.is_some())
+    {
+        bail!("--pipepart cannot count records (-N, -L): use --recend/--recstart and --block");
+    }
+    if cli.round_robin && (cli.cat || cli.fifo) {
+        bail!("--round-robin feeds jobs on stdin; it cannot be combined with --cat or --fifo");
+    }
+    Ok(Some(PipeMode {
+        part: cli.pipepart,
+        block,
+        splitter,
+        records: cli.max_replace_args.or(cli.max_args),
+        header: header(cli.header.as_deref())?,
+        round_robin: cli.round_robin,
+        delivery: if cli.cat {
+            Delivery::Cat
+        } else if cli.fifo {
+            Delivery::Fifo
+        } else {
+            Delivery::Stdin
+        },
+    }))
+}
+
+/// `--header` with `--pipe`: `:` is the first line, a number that many
+/// lines, anything else a pattern matched at the start of the input.
+fn header(h: Option<&str>) -> Result<Header> {
+    Ok(match h {
+        None => Header::None,
+        Some(":") => Header::Lines(1),
+        Some(n) if n.parse::<usize>().is_ok() => match n.parse::<usize>()? {
+            0 => Header::None,
+            n => Header::Lines(n),
+        },
+        Some(re) => Header::Regex(
+            regex::bytes::Regex::new(&format!("^(?:{re})"))
+                .map_err(|e| anyhow!("invalid --header `{re}`: {e}"))?,
+        ),
+    })
+}

@@ -1,0 +1,162 @@
+//! Pipe-mode jobs: chunks of stdin or of an input file (`--pipe`), byte
+//! ranges of a seekable file (`--pipepart`), or one job per slot fed from
+//! a shared queue of chunks (`--round-robin`).
+
+use std::fs::File;
+use std::io::Read;
+use std::os::fd::FromRawFd;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{bail, Context, Result};
+use fanout_core::pipe::{part_ranges, Body, ChunkOptions, Chunker, Header, JobStdin};
+use fanout_core::{Inputs, JobArgs, JobSeq, Source};
+
+use crate::cli::PipeMode;
+
+/// The jobs, boxed.
+pub type Jobs = Box<dyn Iterator<Item = fanout_core::Result<JobArgs>> + Send>;
+
+/// A read error met by the `--round-robin` reader thread, reported after
+/// the run.
+pub type ReaderError = Arc<Mutex<Option<std::io::Error>>>;
+
+/// The jobs of a pipe-mode run over `inputs` with `slots` job slots.
+pub fn jobs(
+    mode: &PipeMode,
+    inputs: &Inputs,
+    slots: usize,
+    reader_error: &ReaderError,
+) -> Result<Jobs> {
+    let file = input_file(inputs)?;
+    if mode.part {
+        let Some(file) = file else {
+            bail!("--pipepart needs a file given with -a or ::::");
+        };
+        return part_jobs(mode, file, slots);
+    }
+    let src: Box<dyn Read + Send> = match file {
+        Some(f) => Box::new(f),
+        // SAFETY: fd 0 stays open for the life of the process; the File is
+        // forgotten, never closed, by ManuallyDrop in StdinReader.
+        None => Box::new(StdinReader(std::mem::ManuallyDrop::new(unsafe {
+            File::from_raw_fd(0)
+        }))),
+    };
+    let chunker = Chunker::new(src, chunk_options(mode, mode.block as usize));
+    if mode.round_robin {
+        return Ok(round_robin(chunker, slots, reader_error.clone()));
+    }
+    let jobs = chunker.enumerate().map(|(i, c)| {
+        c.map(|c| JobArgs {
+            seq: JobSeq(i as u64 + 1),
+            records: Vec::new(),
+            stdin: Some(JobStdin::Block {
+                head: c.head,
+                body: Arc::new(Body::Bytes(c.body)),
+            }),
+        })
+    });
+    Ok(Box::new(jobs))
+}
+
+/// Reads fd 0 directly: large reads, no intermediate buffer.
+struct StdinReader(std::mem::ManuallyDrop<File>);
+
+impl Read for StdinReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        (&*self.0).read(buf)
+    }
+}
+
+fn chunk_options(mode: &PipeMode, block: usize) -> ChunkOptions {
+    ChunkOptions {
+        block,
+        splitter: mode.splitter.clone(),
+        records: mode.records,
+        header: mode.header.clone(),
+    }
+}
+
+/// The file to cut: the one `-a` or `::::` source, if given.
+fn input_file(inputs: &Inputs) -> Result<Option<File>> {
+    match inputs.sources.as_slice() {
+        [] => Ok(None),
+        [s] => match &s.source {
+            Source::File(p) if p.as_os_str() == "-" => Ok(None),
+            Source::File(p) => File::open(p)
+                .map(Some)
+                .with_context(|| format!("cannot open input file `{}`", p.display())),
+            _ => bail!("pipe mode reads stdin or one file (-a FILE or :::: FILE), not ::: values"),
+        },
+        _ => bail!("pipe mode reads one input, not several"),
+    }
+}
+
+/// `--pipepart`: the header from the front of the file, then a job per
+/// byte range.
+fn part_jobs(mode: &PipeMode, file: File, slots: usize) -> Result<Jobs> {
+    let size = file.metadata()?.len();
+    let head = Arc::new(read_header(&file, mode)?);
+    let start = head.len() as u64;
+    let block = if mode.block < 0 {
+        // -N: N chunks per job slot.
+        let chunks = (mode.block.unsigned_abs())
+            .saturating_mul(slots as u64)
+            .max(1);
+        size.saturating_sub(start).div_ceil(chunks).max(1)
+    } else {
+        mode.block as u64
+    };
+    let ranges = part_ranges(&file, start, block, &mode.splitter)?;
+    let file = Arc::new(file);
+    let jobs = ranges
+        .into_iter()
+        .enumerate()
+        .map(move |(i, (offset, len))| {
+            Ok(JobArgs {
+                seq: JobSeq(i as u64 + 1),
+                records: Vec::new(),
+                stdin: Some(JobStdin::Block {
+                    head: head.clone(),
+                    body: Arc::new(Body::File {
+                        file: file.clone(),
+                        offset,
+                        len,
+                    }),
+                }),
+            })
+        });
+    Ok(Box::new(jobs))
+}
+
+/// The header at the start of the file, as `--pipe` would take it.
+fn read_header(file: &File, mode: &PipeMode) -> Result<Vec<u8>> {
+    if matches!(mode.header, Header::None) {
+        return Ok(Vec::new());
+    }
+    let opts = ChunkOptions {
+        records: Some(1),
+        ..chunk_options(mode, 1 << 20)
+    };
+    // A clone shares the file offset, which nothing else uses: ranges are
+    // read at explicit offsets.
+    let first = Chunker::new(file.try_clone()?, opts).next().transpose()?;
+    Ok(first.map(|c| c.head.to_vec()).unwrap_or_default())
+}
+
+/// `--round-robin`: a reader thread cuts chunks into a queue; one job per
+/// slot takes chunks from it as fast as it reads.
+fn round_robin<R: Read + Send + 'static>(
+    chunker: Chunker<R>,
+    slots: usize,
+    error: ReaderError,
+) -> Jobs {
+    let queue = fanout_core::pipe::spawn_reader(chunker, slots, error);
+    Box::new((1..=slots as u64).map(move |i| {
+        Ok(JobArgs {
+            seq: JobSeq(i),
+            records: Vec::new(),
+            stdin: Some(JobStdin::Shared(queue.clone())),
+        })
+    }))
+}
