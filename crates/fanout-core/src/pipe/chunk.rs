@@ -67,31 +67,26 @@ impl<R: Read> Chunker<R> {
     }
 
     /// Reads until `buf` holds at least `want` bytes or the input ends.
+    /// Reads go straight into the buffer's spare capacity (never zeroed
+    /// first), however small the pieces a pipe delivers.
     fn fill(&mut self, want: usize) -> io::Result<()> {
-        if self.buf.capacity() < want {
-            self.buf.reserve(want - self.buf.len());
+        if self.eof || self.buf.len() >= want {
+            return Ok(());
         }
-        while self.buf.len() < want && !self.eof {
-            let len = self.buf.len();
-            self.buf.resize(want, 0);
-            match self.src.read(&mut self.buf[len..]) {
-                Ok(0) => {
-                    self.buf.truncate(len);
-                    self.eof = true;
-                }
-                Ok(n) => self.buf.truncate(len + n),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => self.buf.truncate(len),
-                Err(e) => {
-                    self.buf.truncate(len);
-                    return Err(e);
-                }
-            }
+        let need = (want - self.buf.len()) as u64;
+        self.buf.reserve(need as usize);
+        let n = (&mut self.src).take(need).read_to_end(&mut self.buf)?;
+        if (n as u64) < need {
+            self.eof = true;
         }
         Ok(())
     }
 
     /// Takes the header off the front, once.
     fn read_header(&mut self) -> io::Result<Arc<Vec<u8>>> {
+        if matches!(self.opts.header, Header::None) {
+            return Ok(Arc::new(Vec::new()));
+        }
         let mut want = self.opts.block.max(READ_MORE);
         let len = loop {
             self.fill(want)?;
@@ -124,8 +119,10 @@ impl<R: Read> Chunker<R> {
         if self.buf.len() < self.opts.block {
             return None;
         }
+        // The last record end within the block, or else the first one
+        // after it (a record longer than the block stays whole).
         s.last_cut(&self.buf[..self.opts.block])
-            .or_else(|| s.last_cut(&self.buf))
+            .or_else(|| s.nth_cut(&self.buf, 1))
     }
 
     fn next_chunk(&mut self) -> io::Result<Option<Chunk>> {

@@ -12,9 +12,9 @@ use super::split::Splitter;
 const PROBE: usize = 64 * 1024;
 
 /// The ranges `(offset, len)` of `file` after `start` (the header's end):
-/// each ends after the last record end before its nominal border (or the
-/// first one after, for a record longer than the block), and together
-/// they cover every byte once, in order.
+/// each ends at the first record end at or after its nominal border, so
+/// `size / block` rounded up is the most there can be, and together they
+/// cover every byte once, in order.
 pub fn part_ranges(
     file: &File,
     start: u64,
@@ -39,29 +39,27 @@ pub fn part_ranges(
 }
 
 /// The cut for a range starting at `pos` with nominal end `border`: the
-/// last record end in the probe window before `border`, else the first
-/// one after it, else the end of the file.
+/// first record end at or after `border` (as GNU parallel cuts), searched
+/// with a growing window that starts a little before the border, so a
+/// separator straddling it is seen whole; the end of the file if none.
 fn find_cut(file: &File, pos: u64, border: u64, size: u64, splitter: &Splitter) -> io::Result<u64> {
-    let from = border.saturating_sub(PROBE as u64).max(pos);
-    let before = (border - from) as usize;
-    let window = read_at(file, from, before)?;
-    if let Some(cut) = splitter.last_cut(&window) {
-        return Ok(from + cut as u64);
-    }
-    // No record ends in the window: the first one after the border (a
-    // record longer than the probe), searched with a growing window.
-    let mut ahead = PROBE;
+    let from = border.saturating_sub(BACK).max(pos);
+    let skip = (border - from) as usize;
+    let mut len = PROBE;
     loop {
-        let data = read_at(file, from, before.saturating_add(ahead))?;
-        if let Some(cut) = splitter.nth_cut(&data, 1) {
+        let data = read_at(file, from, skip + len)?;
+        if let Some(cut) = splitter.first_cut_from(&data, skip) {
             return Ok(from + cut as u64);
         }
         if from + data.len() as u64 >= size {
             return Ok(size);
         }
-        ahead = ahead.saturating_mul(4);
+        len = len.saturating_mul(4);
     }
 }
+
+/// How far before a border a separator may start.
+const BACK: u64 = 4096;
 
 fn read_at(file: &File, offset: u64, len: usize) -> io::Result<Vec<u8>> {
     let mut buf = vec![0; len];

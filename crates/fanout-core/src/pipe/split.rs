@@ -89,6 +89,25 @@ impl Splitter {
         }
     }
 
+    /// The first cut at or after position `from` of `buf`.
+    pub fn first_cut_from(&self, buf: &[u8], from: usize) -> Option<usize> {
+        let ok = |c: &usize| *c >= from && *c > 0;
+        match self {
+            Splitter::Literal { end, start } => {
+                let needle = [end.as_slice(), start.as_slice()].concat();
+                memmem::find_iter(buf, &needle)
+                    .map(|i| i + end.len())
+                    .find(ok)
+            }
+            Splitter::Regex(re) => re
+                .captures_iter(buf)
+                .filter_map(|c| c.get(1).map(|m| m.end()))
+                .find(ok),
+            Splitter::Lines(_) => memchr::memchr_iter(b'\n', buf).map(|i| i + 1).find(ok),
+            Splitter::Anywhere => (buf.len() >= from).then_some(from.max(1)),
+        }
+    }
+
     /// The cut after the first `n` records of `buf` (`-N`), if `buf` holds
     /// that many complete records.
     pub fn nth_cut(&self, buf: &[u8], n: usize) -> Option<usize> {

@@ -59,6 +59,8 @@ pub fn pipe_mode(cli: &Cli) -> Result<Option<PipeMode>> {
     }
     let bytes = |o: &Option<std::ffi::OsString>| o.as_ref().map(|s| unescape(s.as_bytes()));
     let (end, start) = match (bytes(&cli.recend), bytes(&cli.recstart)) {
+        // -0: records end with NUL, as in GNU parallel.
+        (None, None) if cli.null => (vec![0], Vec::new()),
         (None, None) => (b"\n".to_vec(), Vec::new()),
         (end, start) => (end.unwrap_or_default(), start.unwrap_or_default()),
     };
