@@ -95,7 +95,12 @@ fn input_file(inputs: &Inputs) -> Result<Option<File>> {
 /// `--pipepart`: the header from the front of the file, then a job per
 /// byte range.
 fn part_jobs(mode: &PipeMode, file: File, slots: usize) -> Result<Jobs> {
-    let size = file.metadata()?.len();
+    use std::os::unix::fs::FileTypeExt;
+    let meta = file.metadata()?;
+    if !(meta.is_file() || meta.file_type().is_block_device()) {
+        bail!("--pipepart needs a file or block device to read ranges of, not a pipe or terminal");
+    }
+    let size = meta.len();
     let head = Arc::new(read_header(&file, mode)?);
     let start = head.len() as u64;
     let block = if mode.block < 0 {

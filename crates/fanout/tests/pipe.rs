@@ -249,6 +249,10 @@ fn pipe_mode_input_errors_are_clear() {
     fanout(["--pipepart", "wc"])
         .run()
         .fanout_error("--pipepart needs a file");
+    fanout(["--pipepart", "-a", "/dev/stdin", "wc"])
+        .stdin("not seekable")
+        .run()
+        .fanout_error("not a pipe");
     fanout(["--pipe", "wc", ":::", "a"])
         .run()
         .fanout_error("not ::: values");
