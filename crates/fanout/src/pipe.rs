@@ -8,7 +8,7 @@ use std::os::fd::FromRawFd;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{bail, Context, Result};
-use fanout_core::pipe::{part_ranges, Body, ChunkOptions, Chunker, Header, JobStdin};
+use fanout_core::pipe::{file_size, part_ranges, Body, ChunkOptions, Chunker, Header, JobStdin};
 use fanout_core::{Inputs, JobArgs, JobSeq, Source};
 
 use crate::cli::PipeMode;
@@ -100,7 +100,7 @@ fn part_jobs(mode: &PipeMode, file: File, slots: usize) -> Result<Jobs> {
     if !(meta.is_file() || meta.file_type().is_block_device()) {
         bail!("--pipepart needs a file or block device to read ranges of, not a pipe or terminal");
     }
-    let size = meta.len();
+    let size = file_size(&file)?;
     let head = Arc::new(read_header(&file, mode)?);
     let start = head.len() as u64;
     let block = if mode.block < 0 {
@@ -156,12 +156,16 @@ fn round_robin<R: Read + Send + 'static>(
     slots: usize,
     error: ReaderError,
 ) -> Jobs {
-    let queue = fanout_core::pipe::spawn_reader(chunker, slots, error);
-    Box::new((1..=slots as u64).map(move |i| {
-        Ok(JobArgs {
-            seq: JobSeq(i),
-            records: Vec::new(),
-            stdin: Some(JobStdin::Shared(queue.clone())),
+    let (queue, progress) = fanout_core::pipe::spawn_reader(chunker, slots, error);
+    // Job k starts once there is a k-th chunk (as GNU parallel, no job
+    // for an input too small to need it).
+    Box::new((1..=slots as u64).map_while(move |i| {
+        progress.wait_for(i).then(|| {
+            Ok(JobArgs {
+                seq: JobSeq(i),
+                records: Vec::new(),
+                stdin: Some(JobStdin::Shared(queue.clone())),
+            })
         })
     }))
 }

@@ -340,3 +340,76 @@ fn sum_of_one_to_a_million_divided_over_processes() {
     assert_eq!(total, 500_000_500_000);
     let _ = std::io::stdout().flush();
 }
+
+#[test]
+fn header_that_does_not_match_regression_swallowed_the_input() {
+    fanout(["--pipe", "--header", "X", "cat"])
+        .stdin("a\nb\n")
+        .run()
+        .stdout_is("a\nb\n");
+    fanout(["--pipe", "--header", ":", "cat"])
+        .stdin("h")
+        .run()
+        .stdout_is("h");
+}
+
+#[test]
+fn cat_without_braces_regression_job_read_nothing() {
+    let out = fanout(["--pipe", "--cat", "wc", "-l"])
+        .stdin(lines(3))
+        .run()
+        .code(0);
+    assert!(out.out().starts_with("3 /"), "{}", out.out());
+    // A dry run names the file without writing it.
+    let tmp = tempfile::tempdir().unwrap();
+    fanout(["--dry-run", "--pipe", "--cat", "wc", "-l"])
+        .stdin(lines(3))
+        .env("TMPDIR", tmp.path())
+        .run()
+        .code(0);
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn round_robin_small_input_regression_started_idle_jobs() {
+    fanout(["--round-robin", "-j3", "wc", "-l"])
+        .stdin("")
+        .run()
+        .stdout_is("");
+    fanout(["--round-robin", "-j3", "wc", "-l"])
+        .stdin("a\nb\n")
+        .run()
+        .stdout_is("2\n");
+}
+
+#[test]
+fn one_record_chunks_regression_copied_the_buffer_per_chunk() {
+    // 200,000 chunks of one short line each: linear, not a buffer's worth
+    // of copying per chunk.
+    let out = fanout(["--round-robin", "-j2", "-N1", "wc", "-l"])
+        .stdin(lines(200_000))
+        .run()
+        .code(0);
+    let total: u64 = out
+        .out()
+        .lines()
+        .map(|l| l.trim().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(total, 200_000);
+}
+
+#[test]
+fn progress_and_shuffle_are_refused_in_pipe_mode() {
+    for opt in [
+        ["--bar", "--pipe"],
+        ["--shuf", "--pipe"],
+        ["--eta", "--pipepart"],
+    ] {
+        fanout([opt[0], opt[1], "wc"])
+            .run()
+            .fanout_error("incompatible");
+    }
+    fanout(["--pipe", "--halt", "now,fail=50%", "wc"])
+        .run()
+        .fanout_error("incompatible");
+}

@@ -54,6 +54,9 @@ impl<S: Sink> Run<'_, S> {
 
     /// Reports a job that ended without running (dry run, spawn failure).
     pub(super) fn done(&mut self, mut m: Meta, exit: ExitKind, stdout: Captured, stderr: Captured) {
+        if let Some(path) = &m.temp {
+            let _ = std::fs::remove_file(path);
+        }
         let r = result(&mut m, exit, stdout, stderr);
         self.report(m, r);
     }

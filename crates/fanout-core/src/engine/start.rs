@@ -87,7 +87,13 @@ impl<S: Sink> Run<'_, S> {
                 m.pgid = sp.pid;
                 let feeder = match (m.job.stdin.clone(), self.cfg.delivery) {
                     (Some(stdin), Delivery::Stdin) => {
-                        sp.stdin.take().and_then(|fd| Feeder::pipe(fd, stdin).ok())
+                        let fed = sp.stdin.take().map(|fd| Feeder::pipe(fd, stdin));
+                        if let Some(Err(_)) = fed {
+                            // The chunk cannot be delivered: the job must
+                            // not run (and succeed) on an empty stdin.
+                            exec::kill_group(sp.pid, libc::SIGKILL);
+                        }
+                        fed.and_then(Result::ok)
                     }
                     (Some(stdin), Delivery::Fifo) => m.temp.clone().map(|p| Feeder::fifo(p, stdin)),
                     _ => None,
@@ -151,13 +157,21 @@ impl<S: Sink> Run<'_, S> {
             return Ok(None);
         }
         let path = self.spool.path(&format!("chunk-{}-{attempt}", job.seq))?;
-        match self.cfg.delivery {
-            Delivery::Cat => write_chunk(&path, stdin)?,
-            _ => rustix::fs::mkfifoat(
-                rustix::fs::CWD,
-                &path,
-                rustix::fs::Mode::from_raw_mode(0o600),
-            )?,
+        // A dry run only shows the name, as GNU parallel writes nothing.
+        if !self.cfg.dry_run {
+            let made = match self.cfg.delivery {
+                Delivery::Cat => write_chunk(&path, stdin),
+                _ => rustix::fs::mkfifoat(
+                    rustix::fs::CWD,
+                    &path,
+                    rustix::fs::Mode::from_raw_mode(0o600),
+                )
+                .map_err(io::Error::from),
+            };
+            if let Err(e) = made {
+                let _ = std::fs::remove_file(&path);
+                return Err(e);
+            }
         }
         job.records = vec![vec![path.as_os_str().as_bytes().to_vec()]];
         Ok(Some(path))
@@ -179,17 +193,36 @@ fn write_chunk(path: &Path, stdin: &JobStdin) -> io::Result<()> {
     f.write_all(head)?;
     match &**body {
         Body::Bytes(b) => f.write_all(b),
-        Body::File { file, offset, len } => {
-            let (mut off, mut left) = (*offset, *len);
-            while left > 0 {
-                let n =
-                    rustix::fs::copy_file_range(&**file, Some(&mut off), &f, None, left as usize)?;
-                if n == 0 {
-                    break;
-                }
-                left -= n as u64;
-            }
-            Ok(())
+        Body::File { file, offset, len } => copy_range(file, *offset, *len, &mut f),
+    }
+}
+
+/// Copies a file range, in the kernel where it can (`copy_file_range`
+/// fails across filesystems, e.g. to a tmpfs `$TMPDIR`), else by reads.
+fn copy_range(
+    file: &std::fs::File,
+    offset: u64,
+    len: u64,
+    to: &mut std::fs::File,
+) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let (mut off, mut left) = (offset, len);
+    while left > 0 {
+        match rustix::fs::copy_file_range(file, Some(&mut off), &*to, None, left as usize) {
+            Ok(0) => return Ok(()),
+            Ok(n) => left -= n as u64,
+            Err(_) => break,
         }
     }
+    let mut buf = vec![0; 1 << 16];
+    while left > 0 {
+        let n = file.read_at(&mut buf[..left.min(1 << 16) as usize], off)?;
+        if n == 0 {
+            return Ok(());
+        }
+        to.write_all(&buf[..n])?;
+        off += n as u64;
+        left -= n as u64;
+    }
+    Ok(())
 }

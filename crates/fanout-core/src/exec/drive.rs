@@ -167,6 +167,9 @@ pub(crate) async fn drive(
             out.error = Some(err);
         }
     }
+    // The job's stdin closes now, not after the drain: a grandchild that
+    // waits for the end of stdin must not hold the job open.
+    drop(feeder);
     for (p, stream) in &mut pipes {
         if let Some(p) = p.as_mut().filter(|p| p.open) {
             drain(p, &mut buf, &mut out, *stream).await;

@@ -96,12 +96,18 @@ impl Feeder {
             }
             let (body, pos) = self.body.as_mut().expect("not done");
             let n = write_body(fd, body, *pos)?;
+            if n == 0 {
+                // The file ended early (truncated while running): nothing
+                // more will come, and asking again would spin.
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
             *pos += n as u64;
             Ok(())
         });
         match res {
             Ok(Ok(())) | Err(_) => Fed::More,
-            // EPIPE: the job does not want the rest.
+            // EPIPE: the job does not want the rest; anything else (a file
+            // cut short, an I/O error) ends its input too.
             Ok(Err(_)) => Fed::Done,
         }
     }

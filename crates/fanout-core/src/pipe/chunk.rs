@@ -47,6 +47,9 @@ pub struct Chunker<R> {
     src: R,
     opts: ChunkOptions,
     buf: Vec<u8>,
+    /// Where the unread part of `buf` begins: small chunks (`-N`) are
+    /// copied out from here rather than moving the rest down each time.
+    start: usize,
     eof: bool,
     head: Option<Arc<Vec<u8>>>,
 }
@@ -60,6 +63,7 @@ impl<R: Read> Chunker<R> {
         Chunker {
             src,
             buf: Vec::new(),
+            start: 0,
             eof: false,
             head: None,
             opts,
@@ -70,8 +74,13 @@ impl<R: Read> Chunker<R> {
     /// Reads go straight into the buffer's spare capacity (never zeroed
     /// first), however small the pieces a pipe delivers.
     fn fill(&mut self, want: usize) -> io::Result<()> {
-        if self.eof || self.buf.len() >= want {
+        if self.eof || self.data().len() >= want {
             return Ok(());
+        }
+        if self.start > 0 {
+            // Move what is left to the front, once per refill.
+            self.buf.drain(..self.start);
+            self.start = 0;
         }
         let need = (want - self.buf.len()) as u64;
         self.buf.reserve(need as usize);
@@ -102,7 +111,9 @@ impl<R: Read> Chunker<R> {
             };
             match found {
                 Some(len) => break len,
-                None if self.eof => break self.buf.len(),
+                // No header where one was expected: there is none, and
+                // every byte stays input (as GNU parallel's find_header).
+                None if self.eof => break 0,
                 None => want = self.buf.len() + READ_MORE,
             }
         };
@@ -110,19 +121,39 @@ impl<R: Read> Chunker<R> {
         Ok(Arc::new(std::mem::replace(&mut self.buf, rest)))
     }
 
-    /// Where the next chunk ends in `buf`, if it is complete.
+    /// The bytes read but not yet given out.
+    fn data(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+
+    /// Where the next chunk ends in `data()`, if it is complete.
     fn cut(&self) -> Option<usize> {
         let s = &self.opts.splitter;
+        let data = self.data();
         if let Some(n) = self.opts.records {
-            return s.nth_cut(&self.buf, n);
+            return s.nth_cut(data, n);
         }
-        if self.buf.len() < self.opts.block {
+        if data.len() < self.opts.block {
             return None;
         }
         // The last record end within the block, or else the first one
         // after it (a record longer than the block stays whole).
-        s.last_cut(&self.buf[..self.opts.block])
-            .or_else(|| s.nth_cut(&self.buf, 1))
+        s.last_cut(&data[..self.opts.block])
+            .or_else(|| s.nth_cut(data, 1))
+    }
+
+    /// Takes the first `cut` bytes of `data()` as a chunk body.
+    fn take(&mut self, cut: usize) -> Vec<u8> {
+        if self.start == 0 && cut * 2 >= self.buf.len() {
+            // Most of the buffer: hand it over and keep the small rest.
+            let rest = self.buf[cut..].to_vec();
+            let mut body = std::mem::replace(&mut self.buf, rest);
+            body.truncate(cut);
+            return body;
+        }
+        let body = self.data()[..cut].to_vec();
+        self.start += cut;
+        body
     }
 
     fn next_chunk(&mut self) -> io::Result<Option<Chunk>> {
@@ -137,19 +168,18 @@ impl<R: Read> Chunker<R> {
         let mut want = self.opts.block;
         loop {
             if let Some(cut) = self.cut() {
-                let rest = self.buf[cut..].to_vec();
-                let mut body = std::mem::replace(&mut self.buf, rest);
-                body.truncate(cut);
+                let body = self.take(cut);
                 return Ok(Some(Chunk { head, body }));
             }
             if self.eof {
-                if self.buf.is_empty() {
+                let left = self.data().len();
+                if left == 0 {
                     return Ok(None);
                 }
-                let body = std::mem::take(&mut self.buf);
+                let body = self.take(left);
                 return Ok(Some(Chunk { head, body }));
             }
-            want = want.max(self.buf.len() + READ_MORE.min(self.opts.block.max(1)));
+            want = want.max(self.data().len() + READ_MORE.min(self.opts.block.max(1)));
             self.fill(want)?;
         }
     }

@@ -14,7 +14,7 @@ use std::fs::File;
 use std::sync::Arc;
 
 pub use chunk::{Chunk, ChunkOptions, Chunker, Header};
-pub use part::part_ranges;
+pub use part::{file_size, part_ranges};
 pub use split::Splitter;
 
 /// What a job reads.
@@ -109,6 +109,37 @@ pub enum Delivery {
     Fifo,
 }
 
+/// How far the `--round-robin` reader has got: how many chunks it has
+/// queued, and whether it is done.
+#[derive(Debug, Default)]
+pub struct ReaderProgress {
+    state: std::sync::Mutex<(u64, bool)>,
+    changed: std::sync::Condvar,
+}
+
+impl ReaderProgress {
+    /// Blocks until the reader has queued `n` chunks (true) or ended with
+    /// fewer (false). A run starts its k-th job only when there is a k-th
+    /// chunk, so a small input does not start idle jobs.
+    pub fn wait_for(&self, n: u64) -> bool {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        while st.0 < n && !st.1 {
+            st = self.changed.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+        st.0 >= n
+    }
+
+    fn update(&self, queued: bool) {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if queued {
+            st.0 += 1;
+        } else {
+            st.1 = true;
+        }
+        self.changed.notify_all();
+    }
+}
+
 /// `--round-robin`: cuts chunks on a thread of its own into a queue of
 /// `capacity` chunks that jobs share ([`JobStdin::Shared`]). A read error
 /// ends the queue and is left in `error`.
@@ -116,30 +147,35 @@ pub fn spawn_reader<R: std::io::Read + Send + 'static>(
     chunker: Chunker<R>,
     capacity: usize,
     error: Arc<std::sync::Mutex<Option<std::io::Error>>>,
-) -> SharedChunks {
+) -> (SharedChunks, Arc<ReaderProgress>) {
     let (tx, rx) = tokio::sync::mpsc::channel(capacity.max(1));
-    let spawn_error = error.clone();
+    let progress = Arc::new(ReaderProgress::default());
+    let (spawn_error, spawn_progress) = (error.clone(), progress.clone());
+    let reader_progress = progress.clone();
     let reader = move || {
         for c in chunker {
             match c {
                 Ok(c) => {
                     if tx.blocking_send(c).is_err() {
-                        return;
+                        break;
                     }
+                    reader_progress.update(true);
                 }
                 Err(e) => {
                     let io = std::io::Error::other(e.to_string());
                     *error.lock().unwrap_or_else(|e| e.into_inner()) = Some(io);
-                    return;
+                    break;
                 }
             }
         }
+        reader_progress.update(false);
     };
     if let Err(e) = std::thread::Builder::new()
         .name("fanout-round-robin".into())
         .spawn(reader)
     {
         *spawn_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
+        spawn_progress.update(false);
     }
-    Arc::new(tokio::sync::Mutex::new(rx))
+    (Arc::new(tokio::sync::Mutex::new(rx)), progress)
 }

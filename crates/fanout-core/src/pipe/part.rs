@@ -8,7 +8,7 @@ use std::os::unix::fs::FileExt;
 
 use super::split::Splitter;
 
-/// How far past a nominal border to look for a record end at first.
+/// The size of the window read at a time when looking for a cut.
 const PROBE: usize = 64 * 1024;
 
 /// The ranges `(offset, len)` of `file` after `start` (the header's end):
@@ -21,7 +21,7 @@ pub fn part_ranges(
     block: u64,
     splitter: &Splitter,
 ) -> io::Result<Vec<(u64, u64)>> {
-    let size = file.metadata()?.len();
+    let size = file_size(file)?;
     let block = block.max(1);
     let mut ranges = Vec::new();
     let mut pos = start;
@@ -32,33 +32,48 @@ pub fn part_ranges(
             break;
         }
         let cut = find_cut(file, pos, border, size, splitter)?;
+        if cut <= pos {
+            // The file shrank under us: nothing more to cut.
+            break;
+        }
         ranges.push((pos, cut - pos));
         pos = cut;
     }
     Ok(ranges)
 }
 
-/// The cut for a range starting at `pos` with nominal end `border`: the
-/// first record end at or after `border` (as GNU parallel cuts), searched
-/// with a growing window that starts a little before the border, so a
-/// separator straddling it is seen whole; the end of the file if none.
-fn find_cut(file: &File, pos: u64, border: u64, size: u64, splitter: &Splitter) -> io::Result<u64> {
-    let from = border.saturating_sub(BACK).max(pos);
-    let skip = (border - from) as usize;
-    let mut len = PROBE;
-    loop {
-        let data = read_at(file, from, skip + len)?;
-        if let Some(cut) = splitter.first_cut_from(&data, skip) {
-            return Ok(from + cut as u64);
-        }
-        if from + data.len() as u64 >= size {
-            return Ok(size);
-        }
-        len = len.saturating_mul(4);
+/// The size of a file, or of a block device (whose metadata says 0).
+pub fn file_size(file: &File) -> io::Result<u64> {
+    match file.metadata()?.len() {
+        0 => io::Seek::seek(&mut &*file, io::SeekFrom::End(0)),
+        n => Ok(n),
     }
 }
 
-/// How far before a border a separator may start.
+/// The cut for a range starting at `pos` with nominal end `border`: the
+/// first record end at or after `border` (as GNU parallel cuts), searched
+/// in windows of `PROBE` bytes that overlap by `BACK`, so a separator
+/// straddling a seam (or the border) is seen whole and memory stays small
+/// however long the record; the end of the file if there is none.
+fn find_cut(file: &File, pos: u64, border: u64, size: u64, splitter: &Splitter) -> io::Result<u64> {
+    let mut from = border.saturating_sub(BACK).max(pos);
+    loop {
+        let skip = border.saturating_sub(from) as usize;
+        let data = read_at(file, from, skip + PROBE)?;
+        if let Some(cut) = splitter.first_cut_from(&data, skip) {
+            return Ok(from + cut as u64);
+        }
+        let end = from + data.len() as u64;
+        if data.len() < skip + PROBE || end >= size {
+            // The end of the file (or a short read: it shrank).
+            return Ok(end.min(size));
+        }
+        from = end - BACK;
+    }
+}
+
+/// How far a window reaches back: a separator may start this far before
+/// a border or a window's end.
 const BACK: u64 = 4096;
 
 fn read_at(file: &File, offset: u64, len: usize) -> io::Result<Vec<u8>> {

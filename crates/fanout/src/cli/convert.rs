@@ -17,6 +17,7 @@ use super::escape::unescape;
 use super::jobs::parse_jobs;
 use super::pipe::{pipe_mode, PipeMode};
 use super::Cli;
+use fanout_core::pipe::Delivery;
 
 /// Everything a run needs, validated.
 pub struct Config {
@@ -119,7 +120,11 @@ impl Config {
             quote_command: cli.quote,
             header: Vec::new(),
             // In pipe mode the input is on stdin, not in the command.
-            append_missing: max_args != Some(0) && pipe.is_none(),
+            // (--cat and --fifo name the chunk's file with {}).
+            append_missing: max_args != Some(0)
+                && pipe
+                    .as_ref()
+                    .map_or(true, |p| p.delivery != Delivery::Stdin),
         };
         Ok(Config {
             inputs,
@@ -207,7 +212,9 @@ fn run_config(cli: &Cli) -> Result<RunConfig> {
         None => Some(base.jobs),
         Some(s) => parse_jobs(s, base.jobs).map_err(anyhow::Error::msg)?,
     };
-    let jobs = fit_open_files(requested);
+    // Pipe mode adds a descriptor per job: the writing end of its stdin.
+    let pipe_mode = cli.pipe || cli.pipepart || cli.round_robin || cli.cat || cli.fifo;
+    let jobs = fit_open_files(requested, if pipe_mode { 4 } else { 3 });
     let shell = std::env::var_os("PARALLEL_SHELL").filter(|s| !s.is_empty());
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let control = job_control(cli, cpus)?;
@@ -289,11 +296,11 @@ const MAX_ANY: usize = 4096;
 /// spool files) and returns how many can run. `None` is `-j 0`: as many as
 /// fit. A number that does not fit is lowered with a warning, as GNU
 /// parallel does.
-fn fit_open_files(requested: Option<usize>) -> usize {
+fn fit_open_files(requested: Option<usize>, per_job: usize) -> usize {
     let jobs = requested.unwrap_or(MAX_ANY);
-    let want = jobs.saturating_mul(3).saturating_add(64).max(4096);
+    let want = jobs.saturating_mul(per_job).saturating_add(64).max(4096);
     let limit = crate::limits::raise_nofile(want);
-    let fit = (limit.saturating_sub(16) / 3).max(1);
+    let fit = (limit.saturating_sub(16) / per_job).max(1);
     if jobs <= fit {
         return jobs;
     }

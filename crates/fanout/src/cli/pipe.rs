@@ -40,6 +40,11 @@ pub fn pipe_mode(cli: &Cli) -> Result<Option<PipeMode>> {
         }
         return Ok(None);
     }
+    if cli.bar || cli.eta || cli.shuf || cli.halt.as_deref().is_some_and(|h| h.ends_with('%')) {
+        // They need every job read first, and in pipe mode a job is a chunk
+        // of input: all of it would be in memory. GNU parallel refuses too.
+        bail!("--pipe is incompatible with --bar, --eta, --shuf and --halt ...%");
+    }
     let block = match &cli.block {
         None => 1 << 20,
         Some(b) => match b.strip_prefix('-') {
