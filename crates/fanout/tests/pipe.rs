@@ -22,6 +22,14 @@ fn round_trip(input: &[u8], args: &[&str]) {
     );
 }
 
+/// The numbers a run printed, one per line (`wc -l` per job).
+fn numbers(out: &common::Output) -> Vec<u64> {
+    out.out()
+        .lines()
+        .map(|l| l.trim().parse().unwrap())
+        .collect()
+}
+
 fn lines(n: usize) -> Vec<u8> {
     (1..=n)
         .flat_map(|i| format!("{i}\n").into_bytes())
@@ -156,11 +164,7 @@ fn round_robin_spreads_chunks_over_one_job_per_slot() {
         .stdin(lines(100_000))
         .run()
         .code(0);
-    let counts: Vec<u64> = out
-        .out()
-        .lines()
-        .map(|l| l.trim().parse().unwrap())
-        .collect();
+    let counts = numbers(&out);
     assert_eq!(counts.len(), 3, "one job per slot: {counts:?}");
     assert_eq!(counts.iter().sum::<u64>(), 100_000);
 }
@@ -211,11 +215,7 @@ fn pipepart_ranges_cover_the_file_on_record_boundaries() {
     let out = fanout(["--pipepart", "--block", "-2", "-j2", "wc", "-l", "::::", f])
         .run()
         .code(0);
-    let counts: Vec<u64> = out
-        .out()
-        .lines()
-        .map(|l| l.trim().parse().unwrap())
-        .collect();
+    let counts = numbers(&out);
     assert_eq!(counts.len(), 4, "--block -2: two chunks per slot");
     assert_eq!(counts.iter().sum::<u64>(), 100_000);
 }
@@ -268,6 +268,7 @@ fn pipe_mode_input_errors_are_clear() {
 }
 
 #[test]
+#[allow(clippy::zombie_processes)] // reaped by common::wait_rss (wait4)
 fn one_gib_through_pipe_mode_keeps_memory_bounded() {
     // 1 GiB of lines from a producer process, cut into 10 MiB chunks.
     let mut producer = Command::new("sh")
@@ -279,45 +280,18 @@ fn one_gib_through_pipe_mode_keeps_memory_bounded() {
         .spawn()
         .unwrap();
     let mut c = fanout(["--pipe", "--block", "10M", "-j2", "wc", "-c"]).command();
-    c.stdin(Stdio::from(producer.stdout.take().unwrap()));
-    let (status, _bytes, _lines, rss_kib, out) = run_rss(c);
+    c.stdin(Stdio::from(producer.stdout.take().unwrap()))
+        .stdout(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+    let (status, rss_kib) = common::wait_rss(&child);
     producer.wait().unwrap();
     assert!(status.success());
     let total: u64 = out.lines().map(|l| l.trim().parse::<u64>().unwrap()).sum();
     assert_eq!(total, 1 << 30, "every byte reached a job");
     // Chunks in flight: ~2 queued + 2 running + 1 being read, 10 MiB each.
     assert!(rss_kib < 120 * 1024, "fanout's peak RSS {rss_kib} KiB");
-}
-
-/// Runs `c` (stdin already set), returning its status, output size, peak
-/// RSS (wait4) and stdout.
-#[allow(clippy::zombie_processes)]
-fn run_rss(mut c: Command) -> (std::process::ExitStatus, u64, u64, u64, String) {
-    use std::io::Read;
-    use std::os::unix::process::ExitStatusExt;
-    c.stdout(Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    let mut out = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    let mut status = 0;
-    // SAFETY: rusage is plain data written by wait4.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: valid pointers; the pid is our unreaped child.
-    let r = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut ru) };
-    assert_eq!(r, child.id() as i32);
-    let bytes = out.len() as u64;
-    (
-        std::process::ExitStatus::from_raw(status),
-        bytes,
-        0,
-        ru.ru_maxrss as u64,
-        out,
-    )
 }
 
 #[test]
@@ -390,11 +364,7 @@ fn one_record_chunks_regression_copied_the_buffer_per_chunk() {
         .stdin(lines(200_000))
         .run()
         .code(0);
-    let total: u64 = out
-        .out()
-        .lines()
-        .map(|l| l.trim().parse::<u64>().unwrap())
-        .sum();
+    let total: u64 = numbers(&out).iter().sum();
     assert_eq!(total, 200_000);
 }
 

@@ -186,7 +186,6 @@ impl Output {
 #[allow(clippy::zombie_processes)]
 pub fn run_measuring_rss(mut c: Command) -> (std::process::ExitStatus, u64, u64, u64) {
     use std::io::Read;
-    use std::os::unix::process::ExitStatusExt;
     c.stdout(Stdio::piped()).stdin(Stdio::null());
     let mut child = c.spawn().expect("spawn");
     let mut out = child.stdout.take().expect("stdout");
@@ -202,6 +201,15 @@ pub fn run_measuring_rss(mut c: Command) -> (std::process::ExitStatus, u64, u64,
             lines += buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
         }
     });
+    let (status, rss) = wait_rss(&child);
+    let (bytes, lines) = counter.join().expect("counter");
+    (status, bytes, lines, rss)
+}
+
+/// Waits for `child` with `wait4` and returns its exit status and peak
+/// RSS in KiB (the kernel's accounting of the child).
+pub fn wait_rss(child: &std::process::Child) -> (std::process::ExitStatus, u64) {
+    use std::os::unix::process::ExitStatusExt;
     let pid = child.id() as i32;
     let mut status = 0;
     // SAFETY: rusage is plain data written by wait4.
@@ -209,11 +217,8 @@ pub fn run_measuring_rss(mut c: Command) -> (std::process::ExitStatus, u64, u64,
     // SAFETY: valid pointers; pid is our child, not yet reaped.
     let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
     assert_eq!(r, pid);
-    let (bytes, lines) = counter.join().expect("counter");
     (
         std::process::ExitStatus::from_raw(status),
-        bytes,
-        lines,
         ru.ru_maxrss as u64,
     )
 }
