@@ -135,6 +135,12 @@ fn n_counts_records_and_l_sets_lines_per_record() {
         .stdin(lines(5))
         .run()
         .stdout_is("1 1 2\n2 3 4\n3 5\n");
+    // Lines short of a whole -L record at the end make a chunk of their
+    // own (GNU parallel 20221122: [1..6] then [7 8]).
+    fanout(["-k", "--pipe", "-L3", "echo \"[$(cat | tr '\\n' ' ')]\""])
+        .stdin(lines(8))
+        .run()
+        .stdout_is("[1 2 3 4 5 6 ]\n[7 8 ]\n");
 }
 
 #[test]

@@ -176,7 +176,13 @@ impl<R: Read> Chunker<R> {
                 if left == 0 {
                     return Ok(None);
                 }
-                let body = self.take(left);
+                // With -L, lines short of a whole record at the end are a
+                // chunk of their own, as in GNU parallel.
+                let cut = match self.opts.splitter {
+                    Splitter::Lines(_) => self.opts.splitter.last_cut(self.data()),
+                    _ => None,
+                };
+                let body = self.take(cut.unwrap_or(left));
                 return Ok(Some(Chunk { head, body }));
             }
             want = want.max(self.data().len() + READ_MORE.min(self.opts.block.max(1)));
