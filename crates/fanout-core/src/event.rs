@@ -12,6 +12,12 @@ use crate::job::{JobResult, JobSeq, KillReason, SlotId};
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Event<'a> {
+    /// The job was taken from the input: it starts as soon as a slot and
+    /// the throttles (`--delay`, `--load`, `--memfree`) allow.
+    Queued {
+        /// The job.
+        seq: JobSeq,
+    },
     /// The job's process was started (or, for `--dry-run`, would be).
     Started {
         /// The job.

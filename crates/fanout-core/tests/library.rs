@@ -50,6 +50,7 @@ struct Trace(Vec<String>);
 impl Sink for Trace {
     fn event(&mut self, event: Event<'_>) -> std::io::Result<()> {
         match event {
+            Event::Queued { seq } => self.0.push(format!("queue {seq}")),
             Event::Started { seq, slot, .. } => self.0.push(format!("start {seq} in {slot}")),
             Event::Finished(r) => self.0.push(format!("end {} {:?}", r.seq, r.exit)),
             _ => {}
@@ -76,10 +77,16 @@ fn every_job_starts_before_it_ends_and_slots_are_bounded() {
         )
         .unwrap();
     assert_eq!(summary.failed, 1);
-    // One slot: strictly start, end, start, end...
+    // One slot: strictly queue, start, end, queue, start, end...
     let expected: Vec<String> = [("1", "0"), ("2", "3"), ("3", "0"), ("4", "0")]
         .iter()
-        .flat_map(|(s, c)| [format!("start {s} in 1"), format!("end {s} Code({c})")])
+        .flat_map(|(s, c)| {
+            [
+                format!("queue {s}"),
+                format!("start {s} in 1"),
+                format!("end {s} Code({c})"),
+            ]
+        })
         .collect();
     assert_eq!(trace.0, expected);
 }

@@ -185,8 +185,14 @@ impl<'a, S: Sink> Run<'a, S> {
                 // throttle holds starts back, so the end of the input is
                 // seen without waiting out a --delay.
                 msg = jobs.recv(), if want_input => match msg {
-                    Some(Ok(args)) if can_start => self.start(args, None, commands),
-                    Some(Ok(job)) => self.requeue.push_back(Requeued { job, attempt: None }),
+                    Some(Ok(job)) => {
+                        self.emit(Event::Queued { seq: job.seq });
+                        if can_start {
+                            self.start(job, None, commands);
+                        } else {
+                            self.requeue.push_back(Requeued { job, attempt: None });
+                        }
+                    }
                     // Bad input stops new jobs; running ones finish normally.
                     Some(Err(e)) => {
                         input_error = Some(e);
