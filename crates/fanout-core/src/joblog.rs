@@ -158,14 +158,14 @@ pub fn read(path: &Path, mut f: impl FnMut(Row)) -> Result<bool> {
 fn parse_row(line: &[u8]) -> Option<Row> {
     let mut fields = line.splitn(9, |&b| b == b'\t');
     let mut next = || fields.next();
-    let num = |f: &[u8]| std::str::from_utf8(f).ok()?.trim().parse::<f64>().ok();
-    let seq = std::str::from_utf8(next()?).ok()?.parse::<u64>().ok()?;
+    let seq: u64 = std::str::from_utf8(next()?).ok()?.parse().ok()?;
     let _host = next()?;
+    // Starttime, JobRuntime, Send, Receive: numbers, not kept.
     for _ in 0..4 {
-        num(next()?)?;
+        number::<f64>(next()?)?;
     }
-    let exit = std::str::from_utf8(next()?).ok()?.trim().parse().ok()?;
-    let signal = std::str::from_utf8(next()?).ok()?.trim().parse().ok()?;
+    let exit = number(next()?)?;
+    let signal = number(next()?)?;
     let command = next()?
         .iter()
         .map(|&b| if b == 0 { b'\n' } else { b })
@@ -176,6 +176,11 @@ fn parse_row(line: &[u8]) -> Option<Row> {
         signal,
         command,
     })
+}
+
+/// A number field, with GNU parallel's padding (`%10.3f`) allowed.
+fn number<T: std::str::FromStr>(field: &[u8]) -> Option<T> {
+    std::str::from_utf8(field).ok()?.trim().parse().ok()
 }
 
 /// A set of job numbers: one bit each up to `DENSE` (so remembering a

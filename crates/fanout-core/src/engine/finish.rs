@@ -16,9 +16,6 @@ impl<S: Sink> Run<'_, S> {
             .meta
             .remove(&o.seq)
             .expect("every running job has meta");
-        if let Some(path) = &m.temp {
-            let _ = std::fs::remove_file(path);
-        }
         if self.halting == Some(HaltWhen::Now) || self.summary.interrupted.is_some() {
             // As GNU parallel: jobs killed by `--halt now` or by an
             // interrupted run are not reported, printed or logged (so
@@ -54,9 +51,6 @@ impl<S: Sink> Run<'_, S> {
 
     /// Reports a job that ended without running (dry run, spawn failure).
     pub(super) fn done(&mut self, mut m: Meta, exit: ExitKind, stdout: Captured, stderr: Captured) {
-        if let Some(path) = &m.temp {
-            let _ = std::fs::remove_file(path);
-        }
         let r = result(&mut m, exit, stdout, stderr);
         self.report(m, r);
     }

@@ -35,8 +35,9 @@ pub(super) struct Meta {
     pub attempt: u32,
     /// Set once fanout started killing the job.
     pub kill: Option<Kill>,
-    /// `--cat`/`--fifo`: the file `{}` names, removed when the job ends.
-    pub temp: Option<std::path::PathBuf>,
+    /// `--cat`/`--fifo`: the file `{}` names, removed when the job ends
+    /// (whichever way: this is dropped with the rest of the job's state).
+    pub temp: Option<tempfile::TempPath>,
 }
 
 /// A job waiting to run again.

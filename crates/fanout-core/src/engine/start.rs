@@ -3,8 +3,10 @@
 
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
 use std::time::{Instant, SystemTime};
+use tempfile::TempPath;
 
 use super::run::{Meta, Run};
 use super::Commands;
@@ -19,7 +21,7 @@ impl<S: Sink> Run<'_, S> {
     pub(super) fn start(&mut self, mut job: JobArgs, again: Option<u32>, commands: &Commands) {
         let attempt = again.unwrap_or(0);
         let slot = self.slots.acquire().expect("started only with a free slot");
-        let temp = self.chunk_file(&mut job, attempt);
+        let mut temp = self.chunk_file(&mut job, attempt);
         let command = commands.render(&job, slot);
         let seq = job.seq;
         if again.is_none() {
@@ -47,7 +49,7 @@ impl<S: Sink> Run<'_, S> {
             started_at: SystemTime::now(),
             attempt,
             kill: None,
-            temp: temp.as_ref().ok().cloned().flatten(),
+            temp: temp.as_mut().ok().and_then(Option::take),
         };
         if let Err(e) = temp {
             let msg = format!("fanout: cannot start job {seq}: {e}\n").into_bytes();
@@ -95,7 +97,10 @@ impl<S: Sink> Run<'_, S> {
                         }
                         fed.and_then(Result::ok)
                     }
-                    (Some(stdin), Delivery::Fifo) => m.temp.clone().map(|p| Feeder::fifo(p, stdin)),
+                    (Some(stdin), Delivery::Fifo) => m
+                        .temp
+                        .as_deref()
+                        .map(|p| Feeder::fifo(p.to_path_buf(), stdin)),
                     _ => None,
                 };
                 self.timeouts.insert(m.start, seq);
@@ -149,28 +154,25 @@ impl<S: Sink> Run<'_, S> {
     /// `--cat` and `--fifo`: makes the file or fifo that `{}` names in the
     /// job's command (in the run's private directory) and puts its path in
     /// the job's values. `None` when the chunk goes to stdin.
-    fn chunk_file(&self, job: &mut JobArgs, attempt: u32) -> io::Result<Option<PathBuf>> {
+    fn chunk_file(&self, job: &mut JobArgs, attempt: u32) -> io::Result<Option<TempPath>> {
         let Some(stdin) = &job.stdin else {
             return Ok(None);
         };
         if self.cfg.delivery == Delivery::Stdin {
             return Ok(None);
         }
-        let path = self.spool.path(&format!("chunk-{}-{attempt}", job.seq))?;
+        // Removed when dropped: on an error below, or with the job's state.
+        let path =
+            TempPath::try_from_path(self.spool.path(&format!("chunk-{}-{attempt}", job.seq))?)?;
         // A dry run only shows the name, as GNU parallel writes nothing.
         if !self.cfg.dry_run {
-            let made = match self.cfg.delivery {
-                Delivery::Cat => write_chunk(&path, stdin),
+            match self.cfg.delivery {
+                Delivery::Cat => write_chunk(&path, stdin)?,
                 _ => rustix::fs::mkfifoat(
                     rustix::fs::CWD,
-                    &path,
+                    &*path,
                     rustix::fs::Mode::from_raw_mode(0o600),
-                )
-                .map_err(io::Error::from),
-            };
-            if let Err(e) = made {
-                let _ = std::fs::remove_file(&path);
-                return Err(e);
+                )?,
             }
         }
         job.records = vec![vec![path.as_os_str().as_bytes().to_vec()]];
