@@ -13,9 +13,8 @@ use fanout_core::{
 };
 
 use crate::cli::{Config, Plan, ProgressKind, Resume};
+use crate::pipe::Jobs;
 use crate::progress::{Count, Counters, Display};
-
-type Jobs = Box<dyn Iterator<Item = fanout_core::Result<JobArgs>> + Send>;
 
 /// Runs the jobs `config` describes and returns what happened.
 pub fn run(mut config: Config) -> Result<RunSummary> {

@@ -3,23 +3,13 @@
 //! recorded from GNU parallel 20221122 running the same commands.
 
 mod common;
-use common::fanout;
+use common::{alive, fanout};
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 fn count_lines(path: &Path) -> usize {
     std::fs::read_to_string(path).map_or(0, |t| t.lines().count())
-}
-
-/// True while the process exists and is not a zombie.
-fn alive(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-        stat.rsplit(')')
-            .next()
-            .and_then(|s| s.split_whitespace().next())
-            != Some("Z")
-    })
 }
 
 #[test]

@@ -35,6 +35,16 @@ fn rows(path: &Path) -> Vec<(u64, i64, i64, String)> {
     rows
 }
 
+/// Writes a job log: the header, then these rows.
+fn write_log(path: &Path, rows: &[&str]) {
+    let mut text = format!("{HEADER}\n");
+    for r in rows {
+        text.push_str(r);
+        text.push('\n');
+    }
+    std::fs::write(path, text).unwrap();
+}
+
 /// `fanout --joblog LOG ARGS...`.
 fn logged<const N: usize>(log: &Path, args: [&str; N]) -> common::Fanout {
     fanout(["--joblog"]).arg_path(log).args(args)
@@ -99,11 +109,13 @@ fn newlines_in_commands_are_logged_as_nul() {
 fn resume_skips_logged_jobs_and_runs_the_rest() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("log");
-    std::fs::write(
+    write_log(
         &log,
-        format!("{HEADER}\n1\t:\t1795632069.242\t     0.001\t0\t0\t0\t0\techo a\n3\t:\t1795632069.242\t     0.001\t0\t0\t1\t0\techo c\n"),
-    )
-    .unwrap();
+        &[
+            "1\t:\t1795632069.242\t     0.001\t0\t0\t0\t0\techo a",
+            "3\t:\t1795632069.242\t     0.001\t0\t0\t1\t0\techo c",
+        ],
+    );
     logged(&log, ["--resume", "-k", "echo", ":::", "a", "b", "c", "d"])
         .run()
         .stdout_is("b\nd\n");
@@ -161,11 +173,7 @@ fn a_foreign_or_corrupt_joblog_is_refused() {
     logged(&log, ["--resume", "echo", ":::", "a"])
         .run()
         .fanout_error("line 1");
-    std::fs::write(
-        &log,
-        format!("{HEADER}\n1\t:\t1.0\t0.1\t0\t0\t0\t0\tok\ngarbage\n"),
-    )
-    .unwrap();
+    write_log(&log, &["1\t:\t1.0\t0.1\t0\t0\t0\t0\tok", "garbage"]);
     logged(&log, ["--resume-failed", "echo", ":::", "a"])
         .run()
         .fanout_error("line 3");
@@ -313,11 +321,10 @@ fn gnu_parallel_resumes_from_our_joblog() {
 fn absurd_seq_in_joblog_regression_resume_aborted_allocating() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("log");
-    std::fs::write(
+    write_log(
         &log,
-        format!("{HEADER}\n18446744073709551615\t:\t1795632069.242\t     0.001\t0\t0\t0\t0\tx\n"),
-    )
-    .unwrap();
+        &["18446744073709551615\t:\t1795632069.242\t     0.001\t0\t0\t0\t0\tx"],
+    );
     logged(&log, ["--resume", "echo", ":::", "a"])
         .run()
         .code(0)

@@ -2,25 +2,11 @@
 //! descendant survives, no temp file is left, exit status 255.
 
 mod common;
-use common::fanout;
+use common::{alive, fanout};
 
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
-
-/// True while the process exists and is not a zombie.
-fn alive(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => {
-            let state = stat
-                .rsplit(')')
-                .next()
-                .and_then(|s| s.split_whitespace().next());
-            state != Some("Z")
-        }
-        Err(_) => false,
-    }
-}
 
 fn read_pids(path: &Path) -> Vec<i32> {
     std::fs::read_to_string(path)

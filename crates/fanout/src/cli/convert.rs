@@ -15,7 +15,7 @@ use fanout_core::{
 use super::control::{job_control, joblog_options, term_seq, JobLogOptions};
 use super::escape::unescape;
 use super::jobs::parse_jobs;
-use super::pipe::{pipe_mode, PipeMode};
+use super::pipe::{pipe_mode, pipe_requested, PipeMode};
 use super::Cli;
 use fanout_core::pipe::Delivery;
 
@@ -213,8 +213,7 @@ fn run_config(cli: &Cli) -> Result<RunConfig> {
         Some(s) => parse_jobs(s, base.jobs).map_err(anyhow::Error::msg)?,
     };
     // Pipe mode adds a descriptor per job: the writing end of its stdin.
-    let pipe_mode = cli.pipe || cli.pipepart || cli.round_robin || cli.cat || cli.fifo;
-    let jobs = fit_open_files(requested, if pipe_mode { 4 } else { 3 });
+    let jobs = fit_open_files(requested, if pipe_requested(cli) { 4 } else { 3 });
     let shell = std::env::var_os("PARALLEL_SHELL").filter(|s| !s.is_empty());
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let control = job_control(cli, cpus)?;

@@ -31,10 +31,15 @@ pub struct PipeMode {
     pub delivery: Delivery,
 }
 
+/// True when an option asked for pipe mode (`--round-robin`, `--cat` and
+/// `--fifo` imply `--pipe`).
+pub fn pipe_requested(cli: &Cli) -> bool {
+    cli.pipe || cli.pipepart || cli.round_robin || cli.cat || cli.fifo
+}
+
 /// The pipe mode asked for, if any.
 pub fn pipe_mode(cli: &Cli) -> Result<Option<PipeMode>> {
-    let on = cli.pipe || cli.pipepart || cli.round_robin || cli.cat || cli.fifo;
-    if !on {
+    if !pipe_requested(cli) {
         if cli.max_lines.is_some() {
             bail!("-L is supported only with --pipe");
         }
