@@ -36,6 +36,7 @@ mod engine;
 mod error;
 mod event;
 pub mod exec;
+pub mod halt;
 pub mod input;
 mod job;
 pub mod joblog;
@@ -48,7 +49,9 @@ pub mod units;
 
 pub use batch::{BatchOptions, Batcher, MultiArgs, DEFAULT_MAX_CHARS};
 pub use control::{Halt, HaltOn, HaltWhen, JobControl, Threshold, Timeout};
-pub use engine::{default_term_seq, Commands, Engine, OutputMode, RunConfig, RunSummary};
+pub use engine::{
+    default_term_seq, CancelToken, Commands, Engine, OutputMode, RunConfig, RunSummary,
+};
 pub use error::{Error, Result};
 pub use event::{Collect, Event, Observed, Observer, Sink};
 pub use input::{InputOptions, Inputs, Source, SourceSpec};

@@ -3,6 +3,8 @@
 //! status.
 
 mod cli;
+mod coordinate;
+mod distributed;
 mod docs;
 mod exit;
 mod limits;
@@ -52,6 +54,9 @@ fn main_inner() -> Result<u8> {
         return Ok(done);
     }
     let config = Config::new(cli, sources)?;
+    if let Some(done) = distributed::serve(&config)? {
+        return Ok(done);
+    }
     let summary = run::run(config)?;
     Ok(exit::status(&summary))
 }

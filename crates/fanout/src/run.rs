@@ -28,6 +28,10 @@ pub fn run(mut config: Config) -> Result<RunSummary> {
         // cannot say which input a logged job was.
         bail!("--shuf cannot be combined with --resume, --resume-failed or --retry-failed");
     }
+    let coordinated = config.distributed.is_some() && !config.run.dry_run;
+    if coordinated && config.pipe.is_some() {
+        bail!("--pipe and --pipepart do not work with --broker yet");
+    }
     let prior = read_prior(&config)?;
     let reader_error = crate::pipe::ReaderError::default();
     let (jobs, plan) = if let Some(mode) = config.pipe.clone() {
@@ -36,10 +40,10 @@ pub fn run(mut config: Config) -> Result<RunSummary> {
         config.run.delivery = mode.delivery;
         let plan = config.plan(Vec::new())?;
         let jobs = crate::pipe::jobs(&mode, &config.inputs, config.run.jobs, &reader_error)?;
-        let skip = prior.skip;
+        let skip = prior.skip.clone();
         let jobs = jobs.filter(move |j| !matches!(j, Ok(j) if skip.contains(j.seq)));
         (Box::new(jobs) as Jobs, plan)
-    } else if let Some(failed) = prior.retry {
+    } else if let Some(failed) = prior.retry.clone() {
         // --retry-failed: the job log's failed command lines are the jobs.
         config.command.clear();
         let plan = config.plan(Vec::new())?;
@@ -55,7 +59,7 @@ pub fn run(mut config: Config) -> Result<RunSummary> {
         let (header, records) = std::mem::take(&mut config.inputs).open()?;
         let plan = config.plan(header.clone())?;
         let batched = Batcher::new(records, plan.template.clone(), config.batch);
-        let skip = prior.skip;
+        let skip = prior.skip.clone();
         let jobs = batched.filter(move |j| !matches!(j, Ok(j) if skip.contains(j.seq)));
         config.results_names = header;
         (Box::new(jobs) as Jobs, plan)
@@ -67,11 +71,24 @@ pub fn run(mut config: Config) -> Result<RunSummary> {
         .progress
         .map(|kind| Display::start(kind, counters.clone(), total, config.run.jobs));
     let mut sink = observers(&config, &plan, counters)?;
-    let summary = match &display {
-        Some(d) => {
+    let summary = match (&display, coordinated) {
+        (Some(d), false) => {
             Engine::new(config.run.clone()).run(jobs, &plan.commands, &mut d.suspended(sink))
         }
-        None => Engine::new(config.run.clone()).run(jobs, &plan.commands, &mut sink),
+        (None, false) => Engine::new(config.run.clone()).run(jobs, &plan.commands, &mut sink),
+        (Some(d), true) => {
+            let mut sink = d.suspended(sink);
+            return finish(
+                crate::coordinate::run(&config, jobs, &plan, prior.logged, &mut sink),
+                display,
+            );
+        }
+        (None, true) => {
+            return finish(
+                crate::coordinate::run(&config, jobs, &plan, prior.logged, &mut sink),
+                display,
+            );
+        }
     };
     if let Some(d) = display {
         d.finish();
@@ -91,6 +108,8 @@ pub fn run(mut config: Config) -> Result<RunSummary> {
 #[derive(Default)]
 struct Prior {
     skip: SeqSet,
+    /// Every job the log has, succeeded or not.
+    logged: SeqSet,
     retry: Option<Vec<(JobSeq, Vec<u8>)>>,
 }
 
@@ -109,6 +128,7 @@ fn read_prior(config: &Config) -> Result<Prior> {
         if run {
             prior.skip.insert(row.seq);
         }
+        prior.logged.insert(row.seq);
         if row.succeeded() {
             succeeded.insert(row.seq);
         } else {
@@ -215,4 +235,15 @@ fn results_layout(dir: &std::path::Path, config: &Config) -> Result<ResultsLayou
         dir: dir.to_owned(),
         names: config.results_names.clone(),
     })
+}
+
+/// Ends a coordinated run as a local one ends: the display goes first.
+fn finish(
+    summary: Result<RunSummary>,
+    display: Option<crate::progress::Display>,
+) -> Result<RunSummary> {
+    if let Some(d) = display {
+        d.finish();
+    }
+    summary
 }

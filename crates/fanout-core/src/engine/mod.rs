@@ -61,6 +61,41 @@ pub struct RunConfig {
     pub queue: usize,
     /// How pipe-mode jobs receive their chunk (stdin, `--cat`, `--fifo`).
     pub delivery: Delivery,
+    /// Ends the run from outside, as SIGTERM would: running jobs walk the
+    /// term sequence and are not reported. A distributed worker uses it
+    /// when its run is cancelled or it shuts down.
+    pub cancel: Option<CancelToken>,
+}
+
+/// A handle that ends a run from another thread ([`RunConfig::cancel`]).
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken(Arc<(std::sync::atomic::AtomicBool, tokio::sync::Notify)>);
+
+impl CancelToken {
+    /// Ends the run the token was given to (also if it has not started).
+    pub fn cancel(&self) {
+        self.0 .0.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.0 .1.notify_waiters();
+    }
+
+    /// True once [`CancelToken::cancel`] was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.0 .0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Completes once the token is cancelled; never without a token.
+    pub(crate) async fn cancelled(token: Option<&CancelToken>) {
+        let Some(t) = token else {
+            return std::future::pending().await;
+        };
+        let notified = t.0 .1.notified();
+        tokio::pin!(notified);
+        // Registered before the check, so a cancel in between is not lost.
+        notified.as_mut().enable();
+        if !t.is_cancelled() {
+            notified.await;
+        }
+    }
 }
 
 impl Default for RunConfig {
@@ -77,6 +112,7 @@ impl Default for RunConfig {
             total_jobs: None,
             queue: feed::CAPACITY,
             delivery: Delivery::Stdin,
+            cancel: None,
         }
     }
 }
@@ -107,7 +143,8 @@ pub enum Commands {
 }
 
 impl Commands {
-    fn render(&self, args: &JobArgs, slot: SlotId) -> Vec<u8> {
+    /// The command line of job `args` in `slot`.
+    pub fn render(&self, args: &JobArgs, slot: SlotId) -> Vec<u8> {
         match self {
             Commands::Template { template, context } => template.render_vec(&RenderCtx {
                 records: &args.records,

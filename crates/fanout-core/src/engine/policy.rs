@@ -1,12 +1,12 @@
 //! The bookkeeping behind `--timeout` and `--halt`: which running job is
-//! over its time, the median runtime that `--timeout N%` is measured
-//! against, and when enough jobs failed, succeeded or ended to halt.
+//! over its time, and the median runtime that `--timeout N%` is measured
+//! against. (Halt counting is [`crate::halt::HaltCounter`].)
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use crate::control::{Halt, HaltOn, Threshold, Timeout};
-use crate::job::{JobResult, JobSeq};
+use crate::control::Timeout;
+use crate::job::JobSeq;
 
 /// Running jobs by start time, for `--timeout`. Every job gets the same
 /// allowance, so the job that started first is always the first to expire.
@@ -62,7 +62,7 @@ impl Timeouts {
         };
         let mut out = Vec::new();
         while let Some(&(start, seq)) = self.by_start.first() {
-            if !start.checked_add(allow).is_some_and(|end| end <= now) {
+            if start.checked_add(allow).is_none_or(|end| end > now) {
                 break;
             }
             self.by_start.pop_first();
@@ -119,88 +119,6 @@ fn median(v: &[f64]) -> f64 {
     let mut s = v.to_vec();
     s.sort_by(f64::total_cmp);
     s[(s.len() - 1) / 2]
-}
-
-/// Counts for `--halt`, and the exit status a halt decides.
-#[derive(Debug)]
-pub(super) struct HaltState {
-    halt: Option<Halt>,
-    total: Option<u64>,
-    started: u64,
-    done: u64,
-    failed: u64,
-    /// The exit status once decided by a halt.
-    pub status: Option<i32>,
-}
-
-impl HaltState {
-    pub(super) fn new(halt: Option<Halt>, total: Option<u64>) -> Self {
-        HaltState {
-            halt,
-            total,
-            started: 0,
-            done: 0,
-            failed: 0,
-            status: None,
-        }
-    }
-
-    pub(super) fn started(&mut self) {
-        self.started += 1;
-    }
-
-    /// Counts a finished job, following GNU parallel's `should_we_halt`.
-    /// Returns `None` when the job does not count towards the halt, and
-    /// whether the threshold is reached when it does.
-    pub(super) fn finished(&mut self, r: &JobResult) -> Option<bool> {
-        self.done += 1;
-        let failed = r.failed();
-        self.failed += u64::from(failed);
-        let h = self.halt?;
-        let count = match h.on {
-            HaltOn::Fail if failed => self.failed,
-            HaltOn::Success if !failed => self.done - self.failed,
-            HaltOn::Done => self.done,
-            _ => return None,
-        };
-        let total = self.total.unwrap_or(self.started).max(1);
-        let needed = match h.threshold {
-            Threshold::Count(n) => n as f64,
-            Threshold::Percent(p) => total as f64 * p,
-        };
-        if (count as f64) < needed {
-            return Some(false);
-        }
-        if self.status.is_none() {
-            self.status = Some(match (h.on, h.threshold) {
-                // GNU parallel reads a zero threshold as "no number": 0.
-                (HaltOn::Success, _) | (_, Threshold::Count(0) | Threshold::Percent(0.0)) => 0,
-                // GNU parallel: a threshold of one job (also as N% of
-                // the total) exits with that job's status.
-                (_, Threshold::Count(1)) => r.halt_code(),
-                (_, Threshold::Percent(_)) if needed == 1.0 => r.halt_code(),
-                (_, Threshold::Percent(_)) => pct(self.failed, total),
-                (_, Threshold::Count(_)) => self.failed.min(101) as i32,
-            });
-        }
-        Some(true)
-    }
-
-    /// The exit status of a run with `--halt N%` that never halted: the
-    /// percentage of started jobs that failed, as GNU parallel reports it.
-    pub(super) fn final_status(&self) -> Option<i32> {
-        match (self.status, self.halt) {
-            (Some(s), _) => Some(s),
-            (None, Some(h)) if matches!(h.threshold, Threshold::Percent(_)) => {
-                Some(pct(self.failed, self.started.max(1)))
-            }
-            _ => None,
-        }
-    }
-}
-
-fn pct(failed: u64, of: u64) -> i32 {
-    (failed as f64 / of as f64 * 100.0).ceil() as i32
 }
 
 #[cfg(test)]

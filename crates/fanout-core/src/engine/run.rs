@@ -11,12 +11,13 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::mpsc;
 
 use super::feed::Receiver as Feed;
-use super::policy::{HaltState, Timeouts};
+use super::policy::Timeouts;
 use super::terminate::Signals;
 use super::throttle::Throttle;
 use super::{Commands, OutputMode, RunConfig, RunSummary};
 use crate::control::HaltWhen;
 use crate::exec::{Chunk, Outcome, Spool};
+use crate::halt::HaltCounter;
 use crate::job::{JobArgs, JobSeq, KillReason, SlotId};
 use crate::scheduler::Slots;
 use crate::{Error, Event, Result, Sink};
@@ -72,7 +73,7 @@ pub(super) struct Run<'a, S> {
     pub throttle: Throttle,
     /// When running jobs are next checked against `--memfree`.
     pub mem_check: Option<Instant>,
-    pub halt: HaltState,
+    pub halt: HaltCounter,
     /// Set when `--halt` decided to stop.
     pub halting: Option<HaltWhen>,
     pub live_tx: Option<mpsc::Sender<Chunk>>,
@@ -122,7 +123,7 @@ impl<'a, S: Sink> Run<'a, S> {
             kills: BTreeSet::new(),
             throttle: Throttle::new(&cfg.control),
             mem_check: None,
-            halt: HaltState::new(cfg.control.halt, cfg.total_jobs),
+            halt: HaltCounter::new(cfg.control.halt, cfg.total_jobs),
             halting: None,
             live_tx,
             live_rx,
@@ -177,6 +178,10 @@ impl<'a, S: Sink> Run<'a, S> {
                 biased;
                 sig = signals.recv() => {
                     self.summary.interrupted = Some(sig);
+                    return input_error;
+                }
+                () = super::CancelToken::cancelled(self.cfg.cancel.as_ref()) => {
+                    self.summary.interrupted = Some(libc::SIGTERM);
                     return input_error;
                 }
                 Some(chunk) = recv_live(&mut self.live_rx) => self.live(chunk),

@@ -113,7 +113,7 @@ impl Feeder {
     }
 
     fn body_done(&self) -> bool {
-        self.body.as_ref().map_or(true, |(b, pos)| *pos >= b.len())
+        self.body.as_ref().is_none_or(|(b, pos)| *pos >= b.len())
     }
 
     /// `--round-robin`: takes the next chunk from the shared queue; `None`

@@ -296,6 +296,120 @@ pub struct Cli {
     #[arg(long = "fifo", help_heading = "Pipe mode")]
     pub fifo: bool,
 
+    /// Run the jobs on workers through this NATS JetStream server (nats://HOST:PORT).
+    #[arg(long = "broker", value_name = "URL", help_heading = "Distributed")]
+    pub broker: Option<String>,
+
+    /// Be a worker: run jobs from the broker's runs until stopped (SIGTERM or Ctrl-C).
+    #[arg(long = "worker", help_heading = "Distributed")]
+    pub worker: bool,
+
+    /// Print the state of the broker's runs (or of --run-id's) and exit.
+    #[arg(long = "status", help_heading = "Distributed")]
+    pub status: bool,
+
+    /// Cancel the run --run-id names and exit.
+    #[arg(long = "cancel", help_heading = "Distributed")]
+    pub cancel: bool,
+
+    /// Name the run (default: derived from the directory and command line, so the same command finds its run with --resume).
+    #[arg(long = "run-id", value_name = "ID", help_heading = "Distributed")]
+    pub run_id: Option<String>,
+
+    /// How long a worker may hold a job without a heartbeat before it is redelivered (default 30s).
+    #[arg(
+        long = "ack-wait",
+        value_name = "DURATION",
+        help_heading = "Distributed"
+    )]
+    pub ack_wait: Option<String>,
+
+    /// Deliveries of one job at most; then it is reported failed as lost (default 5).
+    #[arg(
+        long = "max-deliveries",
+        value_name = "N",
+        help_heading = "Distributed"
+    )]
+    pub max_deliveries: Option<u32>,
+
+    /// Worker: run only commands that match REGEX in full; others are reported failed (repeatable).
+    #[arg(long = "allow", value_name = "REGEX", help_heading = "Distributed")]
+    pub allow: Vec<String>,
+
+    /// Worker: jobs held beyond the free slots, ready to start (default: as many as -j).
+    #[arg(long = "prefetch", value_name = "N", help_heading = "Distributed")]
+    pub prefetch: Option<usize>,
+
+    /// Worker benchmark mode: report every job succeeded without running it.
+    #[arg(long = "noop-jobs", help_heading = "Distributed")]
+    pub noop_jobs: bool,
+
+    /// Broker user name (with --broker-password or $FANOUT_BROKER_PASSWORD).
+    #[arg(
+        long = "broker-user",
+        value_name = "USER",
+        help_heading = "Distributed"
+    )]
+    pub broker_user: Option<String>,
+
+    /// Broker password (better: $FANOUT_BROKER_PASSWORD, which ps cannot show).
+    #[arg(
+        long = "broker-password",
+        value_name = "PASSWORD",
+        env = "FANOUT_BROKER_PASSWORD",
+        hide_env_values = true,
+        help_heading = "Distributed"
+    )]
+    pub broker_password: Option<String>,
+
+    /// Broker token (or $FANOUT_BROKER_TOKEN).
+    #[arg(
+        long = "broker-token",
+        value_name = "TOKEN",
+        env = "FANOUT_BROKER_TOKEN",
+        hide_env_values = true,
+        help_heading = "Distributed"
+    )]
+    pub broker_token: Option<String>,
+
+    /// Broker credentials file (.creds: JWT and nkey seed).
+    #[arg(
+        long = "broker-creds",
+        value_name = "FILE",
+        help_heading = "Distributed"
+    )]
+    pub broker_creds: Option<PathBuf>,
+
+    /// CA certificate (PEM) to verify the broker's TLS certificate with; implies TLS.
+    #[arg(
+        long = "broker-tls-ca",
+        value_name = "FILE",
+        help_heading = "Distributed"
+    )]
+    pub broker_tls_ca: Option<PathBuf>,
+
+    /// Client certificate (PEM) for TLS, with --broker-tls-key.
+    #[arg(
+        long = "broker-tls-cert",
+        value_name = "FILE",
+        requires = "broker_tls_key",
+        help_heading = "Distributed"
+    )]
+    pub broker_tls_cert: Option<PathBuf>,
+
+    /// Client key (PEM) for TLS, with --broker-tls-cert.
+    #[arg(
+        long = "broker-tls-key",
+        value_name = "FILE",
+        requires = "broker_tls_cert",
+        help_heading = "Distributed"
+    )]
+    pub broker_tls_key: Option<PathBuf>,
+
+    /// Refuse to talk to the broker without TLS.
+    #[arg(long = "broker-require-tls", help_heading = "Distributed")]
+    pub broker_require_tls: bool,
+
     /// Print a completion script for SHELL (bash, zsh, fish, elvish, powershell) and exit.
     #[arg(
         long = "completions",

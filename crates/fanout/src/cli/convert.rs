@@ -59,6 +59,8 @@ pub struct Config {
     pub results_names: Vec<Vec<u8>>,
     /// `--pipe`, `--pipepart`, `--round-robin`.
     pub pipe: Option<PipeMode>,
+    /// `--broker` and the distributed options.
+    pub distributed: Option<super::Distributed>,
 }
 
 /// Which progress display was asked for.
@@ -85,6 +87,7 @@ pub struct Plan {
 impl Config {
     /// Converts the parsed options and the split-off sources.
     pub fn new(cli: Cli, sources: Vec<SourceSpec>) -> Result<Self> {
+        let distributed = super::broker::distributed(&cli)?;
         let run = run_config(&cli)?;
         let joblog = joblog_options(&cli)?;
         let pipe = pipe_mode(&cli)?;
@@ -122,9 +125,7 @@ impl Config {
             // In pipe mode the input is on stdin, not in the command.
             // (--cat and --fifo name the chunk's file with {}).
             append_missing: max_args != Some(0)
-                && pipe
-                    .as_ref()
-                    .map_or(true, |p| p.delivery != Delivery::Stdin),
+                && pipe.as_ref().is_none_or(|p| p.delivery != Delivery::Stdin),
         };
         Ok(Config {
             inputs,
@@ -148,6 +149,7 @@ impl Config {
             shuf: cli.shuf,
             results_names: Vec::new(),
             pipe,
+            distributed,
         })
     }
 

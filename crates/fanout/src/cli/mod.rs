@@ -2,6 +2,7 @@
 //! with clap, and convert everything once into the engine's configuration.
 
 mod args;
+mod broker;
 mod control;
 mod convert;
 mod escape;
@@ -10,6 +11,7 @@ mod pipe;
 mod split;
 
 pub use args::Cli;
+pub use broker::{default_run_id, Distributed, Role};
 pub use control::Resume;
 pub use convert::{Config, Plan, ProgressKind};
 pub use pipe::PipeMode;

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod nats;
+
 use std::ffi::OsString;
 use std::io::Write;
 use std::process::{Command, Stdio};

@@ -1,0 +1,176 @@
+//! Taking in what workers send: output chunks of big results, then result
+//! batches. Each job's result is recorded once, by its sequence number;
+//! redeliveries and late duplicates are dropped here.
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use async_nats::jetstream::Message;
+
+use fanout_core::exec::Captured;
+use fanout_core::{Event, ExitKind, HaltWhen, JobArgs, JobResult, JobSeq, KillReason, SlotId};
+
+use super::{Coord, Early};
+use crate::schema::{self, ResultBatch, WireExit, WireResult};
+
+impl Coord<'_> {
+    /// Takes in one message of the results stream.
+    pub(super) async fn intake(&mut self, m: &Message) {
+        let subject = m.subject.as_str();
+        if subject == self.n.chunks {
+            self.chunk(m);
+        } else if subject == self.n.results {
+            match schema::decode::<ResultBatch>(&m.payload) {
+                Ok(batch) => {
+                    for w in batch.results {
+                        self.result(w).await;
+                    }
+                }
+                Err(e) => eprintln!("fanout: ignoring a result message: {e}"),
+            }
+        }
+    }
+
+    fn is_recorded(&self, seq: u64) -> bool {
+        self.recorded.contains(JobSeq(seq))
+            || (self.draining && self.opts.logged.contains(JobSeq(seq)))
+    }
+
+    fn chunk(&mut self, m: &Message) {
+        let h = |name: &str| {
+            m.headers
+                .as_ref()
+                .and_then(|h| h.get(name))
+                .map(|v| v.as_str().to_owned())
+        };
+        let (Some(seq), Some(token), Some(stream)) =
+            (h("Fanout-Seq"), h("Fanout-Token"), h("Fanout-Stream"))
+        else {
+            return;
+        };
+        let Ok(seq) = seq.parse::<u64>() else {
+            return;
+        };
+        if self.is_recorded(seq) {
+            return;
+        }
+        let entry = self.chunks.entry((seq, token)).or_default();
+        let target = if stream == "err" {
+            &mut entry.1
+        } else {
+            &mut entry.0
+        };
+        if let Err(e) = target.push(&m.payload, &self.spool) {
+            self.sink_error.get_or_insert(e);
+        }
+    }
+
+    async fn result(&mut self, mut w: WireResult) {
+        let seq = w.seq;
+        if self.is_recorded(seq) {
+            self.chunks.remove(&(seq, w.token));
+            return;
+        }
+        let (out, err) = if w.chunked {
+            self.chunks
+                .remove(&(seq, w.token.clone()))
+                .unwrap_or_default()
+        } else {
+            let b =
+                |x: Option<schema::Bytes>| Captured::from_vec(x.map(|b| b.0).unwrap_or_default());
+            (b(w.out.take()), b(w.err.take()))
+        };
+        if w.exit == WireExit::Skipped {
+            // Not run because the run is halting: not reported, as a local
+            // run never starts it.
+            if self.table.remove(&seq).is_some() {
+                self.recorded.insert(JobSeq(seq));
+            }
+            return;
+        }
+        match self.table.remove(&seq) {
+            Some(job) => self.finish(job, w, out, err).await,
+            None if self.draining => {
+                self.early.insert(seq, Early { wire: w, out, err });
+            }
+            None => {}
+        }
+    }
+
+    /// Records a job's result and reports it, as the engine does.
+    pub(super) async fn finish(
+        &mut self,
+        job: JobArgs,
+        w: WireResult,
+        out: Captured,
+        err: Captured,
+    ) {
+        self.recorded.insert(job.seq);
+        self.done += 1;
+        let r = JobResult {
+            seq: job.seq,
+            slot: SlotId(w.slot),
+            command: w.command.0,
+            records: job.records,
+            exit: match w.exit {
+                WireExit::Code(c) => ExitKind::Code(c),
+                WireExit::Signal(s) => ExitKind::Signal(s),
+                WireExit::SpawnFailed(e) => ExitKind::SpawnFailed(e_or(e)),
+                WireExit::Skipped => ExitKind::SpawnFailed(libc::EPERM),
+            },
+            stdout: out,
+            stderr: err,
+            runtime: Duration::from_nanos(w.runtime_ns),
+            cpu_time: Duration::from_nanos(w.cpu_ns),
+            max_rss_kib: w.max_rss_kib,
+            started_at: UNIX_EPOCH + Duration::from_nanos(w.start_ns),
+            killed: w.timed_out.then_some(KillReason::Timeout),
+            attempt: w.attempt,
+        };
+        if r.failed() {
+            self.summary.failed += 1;
+        }
+        if r.killed.is_some() {
+            self.emit(Event::Killed {
+                seq: r.seq,
+                reason: KillReason::Timeout,
+                command: &r.command.clone(),
+            });
+        }
+        let counted = self.halt.finished(&r);
+        let command = counted.map(|_| r.command.clone());
+        self.emit(Event::Finished(r));
+        let (Some(reached), Some(command), Some(h)) = (counted, command, self.opts.halt) else {
+            return;
+        };
+        if reached && self.halting.is_none() {
+            self.halting = Some(h.when);
+            if h.when == HaltWhen::Soon {
+                self.broadcast_stop("soon").await;
+            }
+        }
+        let running = self.table.len();
+        self.emit(Event::HaltCount {
+            when: h.when,
+            on: h.on,
+            command: &command,
+            reached,
+            running,
+        });
+    }
+
+    pub(super) fn emit(&mut self, e: Event<'_>) {
+        if self.sink_error.is_none() {
+            if let Err(e) = self.sink.event(e) {
+                self.sink_error = Some(e);
+            }
+        }
+    }
+}
+
+fn e_or(e: i32) -> i32 {
+    if e == 0 {
+        libc::EPERM
+    } else {
+        e
+    }
+}

@@ -1,0 +1,390 @@
+//! The coordinator: publishes a run's jobs, takes in the results workers
+//! send back, records each job once by its sequence number, and turns
+//! them into the same events a local run produces, so printing, `-k`,
+//! the job log and the exit status are the local ones.
+
+mod intake;
+mod publish;
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use async_nats::jetstream::consumer::PullConsumer;
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc;
+
+use fanout_core::exec::{Captured, Spool};
+use fanout_core::halt::HaltCounter;
+use fanout_core::joblog::SeqSet;
+use fanout_core::{Commands, Halt, HaltWhen, JobArgs, RunSummary, Sink};
+
+use crate::connect::{connect, BrokerOptions, Conn};
+use crate::error::broker;
+use crate::names::{Names, ANNOUNCE};
+use crate::schema::{self, CtlRequest, RunSpec, Status, StopMsg, WireResult, VERSION};
+use crate::{streams, Error, Result};
+
+/// Settings of a coordinator.
+#[derive(Debug, Clone)]
+pub struct CoordinatorOptions {
+    /// The broker.
+    pub broker: BrokerOptions,
+    /// The run id (streams and subjects are named after it).
+    pub run_id: String,
+    /// Continue the run on the broker instead of starting it afresh.
+    pub resume: bool,
+    /// Jobs the job log already has: their results are not reported again.
+    pub logged: SeqSet,
+    /// How long a worker may hold a job without a heartbeat.
+    pub ack_wait: Duration,
+    /// Deliveries of one job at most; then it is reported lost.
+    pub max_deliveries: u32,
+    /// `--halt`.
+    pub halt: Option<Halt>,
+    /// Number of jobs, when known in advance (`--halt N%`).
+    pub total_jobs: Option<u64>,
+    /// Catch SIGINT/SIGTERM/SIGHUP and cancel the run on them.
+    pub handle_signals: bool,
+    /// Jobs published and not yet answered, at most.
+    pub window: usize,
+    /// Bytes of one job's output kept in memory before spooling to disk.
+    pub spool_threshold: usize,
+}
+
+/// Runs `jobs` on the broker's workers; blocks until each has a result
+/// (or the run halts or is cancelled) and pushes events to `sink` as a
+/// local run would.
+pub fn coordinate<I>(
+    jobs: I,
+    commands: &Commands,
+    spec: RunSpec,
+    sink: &mut dyn Sink,
+    opts: CoordinatorOptions,
+) -> Result<RunSummary>
+where
+    I: Iterator<Item = fanout_core::Result<JobArgs>> + Send + 'static,
+{
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (tx, rx) = mpsc::channel(1024);
+    std::thread::Builder::new()
+        .name("fanout-input".into())
+        .spawn(move || {
+            for job in jobs {
+                let stop = job.is_err();
+                if tx.blocking_send(job).is_err() || stop {
+                    break;
+                }
+            }
+        })?;
+    rt.block_on(async move {
+        let conn = connect(&opts.broker, "coordinator").await?;
+        let mut c = Coord::start(conn, commands, sink, opts, spec).await?;
+        let result = c.main_loop(rx).await;
+        c.end(result).await
+    })
+}
+
+/// A job's output while its chunks arrive, before its result does.
+type Outputs = (Captured, Captured);
+
+/// A result that came before its job was read from the input (resume).
+struct Early {
+    wire: WireResult,
+    out: Captured,
+    err: Captured,
+}
+
+/// The state of one coordinator.
+struct Coord<'a> {
+    conn: Conn,
+    n: Names,
+    opts: CoordinatorOptions,
+    commands: &'a Commands,
+    sink: &'a mut dyn Sink,
+    sink_error: Option<std::io::Error>,
+    spool: Spool,
+    results: PullConsumer,
+    results_name: String,
+    /// Published (or found in the stream on resume) and not yet answered.
+    table: HashMap<u64, JobArgs>,
+    recorded: SeqSet,
+    /// Resume: jobs still in the job stream, not to be published again.
+    queued: HashSet<u64>,
+    /// Resume: results of jobs not yet read from the input.
+    early: HashMap<u64, Early>,
+    chunks: HashMap<(u64, String), Outputs>,
+    acks: FuturesUnordered<publish::AckWait>,
+    epoch: u64,
+    halt: HaltCounter,
+    halting: Option<HaltWhen>,
+    summary: RunSummary,
+    published: u64,
+    done: u64,
+    input_done: bool,
+    input_error: Option<Error>,
+    /// Resume: taking in the results the run already has.
+    draining: bool,
+}
+
+impl<'a> Coord<'a> {
+    async fn start(
+        conn: Conn,
+        commands: &'a Commands,
+        sink: &'a mut dyn Sink,
+        opts: CoordinatorOptions,
+        spec: RunSpec,
+    ) -> Result<Coord<'a>> {
+        let n = Names::new(&opts.run_id)?;
+        let status = CtlRequest {
+            v: VERSION,
+            op: "status".into(),
+        };
+        let asked = conn
+            .client
+            .request(
+                n.ctl.clone(),
+                serde_json::to_vec(&status).map_err(broker)?.into(),
+            )
+            .await;
+        if asked.is_ok() {
+            return Err(Error::Active(n.run.clone()));
+        }
+        if !opts.resume {
+            streams::delete(&conn.js, &n).await?;
+        }
+        let (_jobs, results, _workers) = streams::create(&conn.js, &n, opts.ack_wait).await?;
+        let epoch = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        let results_name = format!("coordinator-{epoch}");
+        let results = streams::results_consumer(&results, &n, &results_name).await?;
+        let spec_bytes = serde_json::to_vec(&spec).map_err(broker)?;
+        conn.js
+            .publish(n.spec.clone(), spec_bytes.into())
+            .await
+            .map_err(broker)?
+            .await
+            .map_err(broker)?;
+        let _ = conn.client.publish(ANNOUNCE, n.run.clone().into()).await;
+        let halt = HaltCounter::new(opts.halt, opts.total_jobs);
+        Ok(Coord {
+            spool: Spool::new(opts.spool_threshold),
+            recorded: SeqSet::default(),
+            conn,
+            n,
+            commands,
+            sink,
+            sink_error: None,
+            results,
+            results_name,
+            table: HashMap::new(),
+            queued: HashSet::new(),
+            early: HashMap::new(),
+            chunks: HashMap::new(),
+            acks: FuturesUnordered::new(),
+            epoch,
+            halt,
+            halting: None,
+            summary: RunSummary::default(),
+            published: 0,
+            done: 0,
+            input_done: false,
+            input_error: None,
+            draining: false,
+            opts,
+        })
+    }
+
+    /// Publishes jobs while the window allows and takes in results, until
+    /// every job has its result or the run is halted or cancelled.
+    async fn main_loop(
+        &mut self,
+        mut input: mpsc::Receiver<fanout_core::Result<JobArgs>>,
+    ) -> Result<()> {
+        if self.opts.resume {
+            self.catch_up().await?;
+        }
+        let mut signals = Signals::new(self.opts.handle_signals)?;
+        let mut ctl = self
+            .conn
+            .client
+            .subscribe(self.n.ctl.clone())
+            .await
+            .map_err(broker)?;
+        let mut results = self.results.messages().await.map_err(broker)?;
+        loop {
+            let no_new = self.halting.is_some() || self.input_done || self.sink_error.is_some();
+            if self.halting == Some(HaltWhen::Now) || self.sink_error.is_some() {
+                return self.stop_now().await;
+            }
+            if no_new && self.table.is_empty() && self.acks.is_empty() {
+                return Ok(());
+            }
+            let want_input = !no_new && self.table.len() < self.opts.window;
+            tokio::select! {
+                biased;
+                sig = signals.recv() => {
+                    self.summary.interrupted = Some(sig);
+                    return self.stop_now().await;
+                }
+                Some(req) = ctl.next() => {
+                    if self.control(req).await {
+                        self.summary.interrupted = Some(libc::SIGTERM);
+                        return self.stop_now().await;
+                    }
+                }
+                m = results.next() => match m {
+                    Some(Ok(m)) => {
+                        self.intake(&m).await;
+                        let _ = m.ack().await;
+                    }
+                    // Missed heartbeats while the broker restarts: the
+                    // stream of messages goes on by itself.
+                    Some(Err(_)) => {}
+                    None => results = self.results.messages().await.map_err(broker)?,
+                },
+                Some(done) = self.acks.next(), if !self.acks.is_empty() => self.acked(done).await?,
+                job = input.recv(), if want_input => match job {
+                    Some(Ok(job)) => self.job(job).await?,
+                    Some(Err(e)) => {
+                        // Bad input stops new jobs; published ones finish.
+                        self.input_error = Some(e.into());
+                        self.input_done = true;
+                    }
+                    None => self.input_done = true,
+                },
+            }
+        }
+    }
+
+    /// Answers a control request; true when it asks to cancel the run.
+    async fn control(&mut self, req: async_nats::Message) -> bool {
+        let Some(reply) = req.reply.clone() else {
+            return false;
+        };
+        let op = schema::decode::<CtlRequest>(&req.payload).map(|r| r.op);
+        let (answer, cancel) = match op.as_deref() {
+            Ok("status") => (
+                serde_json::to_vec(&self.status()).unwrap_or_default(),
+                false,
+            ),
+            Ok("cancel") => (br#"{"v":1,"ok":true}"#.to_vec(), true),
+            Ok(other) => (
+                format!(r#"{{"v":1,"error":"unknown op {other}"}}"#).into_bytes(),
+                false,
+            ),
+            Err(e) => (
+                serde_json::json!({"v": 1, "error": e})
+                    .to_string()
+                    .into_bytes(),
+                false,
+            ),
+        };
+        let _ = self.conn.client.publish(reply, answer.into()).await;
+        let _ = self.conn.client.flush().await;
+        cancel
+    }
+
+    fn status(&self) -> Status {
+        let state = match self.halting {
+            Some(_) => "halting",
+            None => "running",
+        };
+        Status {
+            v: VERSION,
+            run: self.n.run.clone(),
+            state: state.into(),
+            published: self.published,
+            done: self.done,
+            failed: self.summary.failed,
+            in_flight: self.table.len() as u64,
+            input_done: self.input_done,
+        }
+    }
+
+    /// Tells workers to kill the run's jobs and removes the run from the
+    /// broker: `--halt now`, cancel, or a signal.
+    async fn stop_now(&mut self) -> Result<()> {
+        self.broadcast_stop("now").await;
+        streams::delete(&self.conn.js, &self.n).await
+    }
+
+    async fn broadcast_stop(&self, halt: &str) {
+        let msg = serde_json::to_vec(&StopMsg {
+            v: VERSION,
+            halt: halt.into(),
+        })
+        .unwrap_or_default();
+        let _ = self
+            .conn
+            .client
+            .publish(self.n.stop.clone(), msg.clone().into())
+            .await;
+        // Stored too, for workers that attach (or reconnect) later.
+        if let Ok(f) = self.conn.js.publish(self.n.state.clone(), msg.into()).await {
+            let _ = f.await;
+        }
+        let _ = self.conn.client.flush().await;
+    }
+
+    /// The run's end: the streams go (unless the run was interrupted or
+    /// failed, when `--resume` may continue it), sinks finish.
+    async fn end(&mut self, result: Result<()>) -> Result<RunSummary> {
+        if result.is_ok() {
+            streams::delete(&self.conn.js, &self.n).await?;
+        } else {
+            // Broken off by a broker failure: the run stays, for --resume.
+            let _ = self
+                .conn
+                .js
+                .delete_consumer_from_stream(&self.results_name, &self.n.results_stream)
+                .await;
+        }
+        let _ = self.conn.client.flush().await;
+        result?;
+        let finish = self.sink.finish();
+        if let Some(e) = self.input_error.take() {
+            return Err(e);
+        }
+        self.summary.halted = self.halting;
+        self.summary.halt_status = self.halt.final_status();
+        match self.sink_error.take().or(finish.err()) {
+            Some(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(RunSummary {
+                broken_pipe: true,
+                ..self.summary.clone()
+            }),
+            Some(e) => Err(Error::Io(e)),
+            None => Ok(self.summary.clone()),
+        }
+    }
+}
+
+/// SIGINT, SIGTERM and SIGHUP, or nothing.
+struct Signals(Option<[tokio::signal::unix::Signal; 3]>);
+
+impl Signals {
+    fn new(on: bool) -> Result<Signals> {
+        if !on {
+            return Ok(Signals(None));
+        }
+        Ok(Signals(Some([
+            signal(SignalKind::interrupt())?,
+            signal(SignalKind::terminate())?,
+            signal(SignalKind::hangup())?,
+        ])))
+    }
+
+    async fn recv(&mut self) -> i32 {
+        match &mut self.0 {
+            Some([i, t, h]) => tokio::select! {
+                _ = i.recv() => libc::SIGINT,
+                _ = t.recv() => libc::SIGTERM,
+                _ = h.recv() => libc::SIGHUP,
+            },
+            None => std::future::pending().await,
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! Publishing jobs: one message each, pipelined (acks are awaited all
+//! together, not one by one), retried with the same message id while the
+//! broker is away, so a retry that reached the broker twice is dropped as
+//! a duplicate. And, on resume, finding what the broker already holds.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use async_nats::jetstream::message::PublishMessage;
+use async_nats::jetstream::Context;
+use futures_util::StreamExt;
+
+use fanout_core::{Event, JobArgs, SlotId};
+
+use super::{Coord, Early};
+use crate::error::broker;
+use crate::schema::{from_records, JobMsg, VERSION};
+use crate::{streams, Error, Result};
+
+/// A publish in flight: the job's seq, its message and what the broker
+/// said.
+pub(super) type AckWait = Pin<Box<dyn Future<Output = (u64, Vec<u8>, Result<(), String>)>>>;
+
+impl Coord<'_> {
+    /// A job from the input: reported started (in input order, which `-k`
+    /// follows), then published unless the broker already has it.
+    pub(super) async fn job(&mut self, job: JobArgs) -> Result<()> {
+        let seq = job.seq.0;
+        self.emit(Event::Queued { seq: job.seq });
+        let command = self.commands.render(&job, SlotId(1));
+        let args: Vec<Vec<u8>> = job.records.iter().flatten().cloned().collect();
+        self.emit(Event::Started {
+            seq: job.seq,
+            slot: SlotId(1),
+            command: &command,
+            args: &args,
+        });
+        self.halt.started();
+        self.summary.started += 1;
+        self.published += 1;
+        let records = from_records(&job.records);
+        self.table.insert(seq, job);
+        if let Some(Early { wire, out, err }) = self.early.remove(&seq) {
+            let job = self.table.remove(&seq).expect("inserted above");
+            self.finish(job, wire, out, err).await;
+            return Ok(());
+        }
+        if self.queued.remove(&seq) {
+            return Ok(());
+        }
+        let msg = serde_json::to_vec(&JobMsg {
+            v: VERSION,
+            seq,
+            records,
+        })
+        .map_err(broker)?;
+        let limit = self.conn.max_payload.min(streams::MAX_MESSAGE) - 256;
+        if msg.len() > limit {
+            // As bad input in a local run: nothing new starts, published
+            // jobs finish, then fanout exits 255.
+            self.table.remove(&seq);
+            self.input_done = true;
+            self.input_error = Some(Error::TooBig {
+                seq,
+                size: msg.len(),
+                limit,
+            });
+            return Ok(());
+        }
+        let js = self.conn.js.clone();
+        let (subject, id) = (self.n.jobs.clone(), self.msg_id(seq));
+        self.acks
+            .push(Box::pin(publish(js, subject, id, seq, msg, Duration::ZERO)));
+        Ok(())
+    }
+
+    fn msg_id(&self, seq: u64) -> String {
+        format!("{}.{}.{seq}", self.n.run, self.epoch)
+    }
+
+    /// A publish's ack came back; failed ones are sent again.
+    pub(super) async fn acked(
+        &mut self,
+        (seq, msg, res): (u64, Vec<u8>, Result<(), String>),
+    ) -> Result<()> {
+        if res.is_err() && self.table.contains_key(&seq) && self.halting.is_none() {
+            let js = self.conn.js.clone();
+            let (subject, id) = (self.n.jobs.clone(), self.msg_id(seq));
+            let retry = publish(js, subject, id, seq, msg, Duration::from_millis(200));
+            self.acks.push(Box::pin(retry));
+        }
+        Ok(())
+    }
+
+    /// Resume: note the jobs still in the job stream (not to be published
+    /// again), then take in every result the run has so far, including
+    /// those that came while no coordinator was running. In that order: a
+    /// worker publishes a job's result before it acks the job, so a job
+    /// gone from the stream has its result in the results stream.
+    pub(super) async fn catch_up(&mut self) -> Result<()> {
+        let mut jobs = self
+            .conn
+            .js
+            .get_stream(&self.n.jobs_stream)
+            .await
+            .map_err(broker)?;
+        let state = jobs.info().await.map_err(broker)?.state.clone();
+        if state.messages > 0 {
+            for s in state.first_sequence..=state.last_sequence {
+                let Ok(m) = jobs.get_raw_message(s).await else {
+                    continue;
+                };
+                if let Ok(j) = serde_json::from_slice::<JobMsg>(&m.payload) {
+                    self.queued.insert(j.seq);
+                }
+            }
+        }
+        self.draining = true;
+        loop {
+            let mut batch = self
+                .results
+                .fetch()
+                .max_messages(1000)
+                .messages()
+                .await
+                .map_err(broker)?;
+            let mut got = 0;
+            while let Some(m) = batch.next().await {
+                let m = m.map_err(broker)?;
+                self.intake(&m).await;
+                let _ = m.ack().await;
+                got += 1;
+            }
+            if got == 0 {
+                break;
+            }
+        }
+        self.draining = false;
+        Ok(())
+    }
+}
+
+/// Publishes one job after `delay`, with a message id for deduplication.
+async fn publish(
+    js: Context,
+    subject: String,
+    id: String,
+    seq: u64,
+    msg: Vec<u8>,
+    delay: Duration,
+) -> (u64, Vec<u8>, Result<(), String>) {
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let m = PublishMessage::build()
+        .payload(msg.clone().into())
+        .message_id(id);
+    let res = match js.send_publish(subject, m).await {
+        Ok(ack) => ack.await.map(drop).map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    (seq, msg, res)
+}

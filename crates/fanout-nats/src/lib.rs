@@ -1,0 +1,26 @@
+//! fanout's distributed mode over NATS JetStream.
+//!
+//! A *coordinator* ([`coordinate`]) publishes a run's jobs to a work-queue
+//! stream and turns the results workers send back into the same events a
+//! local run produces, recording each job's result once, by its sequence
+//! number, however often JetStream redelivers it. A *worker* ([`work`])
+//! pulls only as many jobs as it has free slots, runs them with the local
+//! engine, keeps long jobs leased with progress heartbeats, and publishes
+//! their results. [`status`] and [`cancel`] talk to a running coordinator
+//! over request/reply. `docs/DISTRIBUTED.md` describes the protocol.
+
+mod connect;
+mod control;
+mod coordinator;
+mod error;
+pub mod names;
+pub mod schema;
+mod streams;
+mod worker;
+
+pub use connect::BrokerOptions;
+pub use control::{cancel, status};
+pub use coordinator::{coordinate, CoordinatorOptions};
+pub use error::{Error, Result};
+pub use schema::RunSpec;
+pub use worker::{work, WorkerOptions};

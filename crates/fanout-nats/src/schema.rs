@@ -1,0 +1,272 @@
+//! The messages of the protocol, as JSON with a version field `v`.
+//! Byte strings (arguments, commands, output) travel as a JSON string when
+//! they are UTF-8 and as `{"b64": "..."}` otherwise, so they stay
+//! byte-exact.
+
+use base64::Engine as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// The protocol version this build speaks; messages with another are
+/// refused.
+pub const VERSION: u32 = 1;
+
+/// Bytes that serialize as a string when they are UTF-8.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Bytes(pub Vec<u8>);
+
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum BytesRepr {
+    Text(String),
+    Binary { b64: String },
+}
+
+impl Serialize for Bytes {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match std::str::from_utf8(&self.0) {
+            Ok(t) => s.serialize_str(t),
+            Err(_) => BytesRepr::Binary {
+                b64: base64::engine::general_purpose::STANDARD.encode(&self.0),
+            }
+            .serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Bytes {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match BytesRepr::deserialize(d)? {
+            BytesRepr::Text(t) => Ok(Bytes(t.into_bytes())),
+            BytesRepr::Binary { b64 } => base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .map(Bytes)
+                .map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+/// How workers build and control a run's jobs; published once per run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunSpec {
+    /// Protocol version.
+    pub v: u32,
+    /// The command words (empty: each input line is a command).
+    pub command: Vec<Bytes>,
+    /// The replacement string (`{}` or `-I`'s).
+    pub replace: Bytes,
+    /// `-q`.
+    pub quote_command: bool,
+    /// `--header` column names.
+    pub header: Vec<Bytes>,
+    /// Append ` {}` when the command has no replacement string.
+    pub append_missing: bool,
+    /// `-X`.
+    pub context: bool,
+    /// `--retries`: runs per job at most (0 and 1 both mean once).
+    pub retries: u32,
+    /// `--timeout` in seconds, or `N%` as a factor of the median runtime.
+    pub timeout: Option<WireTimeout>,
+    /// Deliveries of one job at most before it is reported lost.
+    pub max_deliveries: u32,
+    /// The consumer's ack wait, in milliseconds (workers heartbeat at a
+    /// third of it).
+    pub ack_wait_ms: u64,
+}
+
+/// `--timeout` on the wire.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WireTimeout {
+    /// Seconds.
+    Secs(f64),
+    /// A factor of the median runtime of succeeded jobs (`200%` is 2.0).
+    Median(f64),
+}
+
+/// One job.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JobMsg {
+    /// Protocol version.
+    pub v: u32,
+    /// Its sequence number (`{#}`).
+    pub seq: u64,
+    /// Its records: values per input column.
+    pub records: Vec<Vec<Bytes>>,
+}
+
+/// A batch of results from one worker.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ResultBatch {
+    /// Protocol version.
+    pub v: u32,
+    /// The worker's id.
+    pub worker: String,
+    /// The results.
+    pub results: Vec<WireResult>,
+}
+
+/// How a job ended, on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WireExit {
+    /// Exit status.
+    Code(i32),
+    /// Killed by this signal.
+    Signal(i32),
+    /// Not started: this OS error.
+    SpawnFailed(i32),
+    /// Not run: the run is halting (not reported).
+    Skipped,
+}
+
+/// One job's result.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WireResult {
+    /// The job.
+    pub seq: u64,
+    /// Which delivery of which worker ran it; output chunks carry the same
+    /// token.
+    pub token: String,
+    /// The worker's slot (`{%}`).
+    pub slot: u32,
+    /// Failed runs before this one (`--retries`).
+    pub attempt: u32,
+    /// The command line as run.
+    pub command: Bytes,
+    /// How it ended.
+    pub exit: WireExit,
+    /// Killed by `--timeout`.
+    #[serde(default)]
+    pub timed_out: bool,
+    /// Start, in nanoseconds since the Unix epoch.
+    pub start_ns: u64,
+    /// Wall-clock run time in nanoseconds.
+    pub runtime_ns: u64,
+    /// CPU time in nanoseconds.
+    pub cpu_ns: u64,
+    /// Peak RSS in KiB.
+    pub max_rss_kib: u64,
+    /// Standard output, when small enough to travel inline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub out: Option<Bytes>,
+    /// Standard error, likewise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub err: Option<Bytes>,
+    /// Output too big to travel inline came before this result as chunks.
+    #[serde(default)]
+    pub chunked: bool,
+}
+
+/// A request to a coordinator (`fanout.<run>.ctl`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CtlRequest {
+    /// Protocol version.
+    pub v: u32,
+    /// `status` or `cancel`.
+    pub op: String,
+}
+
+/// A coordinator's answer to `status`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Status {
+    /// Protocol version.
+    pub v: u32,
+    /// The run id.
+    pub run: String,
+    /// running, halting, cancelled, done.
+    pub state: String,
+    /// Jobs published.
+    pub published: u64,
+    /// Jobs with a recorded result.
+    pub done: u64,
+    /// Of those, failed.
+    pub failed: u64,
+    /// Published, no result yet.
+    pub in_flight: u64,
+    /// Whether all input was read.
+    pub input_done: bool,
+}
+
+/// Broadcast to a run's workers (`fanout.<run>.stop`) and stored as the
+/// run's state: halt `soon` (start nothing new) or `now` (kill running
+/// jobs too).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StopMsg {
+    /// Protocol version.
+    pub v: u32,
+    /// `soon` or `now`.
+    pub halt: String,
+}
+
+/// Decodes a message, checking its version.
+pub fn decode<'a, T: Deserialize<'a> + Versioned>(payload: &'a [u8]) -> Result<T, String> {
+    let t: T = serde_json::from_slice(payload).map_err(|e| format!("malformed message: {e}"))?;
+    match t.version() {
+        VERSION => Ok(t),
+        v => Err(format!(
+            "message of protocol version {v}, this fanout speaks {VERSION}"
+        )),
+    }
+}
+
+/// Messages with a version field.
+pub trait Versioned {
+    /// The `v` field.
+    fn version(&self) -> u32;
+}
+
+macro_rules! versioned {
+    ($($t:ty),*) => {$(impl Versioned for $t { fn version(&self) -> u32 { self.v } })*};
+}
+versioned!(RunSpec, JobMsg, ResultBatch, CtlRequest, Status, StopMsg);
+
+/// Bytes of each record value, as the engine wants them.
+pub fn to_records(records: Vec<Vec<Bytes>>) -> Vec<Vec<Vec<u8>>> {
+    records
+        .into_iter()
+        .map(|r| r.into_iter().map(|b| b.0).collect())
+        .collect()
+}
+
+/// Record values as wire bytes.
+pub fn from_records(records: &[Vec<Vec<u8>>]) -> Vec<Vec<Bytes>> {
+    records
+        .iter()
+        .map(|r| r.iter().map(|b| Bytes(b.clone())).collect())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_round_trip_text_and_binary() {
+        for b in [
+            &b"plain"[..],
+            b"",
+            b"\xff\xfe not utf8 \n",
+            "é$'\"".as_bytes(),
+        ] {
+            let json = serde_json::to_string(&Bytes(b.to_vec())).unwrap();
+            let back: Bytes = serde_json::from_str(&json).unwrap();
+            assert_eq!(back.0, b);
+        }
+        assert_eq!(
+            serde_json::to_string(&Bytes(b"a".to_vec())).unwrap(),
+            "\"a\""
+        );
+        assert!(serde_json::to_string(&Bytes(vec![0xff]))
+            .unwrap()
+            .contains("b64"));
+    }
+
+    #[test]
+    fn other_versions_are_refused() {
+        let ok = br#"{"v":1,"seq":3,"records":[["a"]]}"#;
+        assert_eq!(decode::<JobMsg>(ok).unwrap().seq, 3);
+        let future = br#"{"v":2,"seq":3,"records":[]}"#;
+        assert!(decode::<JobMsg>(future).unwrap_err().contains("version 2"));
+        assert!(decode::<JobMsg>(b"{").is_err());
+    }
+}

@@ -1,0 +1,112 @@
+//! Creating, finding and deleting a run's streams and consumers, using
+//! only fields nats-server 2.9 understands (it drops newer ones silently).
+
+use std::time::Duration;
+
+use async_nats::jetstream::consumer::{pull, AckPolicy, DeliverPolicy, PullConsumer};
+use async_nats::jetstream::stream::{Config, DiscardPolicy, RetentionPolicy, Stream};
+use async_nats::jetstream::Context;
+
+use crate::error::broker;
+use crate::names::{Names, WORKERS};
+use crate::Result;
+
+/// The largest job or result message fanout sends (below the server's
+/// `max_payload` when that is smaller).
+pub(crate) const MAX_MESSAGE: usize = 1 << 20;
+
+/// Creates the run's streams and the workers' consumer (or finds them).
+pub(crate) async fn create(
+    js: &Context,
+    n: &Names,
+    ack_wait: Duration,
+) -> Result<(Stream, Stream, PullConsumer)> {
+    let jobs = js
+        .get_or_create_stream(Config {
+            name: n.jobs_stream.clone(),
+            subjects: vec![n.jobs.clone()],
+            retention: RetentionPolicy::WorkQueue,
+            discard: DiscardPolicy::Old,
+            max_message_size: MAX_MESSAGE as i32,
+            // Publishes retried after a broker restart are dropped as
+            // duplicates by their message id.
+            duplicate_window: Duration::from_secs(120),
+            ..Default::default()
+        })
+        .await
+        .map_err(broker)?;
+    let results = js
+        .get_or_create_stream(Config {
+            name: n.results_stream.clone(),
+            subjects: vec![n.results_all.clone(), n.spec.clone(), n.state.clone()],
+            retention: RetentionPolicy::Limits,
+            discard: DiscardPolicy::Old,
+            max_message_size: MAX_MESSAGE as i32,
+            duplicate_window: Duration::from_secs(120),
+            ..Default::default()
+        })
+        .await
+        .map_err(broker)?;
+    let workers = jobs
+        .get_or_create_consumer(
+            WORKERS,
+            pull::Config {
+                durable_name: Some(WORKERS.into()),
+                ack_policy: AckPolicy::Explicit,
+                ack_wait,
+                // Workers count deliveries themselves and report a job
+                // lost past the limit, so it never sits in the stream.
+                max_deliver: -1,
+                // 2.9's default of 1000 would stall big pulls.
+                max_ack_pending: -1,
+                deliver_policy: DeliverPolicy::All,
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(broker)?;
+    Ok((jobs, results, workers))
+}
+
+/// A consumer of every result and output chunk from the start, for one
+/// coordinator process (a resumed coordinator replays all of them).
+pub(crate) async fn results_consumer(
+    results: &Stream,
+    n: &Names,
+    name: &str,
+) -> Result<PullConsumer> {
+    results
+        .create_consumer(pull::Config {
+            durable_name: Some(name.into()),
+            ack_policy: AckPolicy::Explicit,
+            ack_wait: Duration::from_secs(30),
+            max_ack_pending: -1,
+            deliver_policy: DeliverPolicy::All,
+            filter_subject: n.results_all.clone(),
+            // A coordinator that dies leaves its consumer behind; the
+            // server removes it once idle this long.
+            inactive_threshold: Duration::from_secs(3600),
+            ..Default::default()
+        })
+        .await
+        .map_err(broker)
+}
+
+/// Deletes a run's streams (and with them its consumers); a stream that is
+/// already gone is not an error.
+pub(crate) async fn delete(js: &Context, n: &Names) -> Result<()> {
+    for s in [&n.jobs_stream, &n.results_stream] {
+        if let Err(e) = js.delete_stream(s).await {
+            if !is_not_found(&e.to_string()) {
+                return Err(broker(e));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether a JetStream error says the stream or consumer does not exist.
+pub(crate) fn is_not_found(msg: &str) -> bool {
+    let m = msg.to_ascii_lowercase();
+    m.contains("not found") || m.contains("10059") || m.contains("10014")
+}

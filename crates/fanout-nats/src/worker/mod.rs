@@ -1,0 +1,115 @@
+//! The worker: finds runs on the broker, pulls only as many jobs as it has
+//! free slots, runs them with the local engine and sends their results
+//! back. One run is served at a time, the oldest first.
+
+mod bridge;
+mod report;
+mod serve;
+
+use std::ffi::OsString;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio::signal::unix::{signal, SignalKind};
+
+use crate::connect::{connect, BrokerOptions};
+use crate::control::run_ids;
+use crate::error::broker;
+use crate::names::{Names, ANNOUNCE};
+use crate::Result;
+
+/// Settings of a worker.
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    /// The broker.
+    pub broker: BrokerOptions,
+    /// Job slots (`-j`).
+    pub jobs: usize,
+    /// Jobs held beyond the free slots, so a slot that frees finds its
+    /// next job here instead of waiting for a pull (0: none).
+    pub prefetch: usize,
+    /// Run only commands matching one of these (all, when empty).
+    pub allow: Vec<regex::bytes::Regex>,
+    /// Benchmark mode: report each job as succeeded without running it.
+    pub noop: bool,
+    /// The shell for command lines that need one.
+    pub shell: OsString,
+    /// Signals that end a job (`--term-seq`).
+    pub term_seq: Vec<(i32, Duration)>,
+    /// Bytes of one job's output kept in memory before spooling.
+    pub spool_threshold: usize,
+    /// This worker's name in results.
+    pub id: String,
+}
+
+/// Why serving a run stopped.
+#[derive(Debug, PartialEq, Eq)]
+enum Served {
+    /// The run is over (or was halted or cancelled) on the broker.
+    Ended,
+    /// This worker was told to shut down.
+    Shutdown,
+}
+
+/// Serves runs until SIGINT, SIGTERM or SIGHUP. Jobs held then are given
+/// back to the broker (NAK) for other workers; finished ones are reported.
+pub fn work(opts: WorkerOptions) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let conn = connect(&opts.broker, "worker").await?;
+        let mut announce = conn.client.subscribe(ANNOUNCE).await.map_err(broker)?;
+        let mut stop = Shutdown::new()?;
+        loop {
+            let mut served = false;
+            for run in run_ids(&conn.js).await.unwrap_or_default() {
+                let Ok(n) = Names::new(&run) else { continue };
+                if !has_jobs(&conn.js, &n).await {
+                    continue;
+                }
+                served = true;
+                if serve::serve(&conn, &n, &opts, &mut stop).await? == Served::Shutdown {
+                    return Ok(());
+                }
+            }
+            if served {
+                continue;
+            }
+            tokio::select! {
+                () = stop.recv() => return Ok(()),
+                _ = announce.next() => {}
+                () = tokio::time::sleep(Duration::from_millis(500)) => {}
+            }
+        }
+    })
+}
+
+async fn has_jobs(js: &async_nats::jetstream::Context, n: &Names) -> bool {
+    match js.get_stream(&n.jobs_stream).await {
+        Ok(mut s) => s.info().await.is_ok_and(|i| i.state.messages > 0),
+        Err(_) => false,
+    }
+}
+
+/// SIGINT, SIGTERM and SIGHUP, which end a worker.
+pub(crate) struct Shutdown([tokio::signal::unix::Signal; 3]);
+
+impl Shutdown {
+    fn new() -> Result<Shutdown> {
+        Ok(Shutdown([
+            signal(SignalKind::interrupt())?,
+            signal(SignalKind::terminate())?,
+            signal(SignalKind::hangup())?,
+        ]))
+    }
+
+    pub(crate) async fn recv(&mut self) {
+        let [i, t, h] = &mut self.0;
+        tokio::select! {
+            _ = i.recv() => {}
+            _ = t.recv() => {}
+            _ = h.recv() => {}
+        }
+    }
+}

@@ -1,0 +1,313 @@
+//! Sending results back: finished jobs are batched (up to 256 results or
+//! 256 KiB, or 1 ms after the first), output too big to go inline is sent
+//! first as raw chunks, and each job is acked only once the broker has
+//! stored its result, so a crash in between reruns it rather than loses it.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, UNIX_EPOCH};
+
+use async_nats::jetstream::message::{Acker, PublishMessage};
+use async_nats::jetstream::Context;
+use tokio::task::JoinSet;
+
+use fanout_core::exec::Captured;
+use fanout_core::{ExitKind, JobResult};
+
+use crate::connect::Conn;
+use crate::names::Names;
+use crate::schema::{Bytes, ResultBatch, WireExit, WireResult, VERSION};
+
+/// Output up to this size (both streams) travels inside the result.
+const INLINE: u64 = 64 * 1024;
+/// The size of one output chunk.
+const CHUNK: usize = 512 * 1024;
+const BATCH_RESULTS: usize = 256;
+const BATCH_BYTES: usize = 256 * 1024;
+/// How long the first result of a batch waits for others: jobs are
+/// acked only after it, but their slots are free already, so this costs
+/// latency, not throughput, and saves the broker a message per job.
+const LINGER: Duration = Duration::from_millis(5);
+
+/// The start of a result for a job answered without running.
+pub(super) struct Reply {
+    seq: u64,
+    token: String,
+    pub command: Vec<u8>,
+}
+
+impl Reply {
+    pub(super) fn new(seq: u64, token: String, command: Vec<u8>) -> Reply {
+        Reply {
+            seq,
+            token,
+            command,
+        }
+    }
+
+    /// A result that ends the job with `exit` and `err` on its stderr.
+    pub(super) fn failed(self, exit: WireExit, err: String) -> WireResult {
+        WireResult {
+            seq: self.seq,
+            token: self.token,
+            slot: 1,
+            attempt: 0,
+            command: Bytes(self.command),
+            exit,
+            timed_out: false,
+            start_ns: now_ns(),
+            runtime_ns: 0,
+            cpu_ns: 0,
+            max_rss_kib: 0,
+            out: None,
+            err: (!err.is_empty()).then(|| Bytes(err.into_bytes())),
+            chunked: false,
+        }
+    }
+}
+
+/// A result waiting to be sent, with its big output and its job's acker.
+struct Item {
+    wire: WireResult,
+    big: Option<(Captured, Captured)>,
+    acker: Acker,
+}
+
+/// Results on their way to the coordinator.
+pub(super) struct Outbox {
+    js: Context,
+    results: String,
+    chunks: String,
+    worker: String,
+    pending: Vec<Item>,
+    bytes: usize,
+    since: Option<Instant>,
+    batches: u64,
+    tasks: JoinSet<()>,
+    gone: Arc<AtomicBool>,
+}
+
+impl Outbox {
+    pub(super) fn new(conn: &Conn, n: &Names, worker: &str) -> Outbox {
+        Outbox {
+            js: conn.js.clone(),
+            results: n.results.clone(),
+            chunks: n.chunks.clone(),
+            worker: worker.to_owned(),
+            pending: Vec::new(),
+            bytes: 0,
+            since: None,
+            batches: 0,
+            tasks: JoinSet::new(),
+            gone: Arc::default(),
+        }
+    }
+
+    /// Queues a result made up by the worker.
+    pub(super) fn push(&mut self, wire: WireResult, acker: Acker) {
+        self.queue(Item {
+            wire,
+            big: None,
+            acker,
+        });
+    }
+
+    /// Queues the result of a job the engine ran.
+    pub(super) fn push_result(&mut self, r: JobResult, token: String, acker: Acker) {
+        let big = r.stdout.len() + r.stderr.len() > INLINE;
+        let inline =
+            |c: &Captured| (!big && !c.is_empty()).then(|| Bytes(c.to_vec().unwrap_or_default()));
+        let wire = WireResult {
+            seq: r.seq.0,
+            token,
+            slot: r.slot.0,
+            attempt: r.attempt,
+            command: Bytes(r.command),
+            exit: match r.exit {
+                ExitKind::Code(c) => WireExit::Code(c),
+                ExitKind::Signal(s) => WireExit::Signal(s),
+                ExitKind::SpawnFailed(e) => WireExit::SpawnFailed(e),
+            },
+            timed_out: r.killed.is_some(),
+            start_ns: r
+                .started_at
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64),
+            runtime_ns: r.runtime.as_nanos() as u64,
+            cpu_ns: r.cpu_time.as_nanos() as u64,
+            max_rss_kib: r.max_rss_kib,
+            out: inline(&r.stdout),
+            err: inline(&r.stderr),
+            chunked: big,
+        };
+        let big = big.then_some((r.stdout, r.stderr));
+        self.queue(Item { wire, big, acker });
+    }
+
+    fn queue(&mut self, item: Item) {
+        self.bytes += 128
+            + item.wire.command.0.len()
+            + item.wire.out.as_ref().map_or(0, |b| b.0.len() * 4 / 3)
+            + item.wire.err.as_ref().map_or(0, |b| b.0.len() * 4 / 3);
+        self.since.get_or_insert_with(Instant::now);
+        self.pending.push(item);
+    }
+
+    /// Whether a batch is ready to go now.
+    pub(super) fn full(&self) -> bool {
+        self.pending.len() >= BATCH_RESULTS || self.bytes >= BATCH_BYTES
+    }
+
+    /// Completes when the oldest queued result has waited long enough.
+    pub(super) async fn due(&self) {
+        match self.since {
+            Some(t) => tokio::time::sleep_until((t + LINGER).into()).await,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// True once the run's streams turned out to be gone.
+    pub(super) fn failed_run(&self) -> bool {
+        self.gone.load(Ordering::Relaxed)
+    }
+
+    /// Sends what is queued, in the background.
+    pub(super) fn flush(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let items = std::mem::take(&mut self.pending);
+        self.bytes = 0;
+        self.since = None;
+        self.batches += 1;
+        let id = format!("{}.{}", self.worker, self.batches);
+        let send = Send {
+            js: self.js.clone(),
+            results: self.results.clone(),
+            chunks: self.chunks.clone(),
+            worker: self.worker.clone(),
+            gone: self.gone.clone(),
+        };
+        self.tasks.spawn(async move { send.batch(id, items).await });
+    }
+
+    /// Waits for every send in the background to finish.
+    pub(super) async fn drain(&mut self) {
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+/// What a background send needs.
+struct Send {
+    js: Context,
+    results: String,
+    chunks: String,
+    worker: String,
+    gone: Arc<AtomicBool>,
+}
+
+impl Send {
+    async fn batch(self, id: String, items: Vec<Item>) {
+        let mut wires = Vec::with_capacity(items.len());
+        let mut ackers = Vec::with_capacity(items.len());
+        for it in items {
+            if let Some((out, err)) = it.big {
+                for (name, c) in [("out", out), ("err", err)] {
+                    if !self.chunked(&it.wire, name, c).await {
+                        return;
+                    }
+                }
+            }
+            wires.push(it.wire);
+            ackers.push(it.acker);
+        }
+        let payload = serde_json::to_vec(&ResultBatch {
+            v: VERSION,
+            worker: self.worker.clone(),
+            results: wires,
+        })
+        .unwrap_or_default();
+        if !self.publish(&self.results, payload, Some(&id), &[]).await {
+            return;
+        }
+        for a in ackers {
+            let _ = a.ack().await;
+        }
+    }
+
+    /// Sends one stream of a big output as chunks, read from its spool
+    /// file on a blocking thread so the loop never waits on the disk.
+    async fn chunked(&self, w: &WireResult, stream: &str, c: Captured) -> bool {
+        if c.is_empty() {
+            return true;
+        }
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(2);
+        let reader = tokio::task::spawn_blocking(move || {
+            let mut buf = Vec::with_capacity(CHUNK);
+            let r = c.for_each_chunk(|data| {
+                buf.extend_from_slice(data);
+                if buf.len() >= CHUNK {
+                    let full = std::mem::replace(&mut buf, Vec::with_capacity(CHUNK));
+                    tx.blocking_send(full)
+                        .map_err(|_| std::io::ErrorKind::BrokenPipe)?;
+                }
+                Ok(())
+            });
+            if !buf.is_empty() {
+                let _ = tx.blocking_send(buf);
+            }
+            r
+        });
+        let seq = w.seq.to_string();
+        let headers = [
+            ("Fanout-Seq", seq.as_str()),
+            ("Fanout-Token", w.token.as_str()),
+            ("Fanout-Stream", stream),
+        ];
+        let mut ok = true;
+        while let Some(piece) = rx.recv().await {
+            if ok {
+                ok = self.publish(&self.chunks, piece, None, &headers).await;
+            }
+        }
+        let _ = reader.await;
+        ok
+    }
+
+    /// Publishes and waits for the broker to store it, retrying while the
+    /// broker is away; false when the run's stream is gone.
+    async fn publish(
+        &self,
+        subject: &str,
+        payload: Vec<u8>,
+        id: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> bool {
+        for attempt in 0..600 {
+            let mut m = PublishMessage::build().payload(payload.clone().into());
+            if let Some(id) = id {
+                m = m.message_id(id);
+            }
+            for (k, v) in headers {
+                m = m.header(*k, *v);
+            }
+            let res = match self.js.send_publish(subject.to_owned(), m).await {
+                Ok(ack) => ack.await.map(drop).map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            match res {
+                Ok(()) => return true,
+                Err(e) if e.contains("no responders") && attempt > 25 => break,
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        }
+        self.gone.store(true, Ordering::Relaxed);
+        false
+    }
+}
+
+fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}

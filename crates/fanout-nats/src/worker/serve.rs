@@ -1,0 +1,322 @@
+//! Serving one run: pulls as many jobs as there are free slots (plus the
+//! prefetch), checks each (version, deliveries, `--allow`), hands it to
+//! the engine, keeps held jobs leased with progress heartbeats, and sends
+//! results back in batches.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_nats::jetstream::consumer::{pull, PullConsumer};
+use async_nats::jetstream::message::Acker;
+use async_nats::jetstream::AckKind;
+use futures_util::StreamExt;
+
+use fanout_core::{Commands, JobArgs, JobResult, SlotId, Template, TemplateOptions, Timeout};
+
+use super::bridge::Bridge;
+use super::report::{Outbox, Reply};
+use super::{Served, Shutdown, WorkerOptions};
+use crate::connect::Conn;
+use crate::error::broker;
+use crate::names::{Names, WORKERS};
+use crate::schema::{self, JobMsg, RunSpec, StopMsg, WireExit};
+use crate::streams::{is_not_found, MAX_MESSAGE};
+use crate::Result;
+
+/// A job this worker holds: pulled, not yet reported.
+struct Held {
+    acker: Acker,
+    token: String,
+}
+
+/// What serving a run keeps.
+struct Serving<'a> {
+    opts: &'a WorkerOptions,
+    spec: RunSpec,
+    commands: Commands,
+    held: HashMap<u64, Held>,
+    outbox: Outbox,
+    bridge: Option<Bridge>,
+    halting: bool,
+}
+
+pub(super) fn timeout(t: schema::WireTimeout) -> Timeout {
+    match t {
+        schema::WireTimeout::Secs(s) => Timeout::Fixed(Duration::from_secs_f64(s.max(0.0))),
+        schema::WireTimeout::Median(f) => Timeout::Median(f),
+    }
+}
+
+/// Serves run `n` until it ends on the broker or the worker is stopped.
+pub(super) async fn serve(
+    conn: &Conn,
+    n: &Names,
+    opts: &WorkerOptions,
+    stop: &mut Shutdown,
+) -> Result<Served> {
+    let Some(spec) = spec(conn, n).await else {
+        return Ok(Served::Ended);
+    };
+    let mut halting = false;
+    if let Some(state) = last(conn, n, &n.state).await {
+        match schema::decode::<StopMsg>(&state).map(|s| s.halt) {
+            Ok(h) if h == "now" => return Ok(Served::Ended),
+            Ok(_) => halting = true,
+            Err(_) => {}
+        }
+    }
+    let template = Template::from_command(
+        &spec.command.iter().map(|b| b.0.clone()).collect::<Vec<_>>(),
+        &TemplateOptions {
+            replace: spec.replace.0.clone(),
+            quote_command: spec.quote_command,
+            header: spec.header.iter().map(|b| b.0.clone()).collect(),
+            append_missing: spec.append_missing,
+        },
+    )?;
+    let commands = Commands::Template {
+        template: std::sync::Arc::new(template),
+        context: spec.context,
+    };
+    let consumer: PullConsumer = match conn.js.get_stream(&n.jobs_stream).await {
+        Ok(s) => match s.get_consumer::<pull::Config>(WORKERS).await {
+            Ok(c) => c,
+            Err(_) => return Ok(Served::Ended),
+        },
+        Err(_) => return Ok(Served::Ended),
+    };
+    let (done_tx, done_rx) = tokio::sync::mpsc::unbounded_channel();
+    let bridge = match opts.noop {
+        true => None,
+        false => Some(Bridge::start(opts, &spec, commands.clone(), done_tx)?),
+    };
+    let mut s = Serving {
+        opts,
+        commands,
+        held: HashMap::new(),
+        outbox: Outbox::new(conn, n, &opts.id),
+        bridge,
+        halting,
+        spec,
+    };
+    let served = s.run(conn, n, &consumer, done_rx, stop).await;
+    s.end(matches!(served, Ok(Served::Shutdown))).await;
+    served
+}
+
+impl Serving<'_> {
+    async fn run(
+        &mut self,
+        conn: &Conn,
+        n: &Names,
+        consumer: &PullConsumer,
+        mut done: tokio::sync::mpsc::UnboundedReceiver<JobResult>,
+        stop: &mut Shutdown,
+    ) -> Result<Served> {
+        let mut stops = conn
+            .client
+            .subscribe(n.stop.clone())
+            .await
+            .map_err(broker)?;
+        let beat = Duration::from_millis(self.spec.ack_wait_ms / 3).max(Duration::from_millis(100));
+        let mut heartbeat = tokio::time::interval(beat);
+        let capacity = self.opts.jobs + self.opts.prefetch;
+        let mut batch = None;
+        let mut got = 0;
+        loop {
+            let free = capacity.saturating_sub(self.held.len());
+            // Pull when half the capacity is free, not for every slot that
+            // frees: fewer, bigger pulls cost the broker far less. The
+            // prefetch keeps slots busy meanwhile.
+            if batch.is_none() && free > 0 && (free * 2 >= capacity || self.held.is_empty()) {
+                let b = consumer
+                    .batch()
+                    .max_messages(free.min(1000))
+                    .expires(Duration::from_millis(500))
+                    .messages()
+                    .await;
+                match b {
+                    Ok(b) => {
+                        batch = Some(b);
+                        got = 0;
+                    }
+                    Err(e) if is_not_found(&e.to_string()) => return Ok(Served::Ended),
+                    Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+                }
+                continue;
+            }
+            tokio::select! {
+                biased;
+                () = stop.recv() => return Ok(Served::Shutdown),
+                Some(m) = stops.next() => match schema::decode::<StopMsg>(&m.payload) {
+                    Ok(s) if s.halt == "now" => return Ok(Served::Ended),
+                    Ok(_) => self.halting = true,
+                    Err(_) => {}
+                },
+                Some(r) = done.recv() => self.finished(r),
+                m = next(&mut batch) => match m {
+                    Some(Ok(m)) => {
+                        got += 1;
+                        self.message(m).await;
+                    }
+                    Some(Err(e)) if is_not_found(&e.to_string()) => return Ok(Served::Ended),
+                    Some(Err(_)) => {}
+                    None => {
+                        batch = None;
+                        // An empty pull: the run may be over (a pull on a
+                        // deleted consumer just expires).
+                        if got == 0 && self.held.is_empty() && conn.js.get_stream(&n.jobs_stream).await.is_err() {
+                            return Ok(Served::Ended);
+                        }
+                    }
+                },
+                () = self.outbox.due() => self.outbox.flush(),
+                _ = heartbeat.tick() => self.heartbeat().await,
+            }
+            if self.outbox.full() {
+                self.outbox.flush();
+            }
+            if self.outbox.failed_run() {
+                return Ok(Served::Ended);
+            }
+        }
+    }
+
+    /// One pulled job: run it, or answer it at once (lost, skipped,
+    /// refused, malformed, no-op).
+    async fn message(&mut self, m: async_nats::jetstream::Message) {
+        let delivered = m.info().map_or(1, |i| i.delivered.max(1) as u64);
+        let stream_seq = m.info().map_or(0, |i| i.stream_sequence);
+        let (msg, acker) = m.split();
+        if msg.payload.len() > MAX_MESSAGE {
+            eprintln!(
+                "fanout: worker: dropping a job message of {} bytes",
+                msg.payload.len()
+            );
+            let _ = acker.ack_with(AckKind::Term).await;
+            return;
+        }
+        let job = match schema::decode::<JobMsg>(&msg.payload) {
+            Ok(j) => j,
+            Err(e) => {
+                eprintln!("fanout: worker: dropping a job message: {e}");
+                let _ = acker.ack_with(AckKind::Term).await;
+                return;
+            }
+        };
+        let seq = job.seq;
+        let token = format!("{}.{stream_seq}.{delivered}", self.opts.id);
+        if let Some(h) = self.held.get_mut(&seq) {
+            // Redelivered while this worker still runs it (a heartbeat was
+            // late): keep running it once, under the newer delivery.
+            h.acker = acker;
+            return;
+        }
+        let args = JobArgs {
+            seq: fanout_core::JobSeq(seq),
+            records: schema::to_records(job.records),
+            stdin: None,
+        };
+        let command = self.commands.render(&args, SlotId(1));
+        let reply = Reply::new(seq, token.clone(), command);
+        let max = u64::from(self.spec.max_deliveries.max(1));
+        if delivered > max {
+            let why = format!(
+                "fanout: job {seq} lost: delivered {delivered} times, more than --max-deliveries {max}\n"
+            );
+            return self
+                .outbox
+                .push(reply.failed(WireExit::Signal(libc::SIGKILL), why), acker);
+        }
+        if self.halting {
+            return self
+                .outbox
+                .push(reply.failed(WireExit::Skipped, String::new()), acker);
+        }
+        if !self.allowed(&reply.command) {
+            let why = format!(
+                "fanout: worker {} refused the job: its command matches no --allow pattern\n",
+                self.opts.id
+            );
+            return self.outbox.push(
+                reply.failed(WireExit::SpawnFailed(libc::EACCES), why),
+                acker,
+            );
+        }
+        match self.bridge.as_ref().and_then(|b| b.jobs.as_ref()) {
+            Some(jobs) if jobs.send(args).is_ok() => {
+                self.held.insert(seq, Held { acker, token });
+            }
+            Some(_) => {
+                let _ = acker.ack_with(AckKind::Nak(None)).await;
+            }
+            None => self
+                .outbox
+                .push(reply.failed(WireExit::Code(0), String::new()), acker),
+        }
+    }
+
+    fn allowed(&self, command: &[u8]) -> bool {
+        self.opts.allow.is_empty() || self.opts.allow.iter().any(|re| full_match(re, command))
+    }
+
+    fn finished(&mut self, r: JobResult) {
+        if let Some(h) = self.held.remove(&r.seq.0) {
+            self.outbox.push_result(r, h.token, h.acker);
+        }
+    }
+
+    async fn heartbeat(&mut self) {
+        for h in self.held.values() {
+            let _ = h.acker.ack_with(AckKind::Progress).await;
+        }
+    }
+
+    /// Leaves the run: results of finished jobs are sent; with `give_back`
+    /// (shutdown) the jobs still held are given back for other workers.
+    async fn end(&mut self, give_back: bool) {
+        if let Some(b) = self.bridge.take() {
+            b.stop(true).await;
+        }
+        self.outbox.flush();
+        self.outbox.drain().await;
+        for (_, h) in self.held.drain() {
+            if give_back {
+                let _ = h.acker.ack_with(AckKind::Nak(None)).await;
+            }
+        }
+    }
+}
+
+async fn next(
+    b: &mut Option<pull::Batch>,
+) -> Option<Result<async_nats::jetstream::Message, async_nats::Error>> {
+    match b {
+        Some(b) => b.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Whether `re` matches the whole command line.
+fn full_match(re: &regex::bytes::Regex, s: &[u8]) -> bool {
+    re.find(s)
+        .is_some_and(|m| m.start() == 0 && m.end() == s.len())
+}
+
+async fn spec(conn: &Conn, n: &Names) -> Option<RunSpec> {
+    let raw = last(conn, n, &n.spec).await?;
+    match schema::decode::<RunSpec>(&raw) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            eprintln!("fanout: worker: cannot serve run {}: {e}", n.run);
+            None
+        }
+    }
+}
+
+/// The last message on `subject` of the run's results stream.
+async fn last(conn: &Conn, n: &Names, subject: &str) -> Option<Vec<u8>> {
+    let s = conn.js.get_stream(&n.results_stream).await.ok()?;
+    let m = s.get_last_raw_message_by_subject(subject).await.ok()?;
+    Some(m.payload.to_vec())
+}

@@ -1,0 +1,206 @@
+//! A real nats-server per test (ephemeral port, temporary store), which a
+//! test can kill and restart, and fanout workers attached to it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A nats-server with JetStream, stopped when dropped.
+pub struct Nats {
+    child: Child,
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    extra: Vec<String>,
+}
+
+impl Nats {
+    /// Starts a server on a free port with these extra arguments (auth).
+    pub fn start(extra: &[&str]) -> Nats {
+        let dir = tempfile::tempdir().unwrap();
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        let child = spawn(dir.path(), "-1", &extra);
+        let port = wait_port(dir.path(), child.id());
+        wait_ready(port);
+        Nats {
+            child,
+            dir,
+            port,
+            extra,
+        }
+    }
+
+    /// Its URL.
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// SIGKILLs the server and starts it again on the same port and store.
+    pub fn restart_after(&mut self, down: Duration) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        std::thread::sleep(down);
+        self.child = spawn(self.dir.path(), &self.port.to_string(), &self.extra);
+        wait_ready(self.port);
+    }
+}
+
+impl Drop for Nats {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn(dir: &Path, port: &str, extra: &[String]) -> Child {
+    let server = std::env::var("NATS_SERVER").unwrap_or_else(|_| "nats-server".into());
+    Command::new(server)
+        .args(["-a", "127.0.0.1", "-p", port, "-js", "-sd"])
+        .arg(dir.join("store"))
+        .arg("--ports_file_dir")
+        .arg(dir)
+        .arg("-l")
+        .arg(dir.join("log"))
+        .args(extra)
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("nats-server must be installed (scripts/test installs it)")
+}
+
+fn wait_port(dir: &Path, pid: u32) -> u16 {
+    let file = dir.join(format!("nats-server_{pid}.ports"));
+    let end = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < end {
+        if let Ok(s) = std::fs::read_to_string(&file) {
+            if let Some(port) = s
+                .split("127.0.0.1:")
+                .nth(1)
+                .and_then(|r| r.split('"').next())
+                .and_then(|p| p.parse().ok())
+            {
+                return port;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!(
+        "nats-server did not start: {:?}",
+        std::fs::read_to_string(dir.join("log"))
+    );
+}
+
+/// Waits until the server greets a client with INFO.
+fn wait_ready(port: u16) {
+    use std::io::Read;
+    let end = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < end {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            let mut buf = [0u8; 4];
+            if s.read_exact(&mut buf).is_ok() && &buf == b"INFO" {
+                return;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("nats-server on port {port} is not ready");
+}
+
+/// A `fanout --worker`, SIGKILLed (with its jobs) when dropped.
+pub struct Worker {
+    pub child: Child,
+    pub log: PathBuf,
+}
+
+impl Worker {
+    /// Starts a worker with these extra arguments.
+    pub fn start(url: &str, extra: &[&str]) -> Worker {
+        let log = tempfile::NamedTempFile::new()
+            .unwrap()
+            .into_temp_path()
+            .keep()
+            .unwrap();
+        let child = Command::new(super::bin())
+            .args(["--worker", "--broker", url])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        Worker { child, log }
+    }
+
+    /// SIGKILLs the worker and the process groups of the jobs it ran (a
+    /// host that is lost takes its jobs with it).
+    pub fn kill_hard(&mut self) {
+        let pid = self.child.id() as i32;
+        let jobs = children_of(pid);
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        let _ = self.child.wait();
+        for j in jobs {
+            unsafe { libc::kill(-j, libc::SIGKILL) };
+        }
+    }
+
+    /// Sends SIGTERM and waits for the worker to exit.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        self.child.wait().unwrap()
+    }
+
+    /// What the worker wrote on stderr.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            self.kill_hard();
+        }
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+/// Pids whose parent is `pid`.
+pub fn children_of(pid: i32) -> Vec<i32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(p) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+            continue;
+        };
+        let after = stat.rsplit(')').next().unwrap_or("");
+        let ppid = after
+            .split_whitespace()
+            .nth(1)
+            .and_then(|x| x.parse::<i32>().ok());
+        if ppid == Some(pid) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Waits until `f` holds (10 s at most).
+pub fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+    let end = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < end {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// Lines of a file (empty when it does not exist).
+pub fn lines(p: &Path) -> Vec<String> {
+    std::fs::read_to_string(p)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
