@@ -70,3 +70,37 @@ ratio() {
   b=$(awk -v n="$2" '$1 == n {print $2}' "$WORK/results" | tail -n1)
   printf '  %s / %s = %.3f\n' "$1" "$2" "$(awk -v a="$a" -v b="$b" 'BEGIN {print a / b}')"
 }
+
+# nats_start NAME: starts a private nats-server (ephemeral port, store in
+# $WORK), stopped when the script exits; sets NATS_URL_<NAME>.
+NATS_PIDS=()
+trap 'for p in "${NATS_PIDS[@]}" "${WORKER_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$WORK"' EXIT
+nats_start() {
+  local dir="$WORK/nats-$1"
+  mkdir -p "$dir"
+  nats-server -a 127.0.0.1 -p -1 -js -sd "$dir/store" --ports_file_dir "$dir" -l "$dir/log" &
+  local pid=$!
+  NATS_PIDS+=("$pid")
+  for _ in $(seq 500); do
+    [ -s "$dir/nats-server_$pid.ports" ] && break
+    sleep 0.01
+  done
+  local url
+  url=$(grep -o 'nats://[0-9.:]*' "$dir/nats-server_$pid.ports")
+  printf -v "NATS_URL_$1" '%s' "$url"
+}
+
+# worker_start URL ARGS...: starts `fanout --worker` on URL, stopped on exit.
+WORKER_PIDS=()
+worker_start() {
+  local url=$1
+  shift
+  "$FANOUT" --worker --broker "$url" "$@" 2>>"$WORK/workers.log" &
+  WORKER_PIDS+=("$!")
+}
+
+# need_broker: what P7/P8 need (fanout built, nats-server installed).
+need_broker() {
+  [ -x "$FANOUT" ] || (cd "$ROOT" && cargo build --release -q)
+  command -v nats-server >/dev/null || { echo "bench: apt-get install nats-server" >&2; exit 1; }
+}
