@@ -83,11 +83,20 @@ pub enum WireTimeout {
     Median(f64),
 }
 
-/// One job.
+/// One message of the job stream: one job, or several consecutive short
+/// ones (the coordinator packs jobs when they take little time, so the
+/// broker's work per job stays small; see `docs/DISTRIBUTED.md`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct JobMsg {
     /// Protocol version.
     pub v: u32,
+    /// The jobs.
+    pub jobs: Vec<WireJob>,
+}
+
+/// One job.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WireJob {
     /// Its sequence number (`{#}`).
     pub seq: u64,
     /// Its records: values per input column.
@@ -263,9 +272,9 @@ mod tests {
 
     #[test]
     fn other_versions_are_refused() {
-        let ok = br#"{"v":1,"seq":3,"records":[["a"]]}"#;
-        assert_eq!(decode::<JobMsg>(ok).unwrap().seq, 3);
-        let future = br#"{"v":2,"seq":3,"records":[]}"#;
+        let ok = br#"{"v":1,"jobs":[{"seq":3,"records":[["a"]]}]}"#;
+        assert_eq!(decode::<JobMsg>(ok).unwrap().jobs[0].seq, 3);
+        let future = br#"{"v":2,"jobs":[]}"#;
         assert!(decode::<JobMsg>(future).unwrap_err().contains("version 2"));
         assert!(decode::<JobMsg>(b"{").is_err());
     }

@@ -85,6 +85,29 @@ fn unordered_output_has_every_job_and_the_joblog_one_row_each() {
 }
 
 #[test]
+fn many_short_jobs_packed_into_messages_keep_order_and_bytes() {
+    let nats = Nats::start(&[]);
+    let _w1 = Worker::start(&nats.url(), &["-j2"]);
+    let _w2 = Worker::start(&nats.url(), &["-j1", "--prefetch", "1"]);
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    let values: String = (1..=3000).map(|i| format!("v{i} '\"$x\n")).collect();
+    std::fs::write(&input, values).unwrap();
+    let args = [
+        "-k",
+        "--tag",
+        "echo",
+        "{#}",
+        "::::",
+        input.to_str().unwrap(),
+    ];
+    let local = fanout(args).run().code(0);
+    let dist = via(&nats, &args).run().code(0);
+    assert_eq!(dist.out().lines().count(), 3000);
+    assert!(dist.stdout == local.stdout);
+}
+
+#[test]
 fn big_outputs_arrive_whole_through_chunks() {
     let nats = Nats::start(&[]);
     let _w = Worker::start(&nats.url(), &["-j2"]);

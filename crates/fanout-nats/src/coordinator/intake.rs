@@ -106,6 +106,8 @@ impl Coord<'_> {
     ) {
         self.recorded.insert(job.seq);
         self.done += 1;
+        let rt = w.runtime_ns as f64;
+        self.avg_runtime_ns = Some(self.avg_runtime_ns.map_or(rt, |a| a * 0.9 + rt * 0.1));
         let r = JobResult {
             seq: job.seq,
             slot: SlotId(w.slot),

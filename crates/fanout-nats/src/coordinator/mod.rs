@@ -127,6 +127,11 @@ struct Coord<'a> {
     input_error: Option<Error>,
     /// Resume: taking in the results the run already has.
     draining: bool,
+    /// Jobs read from the input, to be published as one message.
+    pack: Vec<crate::schema::WireJob>,
+    /// Average runtime of recent jobs (what packing goes by).
+    avg_runtime_ns: Option<f64>,
+    started_at: std::time::Instant,
 }
 
 impl<'a> Coord<'a> {
@@ -194,6 +199,9 @@ impl<'a> Coord<'a> {
             input_done: false,
             input_error: None,
             draining: false,
+            pack: Vec::new(),
+            avg_runtime_ns: None,
+            started_at: std::time::Instant::now(),
             opts,
         })
     }
@@ -223,7 +231,10 @@ impl<'a> Coord<'a> {
             if no_new && self.table.is_empty() && self.acks.is_empty() {
                 return Ok(());
             }
-            let want_input = !no_new && self.table.len() < self.opts.window;
+            let window = self.window();
+            let want_input = !no_new && self.table.len() < window;
+            let probe_end = (window < self.opts.window && self.table.len() >= window)
+                .then(|| self.started_at + publish::PROBE_TIME);
             tokio::select! {
                 biased;
                 sig = signals.recv() => {
@@ -248,16 +259,45 @@ impl<'a> Coord<'a> {
                 },
                 Some(done) = self.acks.next(), if !self.acks.is_empty() => self.acked(done).await?,
                 job = input.recv(), if want_input => match job {
-                    Some(Ok(job)) => self.job(job).await?,
-                    Some(Err(e)) => {
-                        // Bad input stops new jobs; published ones finish.
-                        self.input_error = Some(e.into());
-                        self.input_done = true;
-                    }
+                    Some(Ok(job)) => self.take(job, &mut input).await?,
+                    Some(Err(e)) => self.bad_input(e),
                     None => self.input_done = true,
                 },
+                () = sleep_until(probe_end), if probe_end.is_some() => {}
             }
         }
+    }
+
+    /// Takes `job` and whatever else the input has ready, up to a pack,
+    /// and publishes them.
+    async fn take(
+        &mut self,
+        job: JobArgs,
+        input: &mut mpsc::Receiver<fanout_core::Result<JobArgs>>,
+    ) -> Result<()> {
+        self.job(job).await;
+        let (k, window) = (self.pack_size(), self.window());
+        while self.pack.len() < k && self.table.len() < window && self.halting.is_none() {
+            match input.try_recv() {
+                Ok(Ok(job)) => self.job(job).await,
+                Ok(Err(e)) => {
+                    self.bad_input(e);
+                    break;
+                }
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => {
+                    self.input_done = true;
+                    break;
+                }
+            }
+        }
+        self.publish_pack()
+    }
+
+    /// Bad input stops new jobs; published ones finish.
+    fn bad_input(&mut self, e: fanout_core::Error) {
+        self.input_error = Some(e.into());
+        self.input_done = true;
     }
 
     /// Answers a control request; true when it asks to cancel the run.
@@ -334,6 +374,13 @@ impl<'a> Coord<'a> {
     /// failed, when `--resume` may continue it), sinks finish.
     async fn end(&mut self, result: Result<()>) -> Result<RunSummary> {
         if result.is_ok() {
+            // Workers waiting on the run's jobs leave at once.
+            let done = br#"{"v":1,"halt":"done"}"#;
+            let _ = self
+                .conn
+                .client
+                .publish(self.n.stop.clone(), done[..].into())
+                .await;
             streams::delete(&self.conn.js, &self.n).await?;
         } else {
             // Broken off by a broker failure: the run stays, for --resume.
@@ -386,5 +433,13 @@ impl Signals {
             },
             None => std::future::pending().await,
         }
+    }
+}
+
+/// Sleeps until `t`; forever without one.
+async fn sleep_until(t: Option<std::time::Instant>) {
+    match t {
+        Some(t) => tokio::time::sleep_until(t.into()).await,
+        None => std::future::pending().await,
     }
 }

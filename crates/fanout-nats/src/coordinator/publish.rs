@@ -15,17 +15,29 @@ use fanout_core::{Event, JobArgs, SlotId};
 
 use super::{Coord, Early};
 use crate::error::broker;
-use crate::schema::{from_records, JobMsg, VERSION};
+use crate::schema::{from_records, JobMsg, WireJob, VERSION};
 use crate::{streams, Error, Result};
 
-/// A publish in flight: the job's seq, its message and what the broker
-/// said.
+/// A publish in flight: its first job's seq, the message and what the
+/// broker said.
 pub(super) type AckWait = Pin<Box<dyn Future<Output = (u64, Vec<u8>, Result<(), String>)>>>;
+
+/// Jobs of one message take about this long in all, when the jobs are
+/// short: fewer messages per job spare the broker.
+const PACK_TIME_NS: f64 = 20e6;
+/// Jobs in one message, at most.
+const PACK_MAX: usize = 64;
+/// Jobs published before the first result says how long jobs take.
+pub(super) const PROBE_WINDOW: usize = 256;
+/// How long the probe lasts without a result: jobs that take longer are
+/// not packed anyway.
+pub(super) const PROBE_TIME: Duration = Duration::from_millis(100);
 
 impl Coord<'_> {
     /// A job from the input: reported started (in input order, which `-k`
-    /// follows), then published unless the broker already has it.
-    pub(super) async fn job(&mut self, job: JobArgs) -> Result<()> {
+    /// follows), then packed for publishing unless the broker already has
+    /// it.
+    pub(super) async fn job(&mut self, job: JobArgs) {
         let seq = job.seq.0;
         self.emit(Event::Queued { seq: job.seq });
         let command = self.commands.render(&job, SlotId(1));
@@ -44,34 +56,75 @@ impl Coord<'_> {
         if let Some(Early { wire, out, err }) = self.early.remove(&seq) {
             let job = self.table.remove(&seq).expect("inserted above");
             self.finish(job, wire, out, err).await;
-            return Ok(());
+            return;
         }
         if self.queued.remove(&seq) {
-            return Ok(());
+            return;
         }
-        let msg = serde_json::to_vec(&JobMsg {
-            v: VERSION,
-            seq,
-            records,
-        })
-        .map_err(broker)?;
+        self.pack.push(WireJob { seq, records });
+    }
+
+    /// Jobs per message now: one until results show how long jobs take,
+    /// then as many as take about [`PACK_TIME_NS`] together.
+    pub(super) fn pack_size(&self) -> usize {
+        match self.avg_runtime_ns {
+            None => 1,
+            Some(avg) => (PACK_TIME_NS / avg.max(1e4)).clamp(1.0, PACK_MAX as f64) as usize,
+        }
+    }
+
+    /// Jobs published and unanswered, at most, now: few while the first
+    /// jobs probe how long jobs take.
+    pub(super) fn window(&self) -> usize {
+        let probing = self.avg_runtime_ns.is_none() && self.started_at.elapsed() < PROBE_TIME;
+        if probing {
+            PROBE_WINDOW.min(self.opts.window)
+        } else {
+            self.opts.window
+        }
+    }
+
+    /// Publishes the packed jobs as one message (split while too big).
+    pub(super) fn publish_pack(&mut self) -> Result<()> {
+        let jobs = std::mem::take(&mut self.pack);
+        self.publish_jobs(jobs)
+    }
+
+    fn publish_jobs(&mut self, jobs: Vec<WireJob>) -> Result<()> {
+        let Some(first) = jobs.first().map(|j| j.seq) else {
+            return Ok(());
+        };
+        let n = jobs.len();
+        let msg = serde_json::to_vec(&JobMsg { v: VERSION, jobs }).map_err(broker)?;
         let limit = self.conn.max_payload.min(streams::MAX_MESSAGE) - 256;
         if msg.len() > limit {
+            let JobMsg { mut jobs, .. } = serde_json::from_slice(&msg).map_err(broker)?;
+            if n > 1 {
+                let rest = jobs.split_off(n / 2);
+                self.publish_jobs(jobs)?;
+                return self.publish_jobs(rest);
+            }
             // As bad input in a local run: nothing new starts, published
             // jobs finish, then fanout exits 255.
-            self.table.remove(&seq);
+            self.table.remove(&first);
             self.input_done = true;
             self.input_error = Some(Error::TooBig {
-                seq,
+                seq: first,
                 size: msg.len(),
                 limit,
             });
             return Ok(());
         }
         let js = self.conn.js.clone();
-        let (subject, id) = (self.n.jobs.clone(), self.msg_id(seq));
-        self.acks
-            .push(Box::pin(publish(js, subject, id, seq, msg, Duration::ZERO)));
+        let (subject, id) = (self.n.jobs.clone(), self.msg_id(first));
+        self.acks.push(Box::pin(publish(
+            js,
+            subject,
+            id,
+            first,
+            msg,
+            Duration::ZERO,
+        )));
         Ok(())
     }
 
@@ -84,7 +137,7 @@ impl Coord<'_> {
         &mut self,
         (seq, msg, res): (u64, Vec<u8>, Result<(), String>),
     ) -> Result<()> {
-        if res.is_err() && self.table.contains_key(&seq) && self.halting.is_none() {
+        if res.is_err() && self.halting.is_none() {
             let js = self.conn.js.clone();
             let (subject, id) = (self.n.jobs.clone(), self.msg_id(seq));
             let retry = publish(js, subject, id, seq, msg, Duration::from_millis(200));
@@ -111,8 +164,8 @@ impl Coord<'_> {
                 let Ok(m) = jobs.get_raw_message(s).await else {
                     continue;
                 };
-                if let Ok(j) = serde_json::from_slice::<JobMsg>(&m.payload) {
-                    self.queued.insert(j.seq);
+                if let Ok(m) = serde_json::from_slice::<JobMsg>(&m.payload) {
+                    self.queued.extend(m.jobs.iter().map(|j| j.seq));
                 }
             }
         }

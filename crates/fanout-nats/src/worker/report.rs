@@ -1,7 +1,9 @@
 //! Sending results back: finished jobs are batched (up to 256 results or
-//! 256 KiB, or 1 ms after the first), output too big to go inline is sent
-//! first as raw chunks, and each job is acked only once the broker has
-//! stored its result, so a crash in between reruns it rather than loses it.
+//! 256 KiB, or 5 ms after the first), output too big to go inline is sent
+//! first as raw chunks, and a job message is acked only once the broker
+//! has stored the results of all its jobs, so a crash in between reruns
+//! them rather than loses them. Batches go out one after another, in
+//! order, which is what makes an ack queued after a result safe.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -9,7 +11,8 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use async_nats::jetstream::message::{Acker, PublishMessage};
 use async_nats::jetstream::Context;
-use tokio::task::JoinSet;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
+use tokio::task::JoinHandle;
 
 use fanout_core::exec::Captured;
 use fanout_core::{ExitKind, JobResult};
@@ -66,11 +69,18 @@ impl Reply {
     }
 }
 
-/// A result waiting to be sent, with its big output and its job's acker.
+/// A result waiting to be sent, with its big output.
 struct Item {
     wire: WireResult,
     big: Option<(Captured, Captured)>,
-    acker: Acker,
+}
+
+/// What goes out in one send: results, then the acks of job messages
+/// whose jobs all have their results stored by then.
+struct Batch {
+    id: String,
+    items: Vec<Item>,
+    acks: Vec<Acker>,
 }
 
 /// Results on their way to the coordinator.
@@ -80,10 +90,11 @@ pub(super) struct Outbox {
     chunks: String,
     worker: String,
     pending: Vec<Item>,
+    acks: Vec<Acker>,
     bytes: usize,
     since: Option<Instant>,
     batches: u64,
-    tasks: JoinSet<()>,
+    sender: Option<(UnboundedSender<Batch>, JoinHandle<()>)>,
     gone: Arc<AtomicBool>,
 }
 
@@ -95,25 +106,29 @@ impl Outbox {
             chunks: n.chunks.clone(),
             worker: worker.to_owned(),
             pending: Vec::new(),
+            acks: Vec::new(),
             bytes: 0,
             since: None,
             batches: 0,
-            tasks: JoinSet::new(),
+            sender: None,
             gone: Arc::default(),
         }
     }
 
     /// Queues a result made up by the worker.
-    pub(super) fn push(&mut self, wire: WireResult, acker: Acker) {
-        self.queue(Item {
-            wire,
-            big: None,
-            acker,
-        });
+    pub(super) fn push(&mut self, wire: WireResult) {
+        self.queue(Item { wire, big: None });
+    }
+
+    /// Queues the ack of a job message, sent once every result queued
+    /// before it is stored.
+    pub(super) fn push_ack(&mut self, acker: Acker) {
+        self.since.get_or_insert_with(Instant::now);
+        self.acks.push(acker);
     }
 
     /// Queues the result of a job the engine ran.
-    pub(super) fn push_result(&mut self, r: JobResult, token: String, acker: Acker) {
+    pub(super) fn push_result(&mut self, r: JobResult, token: String) {
         let big = r.stdout.len() + r.stderr.len() > INLINE;
         let inline =
             |c: &Captured| (!big && !c.is_empty()).then(|| Bytes(c.to_vec().unwrap_or_default()));
@@ -141,7 +156,7 @@ impl Outbox {
             chunked: big,
         };
         let big = big.then_some((r.stdout, r.stderr));
-        self.queue(Item { wire, big, acker });
+        self.queue(Item { wire, big });
     }
 
     fn queue(&mut self, item: Item) {
@@ -171,29 +186,42 @@ impl Outbox {
         self.gone.load(Ordering::Relaxed)
     }
 
-    /// Sends what is queued, in the background.
+    /// Sends what is queued, in the background, after earlier sends.
     pub(super) fn flush(&mut self) {
-        if self.pending.is_empty() {
+        if self.pending.is_empty() && self.acks.is_empty() {
             return;
         }
         let items = std::mem::take(&mut self.pending);
+        let acks = std::mem::take(&mut self.acks);
         self.bytes = 0;
         self.since = None;
         self.batches += 1;
         let id = format!("{}.{}", self.worker, self.batches);
-        let send = Send {
-            js: self.js.clone(),
-            results: self.results.clone(),
-            chunks: self.chunks.clone(),
-            worker: self.worker.clone(),
-            gone: self.gone.clone(),
-        };
-        self.tasks.spawn(async move { send.batch(id, items).await });
+        let (tx, _) = self.sender.get_or_insert_with(|| {
+            let send = Send {
+                js: self.js.clone(),
+                results: self.results.clone(),
+                chunks: self.chunks.clone(),
+                worker: self.worker.clone(),
+                gone: self.gone.clone(),
+            };
+            let (tx, mut rx) = unbounded_channel::<Batch>();
+            let task = tokio::spawn(async move {
+                while let Some(b) = rx.recv().await {
+                    send.batch(b).await;
+                }
+            });
+            (tx, task)
+        });
+        let _ = tx.send(Batch { id, items, acks });
     }
 
-    /// Waits for every send in the background to finish.
+    /// Waits until everything flushed is sent.
     pub(super) async fn drain(&mut self) {
-        while self.tasks.join_next().await.is_some() {}
+        if let Some((tx, task)) = self.sender.take() {
+            drop(tx);
+            let _ = task.await;
+        }
     }
 }
 
@@ -207,9 +235,11 @@ struct Send {
 }
 
 impl Send {
-    async fn batch(self, id: String, items: Vec<Item>) {
+    async fn batch(&self, Batch { id, items, acks }: Batch) {
+        if self.gone.load(Ordering::Relaxed) {
+            return;
+        }
         let mut wires = Vec::with_capacity(items.len());
-        let mut ackers = Vec::with_capacity(items.len());
         for it in items {
             if let Some((out, err)) = it.big {
                 for (name, c) in [("out", out), ("err", err)] {
@@ -219,20 +249,23 @@ impl Send {
                 }
             }
             wires.push(it.wire);
-            ackers.push(it.acker);
         }
+        if !wires.is_empty() && !self.results_batch(&id, wires).await {
+            return;
+        }
+        for a in acks {
+            let _ = a.ack().await;
+        }
+    }
+
+    async fn results_batch(&self, id: &str, wires: Vec<WireResult>) -> bool {
         let payload = serde_json::to_vec(&ResultBatch {
             v: VERSION,
             worker: self.worker.clone(),
             results: wires,
         })
         .unwrap_or_default();
-        if !self.publish(&self.results, payload, Some(&id), &[]).await {
-            return;
-        }
-        for a in ackers {
-            let _ = a.ack().await;
-        }
+        self.publish(&self.results, payload, Some(id), &[]).await
     }
 
     /// Sends one stream of a big output as chunks, read from its spool

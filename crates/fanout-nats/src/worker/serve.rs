@@ -19,13 +19,27 @@ use super::{Served, Shutdown, WorkerOptions};
 use crate::connect::Conn;
 use crate::error::broker;
 use crate::names::{Names, WORKERS};
-use crate::schema::{self, JobMsg, RunSpec, StopMsg, WireExit};
+use crate::schema::{self, JobMsg, RunSpec, StopMsg, WireExit, WireJob};
 use crate::streams::{is_not_found, MAX_MESSAGE};
 use crate::Result;
 
-/// A job this worker holds: pulled, not yet reported.
-struct Held {
+/// How long a pull waits for jobs on the server.
+const PULL_EXPIRES: Duration = Duration::from_millis(500);
+/// How long after that a pull with no answer is given up.
+const PULL_GRACE: Duration = Duration::from_millis(250);
+
+/// A job message this worker holds: acked once all its jobs that run
+/// here have their results stored.
+struct HeldMsg {
     acker: Acker,
+    /// Its jobs still running (or waiting to) in the engine.
+    left: usize,
+}
+
+/// A job running (or waiting to) in the engine.
+struct HeldJob {
+    /// The stream sequence of its message.
+    msg: u64,
     token: String,
 }
 
@@ -34,7 +48,13 @@ struct Serving<'a> {
     opts: &'a WorkerOptions,
     spec: RunSpec,
     commands: Commands,
-    held: HashMap<u64, Held>,
+    /// By stream sequence.
+    msgs: HashMap<u64, HeldMsg>,
+    /// By job seq; their number is what counts against the slots.
+    held: HashMap<u64, HeldJob>,
+    /// Jobs in the last message: how many messages to pull for the free
+    /// slots.
+    last_pack: usize,
     outbox: Outbox,
     bridge: Option<Bridge>,
     halting: bool,
@@ -93,7 +113,9 @@ pub(super) async fn serve(
     let mut s = Serving {
         opts,
         commands,
+        msgs: HashMap::new(),
         held: HashMap::new(),
+        last_pack: 1,
         outbox: Outbox::new(conn, n, &opts.id),
         bridge,
         halting,
@@ -123,22 +145,28 @@ impl Serving<'_> {
         let capacity = self.opts.jobs + self.opts.prefetch;
         let mut batch = None;
         let mut got = 0;
+        // The client ends a pull the server dropped (its consumer was
+        // deleted) only seconds after it expired; this ends it sooner.
+        let mut pull_deadline = None;
         loop {
             let free = capacity.saturating_sub(self.held.len());
             // Pull when half the capacity is free, not for every slot that
             // frees: fewer, bigger pulls cost the broker far less. The
             // prefetch keeps slots busy meanwhile.
             if batch.is_none() && free > 0 && (free * 2 >= capacity || self.held.is_empty()) {
+                let want = (free / self.last_pack.max(1)).clamp(1, 1000);
                 let b = consumer
                     .batch()
-                    .max_messages(free.min(1000))
-                    .expires(Duration::from_millis(500))
+                    .max_messages(want)
+                    .expires(PULL_EXPIRES)
                     .messages()
                     .await;
                 match b {
                     Ok(b) => {
                         batch = Some(b);
                         got = 0;
+                        pull_deadline =
+                            Some(tokio::time::Instant::now() + PULL_EXPIRES + PULL_GRACE);
                     }
                     Err(e) if is_not_found(&e.to_string()) => return Ok(Served::Ended),
                     Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
@@ -149,7 +177,8 @@ impl Serving<'_> {
                 biased;
                 () = stop.recv() => return Ok(Served::Shutdown),
                 Some(m) = stops.next() => match schema::decode::<StopMsg>(&m.payload) {
-                    Ok(s) if s.halt == "now" => return Ok(Served::Ended),
+                    // "done": the run ended; "now": it was halted.
+                    Ok(s) if s.halt == "now" || s.halt == "done" => return Ok(Served::Ended),
                     Ok(_) => self.halting = true,
                     Err(_) => {}
                 },
@@ -163,6 +192,7 @@ impl Serving<'_> {
                     Some(Err(_)) => {}
                     None => {
                         batch = None;
+                        pull_deadline = None;
                         // An empty pull: the run may be over (a pull on a
                         // deleted consumer just expires).
                         if got == 0 && self.held.is_empty() && conn.js.get_stream(&n.jobs_stream).await.is_err() {
@@ -170,6 +200,13 @@ impl Serving<'_> {
                         }
                     }
                 },
+                () = sleep_until(pull_deadline), if pull_deadline.is_some() && got == 0 => {
+                    batch = None;
+                    pull_deadline = None;
+                    if self.held.is_empty() && conn.js.get_stream(&n.jobs_stream).await.is_err() {
+                        return Ok(Served::Ended);
+                    }
+                }
                 () = self.outbox.due() => self.outbox.flush(),
                 _ = heartbeat.tick() => self.heartbeat().await,
             }
@@ -182,8 +219,8 @@ impl Serving<'_> {
         }
     }
 
-    /// One pulled job: run it, or answer it at once (lost, skipped,
-    /// refused, malformed, no-op).
+    /// One pulled message: each of its jobs is run, or answered at once
+    /// (lost, skipped, refused, no-op).
     async fn message(&mut self, m: async_nats::jetstream::Message) {
         let delivered = m.info().map_or(1, |i| i.delivered.max(1) as u64);
         let stream_seq = m.info().map_or(0, |i| i.stream_sequence);
@@ -196,64 +233,76 @@ impl Serving<'_> {
             let _ = acker.ack_with(AckKind::Term).await;
             return;
         }
-        let job = match schema::decode::<JobMsg>(&msg.payload) {
-            Ok(j) => j,
+        let jobs = match schema::decode::<JobMsg>(&msg.payload) {
+            Ok(j) => j.jobs,
             Err(e) => {
                 eprintln!("fanout: worker: dropping a job message: {e}");
                 let _ = acker.ack_with(AckKind::Term).await;
                 return;
             }
         };
-        let seq = job.seq;
-        let token = format!("{}.{stream_seq}.{delivered}", self.opts.id);
-        if let Some(h) = self.held.get_mut(&seq) {
+        if let Some(h) = self.msgs.get_mut(&stream_seq) {
             // Redelivered while this worker still runs it (a heartbeat was
             // late): keep running it once, under the newer delivery.
             h.acker = acker;
             return;
         }
+        self.last_pack = jobs.len().max(1);
+        let token = format!("{}.{stream_seq}.{delivered}", self.opts.id);
+        let mut left = 0;
+        for job in jobs {
+            if self.job(job, &token, delivered, stream_seq) {
+                left += 1;
+            }
+        }
+        if left == 0 {
+            self.outbox.push_ack(acker);
+        } else {
+            self.msgs.insert(stream_seq, HeldMsg { acker, left });
+        }
+    }
+
+    /// One job of a message; true when it went to the engine.
+    fn job(&mut self, job: WireJob, token: &str, delivered: u64, stream_seq: u64) -> bool {
+        let seq = job.seq;
         let args = JobArgs {
             seq: fanout_core::JobSeq(seq),
             records: schema::to_records(job.records),
             stdin: None,
         };
         let command = self.commands.render(&args, SlotId(1));
-        let reply = Reply::new(seq, token.clone(), command);
+        let reply = Reply::new(seq, token.to_owned(), command);
         let max = u64::from(self.spec.max_deliveries.max(1));
-        if delivered > max {
+        let answer = if delivered > max {
             let why = format!(
                 "fanout: job {seq} lost: delivered {delivered} times, more than --max-deliveries {max}\n"
             );
-            return self
-                .outbox
-                .push(reply.failed(WireExit::Signal(libc::SIGKILL), why), acker);
-        }
-        if self.halting {
-            return self
-                .outbox
-                .push(reply.failed(WireExit::Skipped, String::new()), acker);
-        }
-        if !self.allowed(&reply.command) {
+            reply.failed(WireExit::Signal(libc::SIGKILL), why)
+        } else if self.halting {
+            reply.failed(WireExit::Skipped, String::new())
+        } else if !self.allowed(&reply.command) {
             let why = format!(
                 "fanout: worker {} refused the job: its command matches no --allow pattern\n",
                 self.opts.id
             );
-            return self.outbox.push(
-                reply.failed(WireExit::SpawnFailed(libc::EACCES), why),
-                acker,
-            );
-        }
-        match self.bridge.as_ref().and_then(|b| b.jobs.as_ref()) {
-            Some(jobs) if jobs.send(args).is_ok() => {
-                self.held.insert(seq, Held { acker, token });
+            reply.failed(WireExit::SpawnFailed(libc::EACCES), why)
+        } else if let Some(jobs) = self.bridge.as_ref().and_then(|b| b.jobs.as_ref()) {
+            if jobs.send(args).is_err() {
+                // The engine is gone (the run is ending): not acked, so
+                // the job is delivered again.
+                return false;
             }
-            Some(_) => {
-                let _ = acker.ack_with(AckKind::Nak(None)).await;
-            }
-            None => self
-                .outbox
-                .push(reply.failed(WireExit::Code(0), String::new()), acker),
-        }
+            let held = HeldJob {
+                msg: stream_seq,
+                token: token.to_owned(),
+            };
+            self.held.insert(seq, held);
+            return true;
+        } else {
+            reply.failed(WireExit::Code(0), String::new())
+        };
+        self.outbox.push(answer);
+        false
     }
 
     fn allowed(&self, command: &[u8]) -> bool {
@@ -261,14 +310,22 @@ impl Serving<'_> {
     }
 
     fn finished(&mut self, r: JobResult) {
-        if let Some(h) = self.held.remove(&r.seq.0) {
-            self.outbox.push_result(r, h.token, h.acker);
+        let Some(h) = self.held.remove(&r.seq.0) else {
+            return;
+        };
+        self.outbox.push_result(r, h.token);
+        if let Some(m) = self.msgs.get_mut(&h.msg) {
+            m.left -= 1;
+            if m.left == 0 {
+                let m = self.msgs.remove(&h.msg).expect("present");
+                self.outbox.push_ack(m.acker);
+            }
         }
     }
 
     async fn heartbeat(&mut self) {
-        for h in self.held.values() {
-            let _ = h.acker.ack_with(AckKind::Progress).await;
+        for m in self.msgs.values() {
+            let _ = m.acker.ack_with(AckKind::Progress).await;
         }
     }
 
@@ -280,9 +337,10 @@ impl Serving<'_> {
         }
         self.outbox.flush();
         self.outbox.drain().await;
-        for (_, h) in self.held.drain() {
+        self.held.clear();
+        for (_, m) in self.msgs.drain() {
             if give_back {
-                let _ = h.acker.ack_with(AckKind::Nak(None)).await;
+                let _ = m.acker.ack_with(AckKind::Nak(None)).await;
             }
         }
     }
@@ -319,4 +377,11 @@ async fn last(conn: &Conn, n: &Names, subject: &str) -> Option<Vec<u8>> {
     let s = conn.js.get_stream(&n.results_stream).await.ok()?;
     let m = s.get_last_raw_message_by_subject(subject).await.ok()?;
     Some(m.payload.to_vec())
+}
+
+async fn sleep_until(t: Option<tokio::time::Instant>) {
+    match t {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
 }
