@@ -78,8 +78,11 @@ pub(crate) async fn results_consumer(
     results
         .create_consumer(pull::Config {
             durable_name: Some(name.into()),
-            ack_policy: AckPolicy::Explicit,
-            ack_wait: Duration::from_secs(30),
+            // One ack covers every earlier message (see BatchAck); what
+            // was delivered but never arrived (a broker restart) comes
+            // again after 5 s.
+            ack_policy: AckPolicy::All,
+            ack_wait: Duration::from_secs(5),
             max_ack_pending: -1,
             deliver_policy: DeliverPolicy::All,
             filter_subject: n.results_all.clone(),

@@ -445,3 +445,106 @@ fn bad_broker_input_is_one_line_and_exit_255() {
         .code(255)
         .fanout_error("over the limit");
 }
+
+#[test]
+fn a_stopped_worker_gives_its_jobs_back_at_once() {
+    let nats = Nats::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let started = dir.path().join("started");
+    // It holds its running job and four prefetched ones.
+    let mut leaving = Worker::start(&nats.url(), &["-j1", "--prefetch", "4"]);
+    let job = format!("echo {{}} >> {}; sleep 0.5; echo {{}}", started.display());
+    let mut run = via(
+        &nats,
+        &["--ack-wait", "1h", &job, ":::", "1", "2", "3", "4", "5"],
+    )
+    .command();
+    run.stdout(std::process::Stdio::piped());
+    let child = run.spawn().unwrap();
+    wait_for("a job to start", || !lines(&started).is_empty());
+    assert!(leaving.stop().success());
+    // With an ack wait of an hour, the run ends only if the jobs were
+    // given back rather than left to expire.
+    let _staying = Worker::start(&nats.url(), &["-j2"]);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let got: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    each_once(&got, 5);
+}
+
+#[test]
+fn a_job_out_of_deliveries_is_reported_failed_not_left_stuck() {
+    let nats = Nats::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let started = dir.path().join("started");
+    let mut doomed = Worker::start(&nats.url(), &["-j1"]);
+    let job = format!("echo {{}} >> {}; sleep 30", started.display());
+    let mut run = via(
+        &nats,
+        &[
+            "--ack-wait",
+            "1s",
+            "--max-deliveries",
+            "1",
+            &job,
+            ":::",
+            "1",
+        ],
+    )
+    .command();
+    run.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = run.spawn().unwrap();
+    wait_for("the job to start", || !lines(&started).is_empty());
+    doomed.kill_hard();
+    let _next = Worker::start(&nats.url(), &["-j1"]);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("fanout: job 1 lost: delivered 2 times"),
+        "{err}"
+    );
+    assert_eq!(lines(&started), ["1"], "not run a second time");
+}
+
+#[test]
+fn tls_with_the_brokers_ca_works_and_without_it_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (ca, cert, key) = (d.join("ca.pem"), d.join("cert.pem"), d.join("key.pem"));
+    std::fs::write(d.join("san"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n").unwrap();
+    let openssl = |args: &str| {
+        let ok = std::process::Command::new("openssl")
+            .args(args.split(' '))
+            .current_dir(d)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("openssl makes the test certificates");
+        assert!(ok.success(), "openssl {args}");
+    };
+    let ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+    openssl(&format!(
+        "req -x509 {ec} -days 1 -subj /CN=test-ca -keyout ca.key -out ca.pem"
+    ));
+    openssl(&format!(
+        "req {ec} -subj /CN=localhost -keyout key.pem -out req.csr"
+    ));
+    openssl("x509 -req -in req.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -extfile san -out cert.pem");
+    let c = ca.to_str().unwrap();
+    let (crt, k) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    let nats = Nats::start(&["--tls", "--tlscert", crt, "--tlskey", k]);
+    via(&nats, &["echo", ":::", "1"])
+        .run()
+        .code(255)
+        .fanout_error("broker");
+    let _w = Worker::start(&nats.url(), &["-j1", "--broker-tls-ca", c]);
+    via(&nats, &["--broker-tls-ca", c, "echo", ":::", "over tls"])
+        .run()
+        .code(0)
+        .stdout_is("over tls\n");
+}

@@ -66,7 +66,9 @@ impl Coord<'_> {
 
     async fn result(&mut self, mut w: WireResult) {
         let seq = w.seq;
-        if self.is_recorded(seq) {
+        // After `--halt now`, as locally, nothing more is reported (a
+        // batch may carry results of jobs that ended after the halting one).
+        if self.is_recorded(seq) || self.halting == Some(HaltWhen::Now) {
             self.chunks.remove(&(seq, w.token));
             return;
         }

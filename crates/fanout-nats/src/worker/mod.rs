@@ -69,7 +69,11 @@ pub fn work(opts: WorkerOptions) -> Result<()> {
                     continue;
                 }
                 served = true;
-                if serve::serve(&conn, &n, &opts, &mut stop).await? == Served::Shutdown {
+                let served = serve::serve(&conn, &n, &opts, &mut stop).await?;
+                // Acks and NAKs are sent without waiting for an answer:
+                // make sure they leave before the process does.
+                let _ = conn.client.flush().await;
+                if served == Served::Shutdown {
                     return Ok(());
                 }
             }

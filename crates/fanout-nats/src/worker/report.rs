@@ -1,5 +1,5 @@
 //! Sending results back: finished jobs are batched (up to 256 results or
-//! 256 KiB, or 5 ms after the first), output too big to go inline is sent
+//! 256 KiB, or 20 ms after the first), output too big to go inline is sent
 //! first as raw chunks, and a job message is acked only once the broker
 //! has stored the results of all its jobs, so a crash in between reruns
 //! them rather than loses them. Batches go out one after another, in
@@ -30,7 +30,7 @@ const BATCH_BYTES: usize = 256 * 1024;
 /// How long the first result of a batch waits for others: jobs are
 /// acked only after it, but their slots are free already, so this costs
 /// latency, not throughput, and saves the broker a message per job.
-const LINGER: Duration = Duration::from_millis(5);
+const LINGER: Duration = Duration::from_millis(20);
 
 /// The start of a result for a job answered without running.
 pub(super) struct Reply {
