@@ -134,15 +134,18 @@ fn url_credentials(url: &str) -> Option<(String, Option<String>)> {
     })
 }
 
-/// The URL without its credentials, for messages.
+/// The URL (or comma-separated URLs) without credentials, for messages.
 pub(crate) fn redact(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => match rest.split_once('@') {
-            Some((_, host)) => format!("{scheme}://***@{host}"),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
-    }
+    let one = |u: &str| {
+        let (scheme, rest) = u.split_once("://").map_or(("", u), |(s, r)| (s, r));
+        let sep = if scheme.is_empty() { "" } else { "://" };
+        let host_end = rest.find('/').unwrap_or(rest.len());
+        match rest[..host_end].rfind('@') {
+            Some(at) => format!("{scheme}{sep}***@{}", &rest[at + 1..]),
+            None => u.to_owned(),
+        }
+    };
+    url.split(',').map(one).collect::<Vec<_>>().join(",")
 }
 
 #[cfg(test)]
@@ -162,5 +165,11 @@ mod tests {
         assert_eq!(url_credentials("nats://h:1"), None);
         assert_eq!(redact("nats://u:p@h:1"), "nats://***@h:1");
         assert_eq!(redact("nats://h:1"), "nats://h:1");
+        assert_eq!(redact("nats://u:p@ss@h:1"), "nats://***@h:1");
+        assert_eq!(
+            redact("nats://h:1,nats://v:q@g:2"),
+            "nats://h:1,nats://***@g:2"
+        );
+        assert_eq!(redact("u:p@h:1"), "***@h:1");
     }
 }

@@ -3,8 +3,12 @@
 
 use crate::{Error, Result};
 
-/// The durable consumer all workers share on a run's job stream.
-pub const WORKERS: &str = "workers";
+/// The durable consumer all workers share on a run's job stream, named
+/// after the run's incarnation (`RunSpec::epoch`): acks a worker still
+/// sends for an earlier incarnation of the run id reach no consumer.
+pub fn workers(epoch: u64) -> String {
+    format!("workers-{epoch}")
+}
 /// Subject coordinators announce new runs on, so idle workers look now.
 pub const ANNOUNCE: &str = "fanout.announce";
 /// Prefix and suffix of job stream names (`FANOUT_<run>_JOBS`).

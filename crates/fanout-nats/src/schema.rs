@@ -50,6 +50,11 @@ impl<'de> Deserialize<'de> for Bytes {
 pub struct RunSpec {
     /// Protocol version.
     pub v: u32,
+    /// Which incarnation of the run id this is (set by the coordinator
+    /// that created the run, kept by `--resume`): a worker never runs a
+    /// job of one incarnation with the spec of another.
+    #[serde(default)]
+    pub epoch: u64,
     /// The command words (empty: each input line is a command).
     pub command: Vec<Bytes>,
     /// The replacement string (`{}` or `-I`'s).
@@ -90,6 +95,8 @@ pub enum WireTimeout {
 pub struct JobMsg {
     /// Protocol version.
     pub v: u32,
+    /// The run's [`RunSpec::epoch`].
+    pub epoch: u64,
     /// The jobs.
     pub jobs: Vec<WireJob>,
 }
@@ -108,6 +115,9 @@ pub struct WireJob {
 pub struct ResultBatch {
     /// Protocol version.
     pub v: u32,
+    /// The run's [`RunSpec::epoch`]: results of an earlier incarnation of
+    /// the run id are dropped.
+    pub epoch: u64,
     /// The worker's id.
     pub worker: String,
     /// The results.
@@ -272,9 +282,9 @@ mod tests {
 
     #[test]
     fn other_versions_are_refused() {
-        let ok = br#"{"v":1,"jobs":[{"seq":3,"records":[["a"]]}]}"#;
+        let ok = br#"{"v":1,"epoch":5,"jobs":[{"seq":3,"records":[["a"]]}]}"#;
         assert_eq!(decode::<JobMsg>(ok).unwrap().jobs[0].seq, 3);
-        let future = br#"{"v":2,"jobs":[]}"#;
+        let future = br#"{"v":2,"epoch":5,"jobs":[]}"#;
         assert!(decode::<JobMsg>(future).unwrap_err().contains("version 2"));
         assert!(decode::<JobMsg>(b"{").is_err());
     }

@@ -8,19 +8,15 @@ use async_nats::jetstream::stream::{Config, DiscardPolicy, RetentionPolicy, Stre
 use async_nats::jetstream::Context;
 
 use crate::error::broker;
-use crate::names::{Names, WORKERS};
+use crate::names::{workers, Names};
 use crate::Result;
 
 /// The largest job or result message fanout sends (below the server's
 /// `max_payload` when that is smaller).
 pub(crate) const MAX_MESSAGE: usize = 1 << 20;
 
-/// Creates the run's streams and the workers' consumer (or finds them).
-pub(crate) async fn create(
-    js: &Context,
-    n: &Names,
-    ack_wait: Duration,
-) -> Result<(Stream, Stream, PullConsumer)> {
+/// Creates the run's streams (or finds them).
+pub(crate) async fn create(js: &Context, n: &Names) -> Result<(Stream, Stream)> {
     let jobs = js
         .get_or_create_stream(Config {
             name: n.jobs_stream.clone(),
@@ -47,25 +43,33 @@ pub(crate) async fn create(
         })
         .await
         .map_err(broker)?;
-    let workers = jobs
-        .get_or_create_consumer(
-            WORKERS,
-            pull::Config {
-                durable_name: Some(WORKERS.into()),
-                ack_policy: AckPolicy::Explicit,
-                ack_wait,
-                // Workers count deliveries themselves and report a job
-                // lost past the limit, so it never sits in the stream.
-                max_deliver: -1,
-                // 2.9's default of 1000 would stall big pulls.
-                max_ack_pending: -1,
-                deliver_policy: DeliverPolicy::All,
-                ..Default::default()
-            },
-        )
-        .await
-        .map_err(broker)?;
-    Ok((jobs, results, workers))
+    Ok((jobs, results))
+}
+
+/// Creates the workers' consumer of incarnation `epoch` (or finds it).
+pub(crate) async fn workers_consumer(
+    jobs: &Stream,
+    epoch: u64,
+    ack_wait: Duration,
+) -> Result<PullConsumer> {
+    let name = workers(epoch);
+    jobs.get_or_create_consumer(
+        &name,
+        pull::Config {
+            durable_name: Some(name.clone()),
+            ack_policy: AckPolicy::Explicit,
+            ack_wait,
+            // Workers count deliveries themselves and report a job
+            // lost past the limit, so it never sits in the stream.
+            max_deliver: -1,
+            // 2.9's default of 1000 would stall big pulls.
+            max_ack_pending: -1,
+            deliver_policy: DeliverPolicy::All,
+            ..Default::default()
+        },
+    )
+    .await
+    .map_err(broker)
 }
 
 /// A consumer of every result and output chunk from the start, for one
@@ -78,11 +82,11 @@ pub(crate) async fn results_consumer(
     results
         .create_consumer(pull::Config {
             durable_name: Some(name.into()),
-            // One ack covers every earlier message (see BatchAck); what
-            // was delivered but never arrived (a broker restart) comes
-            // again after 5 s.
-            ack_policy: AckPolicy::All,
-            ack_wait: Duration::from_secs(5),
+            // Each message acked on its own: an ack that covered earlier
+            // ones could cover one lost on the way (a broker restart).
+            // Workers send results in batches, so acks are few.
+            ack_policy: AckPolicy::Explicit,
+            ack_wait: Duration::from_secs(10),
             max_ack_pending: -1,
             deliver_policy: DeliverPolicy::All,
             filter_subject: n.results_all.clone(),

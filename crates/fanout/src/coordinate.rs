@@ -26,6 +26,8 @@ pub fn run(
     let control = &config.run.control;
     let spec = RunSpec {
         v: VERSION,
+        // Set by the coordinator.
+        epoch: 0,
         command: bytes(&config.command),
         replace: Bytes(config.template.replace.clone()),
         quote_command: config.template.quote_command,

@@ -548,3 +548,41 @@ fn tls_with_the_brokers_ca_works_and_without_it_is_refused() {
         .code(0)
         .stdout_is("over tls\n");
 }
+
+#[test]
+fn a_run_id_started_afresh_never_runs_or_reports_the_old_runs_jobs() {
+    let nats = Nats::start(&[]);
+    let _w = Worker::start(&nats.url(), &["-j2"]);
+    let dir = tempfile::tempdir().unwrap();
+    let started = dir.path().join("started");
+    let old = format!("echo {{}} >> {}; sleep 1; echo old {{}}", started.display());
+    let mut first = via(
+        &nats,
+        &["--run-id", "again", &old, ":::", "1", "2", "3", "4"],
+    )
+    .command();
+    first.stdout(std::process::Stdio::null());
+    let mut first = first.spawn().unwrap();
+    wait_for("old jobs to start", || !lines(&started).is_empty());
+    unsafe { libc::kill(first.id() as i32, libc::SIGKILL) };
+    first.wait().unwrap();
+    // The same id without --resume: a new run, whatever the worker still
+    // holds of the old one.
+    via(
+        &nats,
+        &[
+            "--run-id",
+            "again",
+            "-k",
+            "echo new {}",
+            ":::",
+            "1",
+            "2",
+            "3",
+            "4",
+        ],
+    )
+    .run()
+    .code(0)
+    .stdout_is("new 1\nnew 2\nnew 3\nnew 4\n");
+}

@@ -10,7 +10,7 @@ use fanout_core::exec::Captured;
 use fanout_core::{Event, ExitKind, HaltWhen, JobArgs, JobResult, JobSeq, KillReason, SlotId};
 
 use super::{Coord, Early};
-use crate::schema::{self, ResultBatch, WireExit, WireResult};
+use crate::schema::{self, ResultBatch, WireExit, WireJob, WireResult};
 
 impl Coord<'_> {
     /// Takes in one message of the results stream.
@@ -20,6 +20,8 @@ impl Coord<'_> {
             self.chunk(m);
         } else if subject == self.n.results {
             match schema::decode::<ResultBatch>(&m.payload) {
+                // Results of an earlier incarnation of this run id.
+                Ok(batch) if batch.epoch != self.run_epoch => {}
                 Ok(batch) => {
                     for w in batch.results {
                         self.result(w).await;
@@ -53,11 +55,16 @@ impl Coord<'_> {
         if self.is_recorded(seq) {
             return;
         }
+        let at = m.info().map_or(0, |i| i.stream_sequence);
         let entry = self.chunks.entry((seq, token)).or_default();
+        if at <= entry.last {
+            return;
+        }
+        entry.last = at;
         let target = if stream == "err" {
-            &mut entry.1
+            &mut entry.err
         } else {
-            &mut entry.0
+            &mut entry.out
         };
         if let Err(e) = target.push(&m.payload, &self.spool) {
             self.sink_error.get_or_insert(e);
@@ -73,28 +80,47 @@ impl Coord<'_> {
             return;
         }
         let (out, err) = if w.chunked {
-            self.chunks
-                .remove(&(seq, w.token.clone()))
-                .unwrap_or_default()
+            let o = self.chunks.remove(&(seq, w.token.clone()));
+            o.map_or_else(Default::default, |o| (o.out, o.err))
         } else {
             let b =
                 |x: Option<schema::Bytes>| Captured::from_vec(x.map(|b| b.0).unwrap_or_default());
             (b(w.out.take()), b(w.err.take()))
         };
         if w.exit == WireExit::Skipped {
-            // Not run because the run is halting: not reported, as a local
-            // run never starts it.
+            self.skipped(seq);
+            return;
+        }
+        match self.table.remove(&seq) {
+            Some(job) => self.finish(job, w, out, err).await,
+            // Resume: the job is not read from the input yet.
+            None if self.draining || self.queued.contains(&seq) => {
+                self.queued.remove(&seq);
+                self.early.insert(seq, Early { wire: w, out, err });
+            }
+            None => {}
+        }
+    }
+
+    /// A job a worker did not run because it saw the run halting: not
+    /// reported, as a local run never starts it; unless this coordinator
+    /// is not halting (the halt was an earlier coordinator's), when it is
+    /// published again.
+    fn skipped(&mut self, seq: u64) {
+        if self.halting.is_some() {
             if self.table.remove(&seq).is_some() {
                 self.recorded.insert(JobSeq(seq));
             }
             return;
         }
-        match self.table.remove(&seq) {
-            Some(job) => self.finish(job, w, out, err).await,
-            None if self.draining => {
-                self.early.insert(seq, Early { wire: w, out, err });
+        if let Some(job) = self.table.get(&seq) {
+            let again = WireJob {
+                seq,
+                records: crate::schema::from_records(&job.records),
+            };
+            if let Err(e) = self.publish_jobs(vec![again]) {
+                eprintln!("fanout: cannot publish job {seq} again: {e}");
             }
-            None => {}
         }
     }
 

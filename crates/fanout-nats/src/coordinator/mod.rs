@@ -88,7 +88,14 @@ where
 }
 
 /// A job's output while its chunks arrive, before its result does.
-type Outputs = (Captured, Captured);
+#[derive(Default)]
+struct Outputs {
+    out: Captured,
+    err: Captured,
+    /// The stream sequence of the last chunk taken: a chunk delivered
+    /// again is not appended twice.
+    last: u64,
+}
 
 /// A result that came before its job was read from the input (resume).
 struct Early {
@@ -117,7 +124,10 @@ struct Coord<'a> {
     early: HashMap<u64, Early>,
     chunks: HashMap<(u64, String), Outputs>,
     acks: FuturesUnordered<publish::AckWait>,
+    /// This process's start, in message ids.
     epoch: u64,
+    /// The run's incarnation (see `RunSpec::epoch`).
+    run_epoch: u64,
     halt: HaltCounter,
     halting: Option<HaltWhen>,
     summary: RunSummary,
@@ -160,15 +170,41 @@ impl<'a> Coord<'a> {
         if !opts.resume {
             streams::delete(&conn.js, &n).await?;
         }
-        let (_jobs, results, _workers) = streams::create(&conn.js, &n, opts.ack_wait).await?;
+        let (jobs, results) = streams::create(&conn.js, &n).await?;
         let epoch = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
         let results_name = format!("coordinator-{epoch}");
+        let mut spec = spec;
+        // A resumed run keeps its incarnation, so the jobs already in the
+        // stream are still its own.
+        spec.epoch = match (opts.resume, last_spec(&results, &n).await) {
+            (true, Some(old)) => old.epoch,
+            _ => epoch,
+        };
+        let run_epoch = spec.epoch;
+        streams::workers_consumer(&jobs, run_epoch, opts.ack_wait).await?;
         let results = streams::results_consumer(&results, &n, &results_name).await?;
         let spec_bytes = serde_json::to_vec(&spec).map_err(broker)?;
         conn.js
             .publish(n.spec.clone(), spec_bytes.into())
+            .await
+            .map_err(broker)?
+            .await
+            .map_err(broker)?;
+        // A halt state left by an earlier coordinator of this run (one
+        // killed while halting) no longer holds.
+        let running = serde_json::to_vec(&StopMsg {
+            v: VERSION,
+            halt: "running".into(),
+        })
+        .map_err(broker)?;
+        let _ = conn
+            .client
+            .publish(n.stop.clone(), running.clone().into())
+            .await;
+        conn.js
+            .publish(n.state.clone(), running.into())
             .await
             .map_err(broker)?
             .await
@@ -191,6 +227,7 @@ impl<'a> Coord<'a> {
             chunks: HashMap::new(),
             acks: FuturesUnordered::new(),
             epoch,
+            run_epoch,
             halt,
             halting: None,
             summary: RunSummary::default(),
@@ -223,7 +260,6 @@ impl<'a> Coord<'a> {
             .await
             .map_err(broker)?;
         let mut results = self.results.messages().await.map_err(broker)?;
-        let mut acks = BatchAck::default();
         loop {
             let no_new = self.halting.is_some() || self.input_done || self.sink_error.is_some();
             if self.halting == Some(HaltWhen::Now) || self.sink_error.is_some() {
@@ -251,7 +287,7 @@ impl<'a> Coord<'a> {
                 m = results.next() => match m {
                     Some(Ok(m)) => {
                         self.intake(&m).await;
-                        acks.processed(m).await;
+                        let _ = m.ack().await;
                     }
                     // Missed heartbeats while the broker restarts: the
                     // stream of messages goes on by itself.
@@ -265,7 +301,6 @@ impl<'a> Coord<'a> {
                     None => self.input_done = true,
                 },
                 () = sleep_until(probe_end), if probe_end.is_some() => {}
-                () = sleep_until(acks.due), if acks.due.is_some() => acks.flush().await,
             }
         }
     }
@@ -383,7 +418,14 @@ impl<'a> Coord<'a> {
                 .client
                 .publish(self.n.stop.clone(), done[..].into())
                 .await;
-            streams::delete(&self.conn.js, &self.n).await?;
+            // Every job has its result by now: a stream that cannot be
+            // deleted is worth a warning, not a failed run.
+            if let Err(e) = streams::delete(&self.conn.js, &self.n).await {
+                eprintln!(
+                    "fanout: warning: run {} left on the broker: {e}",
+                    self.n.run
+                );
+            }
         } else {
             // Broken off by a broker failure: the run stays, for --resume.
             let _ = self
@@ -393,8 +435,8 @@ impl<'a> Coord<'a> {
                 .await;
         }
         let _ = self.conn.client.flush().await;
-        result?;
         let finish = self.sink.finish();
+        result?;
         if let Some(e) = self.input_error.take() {
             return Err(e);
         }
@@ -409,6 +451,15 @@ impl<'a> Coord<'a> {
             None => Ok(self.summary.clone()),
         }
     }
+}
+
+/// The spec a run already has on the broker.
+async fn last_spec(results: &async_nats::jetstream::stream::Stream, n: &Names) -> Option<RunSpec> {
+    let m = results
+        .get_last_raw_message_by_subject(&n.spec)
+        .await
+        .ok()?;
+    schema::decode(&m.payload).ok()
 }
 
 /// SIGINT, SIGTERM and SIGHUP, or nothing.
@@ -443,35 +494,5 @@ async fn sleep_until(t: Option<std::time::Instant>) {
     match t {
         Some(t) => tokio::time::sleep_until(t.into()).await,
         None => std::future::pending().await,
-    }
-}
-
-/// Acks of taken-in results, one for many: the consumer acks everything up
-/// to the acked message (AckPolicy::All), so the broker handles one ack
-/// per 64 results messages or 20 ms instead of one per message.
-#[derive(Default)]
-struct BatchAck {
-    last: Option<async_nats::jetstream::Message>,
-    count: usize,
-    due: Option<std::time::Instant>,
-}
-
-impl BatchAck {
-    async fn processed(&mut self, m: async_nats::jetstream::Message) {
-        self.last = Some(m);
-        self.count += 1;
-        self.due
-            .get_or_insert_with(|| std::time::Instant::now() + Duration::from_millis(20));
-        if self.count >= 64 {
-            self.flush().await;
-        }
-    }
-
-    async fn flush(&mut self) {
-        if let Some(m) = self.last.take() {
-            let _ = m.ack().await;
-        }
-        self.count = 0;
-        self.due = None;
     }
 }

@@ -90,12 +90,17 @@ impl Coord<'_> {
         self.publish_jobs(jobs)
     }
 
-    fn publish_jobs(&mut self, jobs: Vec<WireJob>) -> Result<()> {
+    pub(super) fn publish_jobs(&mut self, jobs: Vec<WireJob>) -> Result<()> {
         let Some(first) = jobs.first().map(|j| j.seq) else {
             return Ok(());
         };
         let n = jobs.len();
-        let msg = serde_json::to_vec(&JobMsg { v: VERSION, jobs }).map_err(broker)?;
+        let msg = serde_json::to_vec(&JobMsg {
+            v: VERSION,
+            epoch: self.run_epoch,
+            jobs,
+        })
+        .map_err(broker)?;
         let limit = self.conn.max_payload.min(streams::MAX_MESSAGE) - 256;
         if msg.len() > limit {
             let JobMsg { mut jobs, .. } = serde_json::from_slice(&msg).map_err(broker)?;
@@ -137,7 +142,9 @@ impl Coord<'_> {
         &mut self,
         (seq, msg, res): (u64, Vec<u8>, Result<(), String>),
     ) -> Result<()> {
-        if res.is_err() && self.halting.is_none() {
+        // Retried also while halting: the jobs wait in the table for an
+        // answer (run or skipped), so they must reach the workers.
+        if res.is_err() {
             let js = self.conn.js.clone();
             let (subject, id) = (self.n.jobs.clone(), self.msg_id(seq));
             let retry = publish(js, subject, id, seq, msg, Duration::from_millis(200));

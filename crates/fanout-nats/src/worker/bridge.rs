@@ -65,6 +65,12 @@ impl Bridge {
         })
     }
 
+    /// True when the engine's thread ended (it fails only on errors such
+    /// as a full spool disk).
+    pub(super) fn is_finished(&self) -> bool {
+        self.thread.as_ref().is_none_or(JoinHandle::is_finished)
+    }
+
     /// Lets running jobs finish (or, with `kill`, kills them) and waits
     /// for the engine's thread.
     pub(super) async fn stop(mut self, kill: bool) {

@@ -49,6 +49,9 @@ enum Served {
     Ended,
     /// This worker was told to shut down.
     Shutdown,
+    /// This worker could not go on with the run (its engine failed); the
+    /// jobs it held were given back.
+    Failed,
 }
 
 /// Serves runs until SIGINT, SIGTERM or SIGHUP. Jobs held then are given
@@ -73,8 +76,10 @@ pub fn work(opts: WorkerOptions) -> Result<()> {
                 // Acks and NAKs are sent without waiting for an answer:
                 // make sure they leave before the process does.
                 let _ = conn.client.flush().await;
-                if served == Served::Shutdown {
-                    return Ok(());
+                match served {
+                    Served::Shutdown => return Ok(()),
+                    Served::Failed => tokio::time::sleep(Duration::from_secs(1)).await,
+                    Served::Ended => {}
                 }
             }
             if served {

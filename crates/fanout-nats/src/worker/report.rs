@@ -19,10 +19,13 @@ use fanout_core::{ExitKind, JobResult};
 
 use crate::connect::Conn;
 use crate::names::Names;
-use crate::schema::{Bytes, ResultBatch, WireExit, WireResult, VERSION};
+use crate::schema::{Bytes, WireExit, WireResult, VERSION};
 
-/// Output up to this size (both streams) travels inside the result.
-const INLINE: u64 = 64 * 1024;
+/// Output up to this size (both streams) travels inside the result (JSON
+/// may make it 6 times bigger, escaping control bytes).
+const INLINE: u64 = 32 * 1024;
+/// A result batch bigger than this is split.
+const BATCH_MAX: usize = 900 * 1024;
 /// The size of one output chunk.
 const CHUNK: usize = 512 * 1024;
 const BATCH_RESULTS: usize = 256;
@@ -96,10 +99,13 @@ pub(super) struct Outbox {
     batches: u64,
     sender: Option<(UnboundedSender<Batch>, JoinHandle<()>)>,
     gone: Arc<AtomicBool>,
+    /// When this outbox was made: part of every batch's message id.
+    epoch: u64,
+    run_epoch: u64,
 }
 
 impl Outbox {
-    pub(super) fn new(conn: &Conn, n: &Names, worker: &str) -> Outbox {
+    pub(super) fn new(conn: &Conn, n: &Names, worker: &str, run_epoch: u64) -> Outbox {
         Outbox {
             js: conn.js.clone(),
             results: n.results.clone(),
@@ -112,6 +118,8 @@ impl Outbox {
             batches: 0,
             sender: None,
             gone: Arc::default(),
+            epoch: now_ns(),
+            run_epoch,
         }
     }
 
@@ -196,7 +204,9 @@ impl Outbox {
         self.bytes = 0;
         self.since = None;
         self.batches += 1;
-        let id = format!("{}.{}", self.worker, self.batches);
+        // Unique for each time this worker serves the run, so the broker's
+        // deduplication never takes a new batch for an old one.
+        let id = format!("{}.{}.{}", self.worker, self.epoch, self.batches);
         let (tx, _) = self.sender.get_or_insert_with(|| {
             let send = Send {
                 js: self.js.clone(),
@@ -204,6 +214,7 @@ impl Outbox {
                 chunks: self.chunks.clone(),
                 worker: self.worker.clone(),
                 gone: self.gone.clone(),
+                run_epoch: self.run_epoch,
             };
             let (tx, mut rx) = unbounded_channel::<Batch>();
             let task = tokio::spawn(async move {
@@ -232,6 +243,7 @@ struct Send {
     chunks: String,
     worker: String,
     gone: Arc<AtomicBool>,
+    run_epoch: u64,
 }
 
 impl Send {
@@ -258,13 +270,20 @@ impl Send {
         }
     }
 
-    async fn results_batch(&self, id: &str, wires: Vec<WireResult>) -> bool {
-        let payload = serde_json::to_vec(&ResultBatch {
+    /// Publishes results, split in halves while too big for a message.
+    async fn results_batch(&self, id: &str, mut wires: Vec<WireResult>) -> bool {
+        let payload = serde_json::to_vec(&BatchRef {
             v: VERSION,
-            worker: self.worker.clone(),
-            results: wires,
+            epoch: self.run_epoch,
+            worker: &self.worker,
+            results: &wires,
         })
         .unwrap_or_default();
+        if payload.len() > BATCH_MAX && wires.len() > 1 {
+            let rest = wires.split_off(wires.len() / 2);
+            return Box::pin(self.results_batch(&format!("{id}a"), wires)).await
+                && Box::pin(self.results_batch(&format!("{id}b"), rest)).await;
+        }
         self.publish(&self.results, payload, Some(id), &[]).await
     }
 
@@ -337,6 +356,15 @@ impl Send {
         self.gone.store(true, Ordering::Relaxed);
         false
     }
+}
+
+/// A [`ResultBatch`] as it is written, borrowing its results.
+#[derive(serde::Serialize)]
+struct BatchRef<'a> {
+    v: u32,
+    epoch: u64,
+    worker: &'a str,
+    results: &'a [WireResult],
 }
 
 fn now_ns() -> u64 {

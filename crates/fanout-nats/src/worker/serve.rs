@@ -18,7 +18,7 @@ use super::report::{Outbox, Reply};
 use super::{Served, Shutdown, WorkerOptions};
 use crate::connect::Conn;
 use crate::error::broker;
-use crate::names::{Names, WORKERS};
+use crate::names::{workers, Names};
 use crate::schema::{self, JobMsg, RunSpec, StopMsg, WireExit, WireJob};
 use crate::streams::{is_not_found, MAX_MESSAGE};
 use crate::Result;
@@ -81,7 +81,7 @@ pub(super) async fn serve(
     if let Some(state) = last(conn, n, &n.state).await {
         match schema::decode::<StopMsg>(&state).map(|s| s.halt) {
             Ok(h) if h == "now" => return Ok(Served::Ended),
-            Ok(_) => halting = true,
+            Ok(h) => halting = h == "soon",
             Err(_) => {}
         }
     }
@@ -93,13 +93,21 @@ pub(super) async fn serve(
             header: spec.header.iter().map(|b| b.0.clone()).collect(),
             append_missing: spec.append_missing,
         },
-    )?;
+    );
+    let template = match template {
+        Ok(t) => t,
+        Err(e) => {
+            // One bad run must not stop the worker serving others.
+            eprintln!("fanout: worker: cannot serve run {}: {e}", n.run);
+            return Ok(Served::Failed);
+        }
+    };
     let commands = Commands::Template {
         template: std::sync::Arc::new(template),
         context: spec.context,
     };
     let consumer: PullConsumer = match conn.js.get_stream(&n.jobs_stream).await {
-        Ok(s) => match s.get_consumer::<pull::Config>(WORKERS).await {
+        Ok(s) => match s.get_consumer::<pull::Config>(&workers(spec.epoch)).await {
             Ok(c) => c,
             Err(_) => return Ok(Served::Ended),
         },
@@ -108,7 +116,13 @@ pub(super) async fn serve(
     let (done_tx, done_rx) = tokio::sync::mpsc::unbounded_channel();
     let bridge = match opts.noop {
         true => None,
-        false => Some(Bridge::start(opts, &spec, commands.clone(), done_tx)?),
+        false => match Bridge::start(opts, &spec, commands.clone(), done_tx) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                eprintln!("fanout: worker: cannot start an engine: {e}");
+                return Ok(Served::Failed);
+            }
+        },
     };
     let mut s = Serving {
         opts,
@@ -116,13 +130,14 @@ pub(super) async fn serve(
         msgs: HashMap::new(),
         held: HashMap::new(),
         last_pack: 1,
-        outbox: Outbox::new(conn, n, &opts.id),
+        outbox: Outbox::new(conn, n, &opts.id, spec.epoch),
         bridge,
         halting,
         spec,
     };
     let served = s.run(conn, n, &consumer, done_rx, stop).await;
-    s.end(matches!(served, Ok(Served::Shutdown))).await;
+    s.end(matches!(served, Ok(Served::Shutdown | Served::Failed)))
+        .await;
     served
 }
 
@@ -179,14 +194,17 @@ impl Serving<'_> {
                 Some(m) = stops.next() => match schema::decode::<StopMsg>(&m.payload) {
                     // "done": the run ended; "now": it was halted.
                     Ok(s) if s.halt == "now" || s.halt == "done" => return Ok(Served::Ended),
-                    Ok(_) => self.halting = true,
+                    // "soon", or "running" from a coordinator resuming the run.
+                    Ok(s) => self.halting = s.halt == "soon",
                     Err(_) => {}
                 },
                 Some(r) = done.recv() => self.finished(r),
                 m = next(&mut batch) => match m {
                     Some(Ok(m)) => {
                         got += 1;
-                        self.message(m).await;
+                        if self.message(m).await {
+                            return Ok(Served::Ended);
+                        }
                     }
                     Some(Err(e)) if is_not_found(&e.to_string()) => return Ok(Served::Ended),
                     Some(Err(_)) => {}
@@ -195,7 +213,7 @@ impl Serving<'_> {
                         pull_deadline = None;
                         // An empty pull: the run may be over (a pull on a
                         // deleted consumer just expires).
-                        if got == 0 && self.held.is_empty() && conn.js.get_stream(&n.jobs_stream).await.is_err() {
+                        if got == 0 && self.held.is_empty() && gone(conn, n, self.spec.epoch).await {
                             return Ok(Served::Ended);
                         }
                     }
@@ -203,12 +221,14 @@ impl Serving<'_> {
                 () = sleep_until(pull_deadline), if pull_deadline.is_some() && got == 0 => {
                     batch = None;
                     pull_deadline = None;
-                    if self.held.is_empty() && conn.js.get_stream(&n.jobs_stream).await.is_err() {
+                    if self.held.is_empty() && gone(conn, n, self.spec.epoch).await {
                         return Ok(Served::Ended);
                     }
                 }
                 () = self.outbox.due() => self.outbox.flush(),
-                _ = heartbeat.tick() => self.heartbeat().await,
+                _ = heartbeat.tick() => if !self.heartbeat().await {
+                    return Ok(Served::Failed);
+                },
             }
             if self.outbox.full() {
                 self.outbox.flush();
@@ -221,7 +241,10 @@ impl Serving<'_> {
 
     /// One pulled message: each of its jobs is run, or answered at once
     /// (lost, skipped, refused, no-op).
-    async fn message(&mut self, m: async_nats::jetstream::Message) {
+    /// Returns true when the message belongs to another incarnation of
+    /// the run (the run id was started afresh): then this worker leaves
+    /// and reads the run's spec again.
+    async fn message(&mut self, m: async_nats::jetstream::Message) -> bool {
         let delivered = m.info().map_or(1, |i| i.delivered.max(1) as u64);
         let stream_seq = m.info().map_or(0, |i| i.stream_sequence);
         let (msg, acker) = m.split();
@@ -231,21 +254,24 @@ impl Serving<'_> {
                 msg.payload.len()
             );
             let _ = acker.ack_with(AckKind::Term).await;
-            return;
+            return false;
         }
         let jobs = match schema::decode::<JobMsg>(&msg.payload) {
+            Ok(j) if j.epoch != self.spec.epoch => {
+                let _ = acker.ack_with(AckKind::Nak(None)).await;
+                return true;
+            }
             Ok(j) => j.jobs,
             Err(e) => {
-                eprintln!("fanout: worker: dropping a job message: {e}");
-                let _ = acker.ack_with(AckKind::Term).await;
-                return;
+                self.unreadable(&msg.payload, &e, acker);
+                return false;
             }
         };
         if let Some(h) = self.msgs.get_mut(&stream_seq) {
             // Redelivered while this worker still runs it (a heartbeat was
             // late): keep running it once, under the newer delivery.
             h.acker = acker;
-            return;
+            return false;
         }
         self.last_pack = jobs.len().max(1);
         let token = format!("{}.{stream_seq}.{delivered}", self.opts.id);
@@ -260,6 +286,31 @@ impl Serving<'_> {
         } else {
             self.msgs.insert(stream_seq, HeldMsg { acker, left });
         }
+        false
+    }
+
+    /// A job message this worker cannot read (another protocol version, or
+    /// not fanout's): its jobs, when their numbers can be found, are
+    /// reported failed with the reason, so the run does not wait for them.
+    fn unreadable(&mut self, payload: &[u8], why: &str, acker: Acker) {
+        eprintln!("fanout: worker: cannot run a job message: {why}");
+        let seqs: Vec<u64> = serde_json::from_slice::<serde_json::Value>(payload)
+            .ok()
+            .and_then(|v| {
+                let jobs = v.get("jobs")?.as_array()?.clone();
+                Some(jobs.iter().filter_map(|j| j.get("seq")?.as_u64()).collect())
+            })
+            .unwrap_or_default();
+        for seq in seqs {
+            let reply = Reply::new(seq, self.opts.id.clone(), Vec::new());
+            let text = format!(
+                "fanout: worker {} cannot run job {seq}: {why}\n",
+                self.opts.id
+            );
+            self.outbox
+                .push(reply.failed(WireExit::SpawnFailed(libc::EPROTO), text));
+        }
+        self.outbox.push_ack(acker);
     }
 
     /// One job of a message; true when it went to the engine.
@@ -323,10 +374,16 @@ impl Serving<'_> {
         }
     }
 
-    async fn heartbeat(&mut self) {
+    /// Keeps held messages leased; false when the engine has died, so its
+    /// jobs would never be answered (then they are given back).
+    async fn heartbeat(&mut self) -> bool {
+        if self.bridge.as_ref().is_some_and(Bridge::is_finished) {
+            return false;
+        }
         for m in self.msgs.values() {
             let _ = m.acker.ack_with(AckKind::Progress).await;
         }
+        true
     }
 
     /// Leaves the run: results of finished jobs are sent; with `give_back`
@@ -369,6 +426,16 @@ async fn spec(conn: &Conn, n: &Names) -> Option<RunSpec> {
             eprintln!("fanout: worker: cannot serve run {}: {e}", n.run);
             None
         }
+    }
+}
+
+/// Whether this incarnation of the run is gone: its job stream or its
+/// workers' consumer no longer exists (a pull on a missing consumer just
+/// expires, it does not fail).
+async fn gone(conn: &Conn, n: &Names, epoch: u64) -> bool {
+    match conn.js.get_stream(&n.jobs_stream).await {
+        Ok(s) => s.consumer_info(workers(epoch)).await.is_err(),
+        Err(_) => true,
     }
 }
 
