@@ -15,6 +15,24 @@ fn via(nats: &Nats, args: &[&str]) -> Fanout {
     fanout(["--broker", &nats.url()]).args(args)
 }
 
+/// Starts a coordinator in the background, its output captured.
+fn start(f: Fanout) -> std::process::Child {
+    let mut c = f.command();
+    c.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    c.spawn().unwrap()
+}
+
+/// Waits for a coordinator from [`start`], which must succeed; its
+/// output lines.
+fn finished_ok(child: std::process::Child) -> Vec<String> {
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "stderr: {err}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    text.lines().map(str::to_owned).collect()
+}
+
 /// Each seq in `seqs` (as lines of a file) once, and nothing else.
 fn each_once(got: &[String], n: usize) {
     let mut got: Vec<usize> = got.iter().map(|l| l.trim().parse().unwrap()).collect();
@@ -133,22 +151,12 @@ fn a_worker_killed_mid_job_loses_nothing_and_duplicates_nothing() {
     let started = dir.path().join("started");
     let mut doomed = Worker::start(&nats.url(), &["-j2"]);
     let job = format!("echo {{}} >> {}; sleep 1; echo {{}}", started.display());
-    let mut run = via(&nats, &["--ack-wait", "2s", &job, ":::"])
-        .args((1..=10).map(|i| i.to_string()))
-        .command();
-    run.stdout(std::process::Stdio::piped());
-    let child = run.spawn().unwrap();
+    let child =
+        start(via(&nats, &["--ack-wait", "2s", &job, ":::"]).args((1..=10).map(|i| i.to_string())));
     wait_for("jobs to start", || lines(&started).len() >= 2);
     doomed.kill_hard();
     let _rescue = Worker::start(&nats.url(), &["-j3"]);
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    let got: Vec<String> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_owned)
-        .collect();
-    each_once(&got, 10);
+    each_once(&finished_ok(child), 10);
 }
 
 #[test]
@@ -204,34 +212,21 @@ fn a_broker_restart_mid_run_loses_and_duplicates_nothing() {
     let _w2 = Worker::start(&nats.url(), &["-j2"]);
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("log");
-    let mut run = via(
-        &nats,
-        &[
-            "--joblog",
-            log.to_str().unwrap(),
-            "sleep 0.2; echo {}",
-            ":::",
-        ],
-    )
-    .args((1..=30).map(|i| i.to_string()))
-    .command();
-    run.stdout(std::process::Stdio::piped());
-    let child = run.spawn().unwrap();
+    let child = start(
+        via(
+            &nats,
+            &[
+                "--joblog",
+                log.to_str().unwrap(),
+                "sleep 0.2; echo {}",
+                ":::",
+            ],
+        )
+        .args((1..=30).map(|i| i.to_string())),
+    );
     wait_for("some jobs done", || lines(&log).len() > 5);
     nats.restart_after(Duration::from_millis(500));
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let got: Vec<String> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_owned)
-        .collect();
-    each_once(&got, 30);
+    each_once(&finished_ok(child), 30);
     each_once(
         &lines(&log)[1..]
             .iter()
@@ -454,26 +449,16 @@ fn a_stopped_worker_gives_its_jobs_back_at_once() {
     // It holds its running job and four prefetched ones.
     let mut leaving = Worker::start(&nats.url(), &["-j1", "--prefetch", "4"]);
     let job = format!("echo {{}} >> {}; sleep 0.5; echo {{}}", started.display());
-    let mut run = via(
+    let child = start(via(
         &nats,
         &["--ack-wait", "1h", &job, ":::", "1", "2", "3", "4", "5"],
-    )
-    .command();
-    run.stdout(std::process::Stdio::piped());
-    let child = run.spawn().unwrap();
+    ));
     wait_for("a job to start", || !lines(&started).is_empty());
     assert!(leaving.stop().success());
     // With an ack wait of an hour, the run ends only if the jobs were
     // given back rather than left to expire.
     let _staying = Worker::start(&nats.url(), &["-j2"]);
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    let got: Vec<String> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_owned)
-        .collect();
-    each_once(&got, 5);
+    each_once(&finished_ok(child), 5);
 }
 
 #[test]
