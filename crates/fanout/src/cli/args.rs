@@ -336,7 +336,7 @@ pub struct Cli {
     #[arg(long = "allow", value_name = "REGEX", help_heading = "Distributed")]
     pub allow: Vec<String>,
 
-    /// Worker: jobs held beyond the free slots, ready to start (default: as many as -j).
+    /// Worker: jobs held beyond the free slots, ready to start (default: as many as -j, at least 4).
     #[arg(long = "prefetch", value_name = "N", help_heading = "Distributed")]
     pub prefetch: Option<usize>,
 
