@@ -39,7 +39,7 @@ const LINGER: Duration = Duration::from_millis(20);
 pub(super) struct Reply {
     seq: u64,
     token: String,
-    pub command: Vec<u8>,
+    command: Vec<u8>,
 }
 
 impl Reply {

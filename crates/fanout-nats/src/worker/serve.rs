@@ -321,38 +321,51 @@ impl Serving<'_> {
             records: schema::to_records(job.records),
             stdin: None,
         };
-        let command = self.commands.render(&args, SlotId(1));
-        let reply = Reply::new(seq, token.to_owned(), command);
         let max = u64::from(self.spec.max_deliveries.max(1));
-        let answer = if delivered > max {
+        let at_once = if delivered > max {
             let why = format!(
                 "fanout: job {seq} lost: delivered {delivered} times, more than --max-deliveries {max}\n"
             );
-            reply.failed(WireExit::Signal(libc::SIGKILL), why)
+            Some((WireExit::Signal(libc::SIGKILL), why))
         } else if self.halting {
-            reply.failed(WireExit::Skipped, String::new())
-        } else if !self.allowed(&reply.command) {
-            let why = format!(
-                "fanout: worker {} refused the job: its command matches no --allow pattern\n",
-                self.opts.id
-            );
-            reply.failed(WireExit::SpawnFailed(libc::EACCES), why)
-        } else if let Some(jobs) = self.bridge.as_ref().and_then(|b| b.jobs.as_ref()) {
-            if jobs.send(args).is_err() {
-                // The engine is gone (the run is ending): not acked, so
-                // the job is delivered again.
-                return false;
-            }
-            let held = HeldJob {
-                msg: stream_seq,
-                token: token.to_owned(),
-            };
-            self.held.insert(seq, held);
-            return true;
+            Some((WireExit::Skipped, String::new()))
         } else {
-            reply.failed(WireExit::Code(0), String::new())
+            None
         };
-        self.outbox.push(answer);
+        // The command line is rendered here only when the job is answered
+        // at once or --allow must see it; otherwise the engine renders it
+        // (with the real slot) when the job starts.
+        let needed = at_once.is_some() || !self.opts.allow.is_empty() || self.bridge.is_none();
+        let command = needed.then(|| self.commands.render(&args, SlotId(1)));
+        let (exit, why) = match at_once {
+            Some(answer) => answer,
+            None if !self.allowed(command.as_deref().unwrap_or_default()) => {
+                let why = format!(
+                    "fanout: worker {} refused the job: its command matches no --allow pattern\n",
+                    self.opts.id
+                );
+                (WireExit::SpawnFailed(libc::EACCES), why)
+            }
+            None => match self.bridge.as_ref().map(|b| b.jobs.as_ref()) {
+                Some(jobs) => {
+                    if jobs.is_none_or(|j| j.send(args).is_err()) {
+                        // The engine is gone (the run is ending): not
+                        // acked, so the job is delivered again.
+                        return false;
+                    }
+                    let held = HeldJob {
+                        msg: stream_seq,
+                        token: token.to_owned(),
+                    };
+                    self.held.insert(seq, held);
+                    return true;
+                }
+                // --noop-jobs: succeeded, nothing run.
+                None => (WireExit::Code(0), String::new()),
+            },
+        };
+        let reply = Reply::new(seq, token.to_owned(), command.unwrap_or_default());
+        self.outbox.push(reply.failed(exit, why));
         false
     }
 
