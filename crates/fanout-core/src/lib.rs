@@ -43,6 +43,7 @@ pub mod joblog;
 pub mod pipe;
 pub mod quote;
 mod scheduler;
+pub mod signals;
 pub mod sink;
 pub mod template;
 pub mod units;

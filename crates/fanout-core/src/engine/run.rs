@@ -12,7 +12,6 @@ use tokio::sync::mpsc;
 
 use super::feed::Receiver as Feed;
 use super::policy::Timeouts;
-use super::terminate::Signals;
 use super::throttle::Throttle;
 use super::{Commands, OutputMode, RunConfig, RunSummary};
 use crate::control::HaltWhen;
@@ -20,6 +19,7 @@ use crate::exec::{Chunk, Outcome, Spool};
 use crate::halt::HaltCounter;
 use crate::job::{JobArgs, JobSeq, KillReason, SlotId};
 use crate::scheduler::Slots;
+use crate::signals::Signals;
 use crate::{Error, Event, Result, Sink};
 
 pub(super) type JobFuture<'a> = Pin<Box<dyn Future<Output = Outcome> + 'a>>;

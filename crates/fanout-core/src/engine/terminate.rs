@@ -1,50 +1,14 @@
-//! Ending a run early: catching SIGINT/SIGTERM, and walking running jobs'
+//! Ending a run early: walking running jobs'
 //! process groups through the `--term-seq` so that no descendant outlives
 //! fanout.
 
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use tokio::signal::unix::{signal, Signal, SignalKind};
 
 use super::run::{recv_live, Run};
 use crate::exec::{group_alive, kill_group};
 use crate::Sink;
-
-/// SIGINT, SIGTERM and SIGHUP as a stream, or nothing when not handling
-/// signals. A hangup ends the run like TERM: the terminal is gone, and the
-/// jobs (in their own process groups) would not hear of it otherwise.
-pub(super) struct Signals(Option<[Signal; 3]>);
-
-impl Signals {
-    pub(super) fn new(enabled: bool) -> std::io::Result<Self> {
-        if !enabled {
-            return Ok(Signals(None));
-        }
-        let kinds = [
-            SignalKind::interrupt(),
-            SignalKind::terminate(),
-            SignalKind::hangup(),
-        ];
-        Ok(Signals(Some([
-            signal(kinds[0])?,
-            signal(kinds[1])?,
-            signal(kinds[2])?,
-        ])))
-    }
-
-    /// The next signal's number; pending forever when disabled.
-    pub(super) async fn recv(&mut self) -> i32 {
-        match &mut self.0 {
-            Some([int, term, hup]) => tokio::select! {
-                _ = int.recv() => libc::SIGINT,
-                _ = term.recv() => libc::SIGTERM,
-                _ = hup.recv() => libc::SIGHUP,
-            },
-            None => std::future::pending().await,
-        }
-    }
-}
 
 /// How often to look for a job's group to be gone while waiting.
 const POLL: Duration = Duration::from_millis(10);

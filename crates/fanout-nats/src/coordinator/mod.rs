@@ -11,12 +11,12 @@ use std::time::Duration;
 
 use async_nats::jetstream::consumer::PullConsumer;
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 
 use fanout_core::exec::{Captured, Spool};
 use fanout_core::halt::HaltCounter;
 use fanout_core::joblog::SeqSet;
+use fanout_core::signals::Signals;
 use fanout_core::{Commands, Halt, HaltWhen, JobArgs, RunSummary, Sink};
 
 use crate::connect::{connect, BrokerOptions, Conn};
@@ -460,33 +460,6 @@ async fn last_spec(results: &async_nats::jetstream::stream::Stream, n: &Names) -
         .await
         .ok()?;
     schema::decode(&m.payload).ok()
-}
-
-/// SIGINT, SIGTERM and SIGHUP, or nothing.
-struct Signals(Option<[tokio::signal::unix::Signal; 3]>);
-
-impl Signals {
-    fn new(on: bool) -> Result<Signals> {
-        if !on {
-            return Ok(Signals(None));
-        }
-        Ok(Signals(Some([
-            signal(SignalKind::interrupt())?,
-            signal(SignalKind::terminate())?,
-            signal(SignalKind::hangup())?,
-        ])))
-    }
-
-    async fn recv(&mut self) -> i32 {
-        match &mut self.0 {
-            Some([i, t, h]) => tokio::select! {
-                _ = i.recv() => libc::SIGINT,
-                _ = t.recv() => libc::SIGTERM,
-                _ = h.recv() => libc::SIGHUP,
-            },
-            None => std::future::pending().await,
-        }
-    }
 }
 
 /// Sleeps until `t`; forever without one.

@@ -9,8 +9,8 @@ mod serve;
 use std::ffi::OsString;
 use std::time::Duration;
 
+use fanout_core::signals::Signals;
 use futures_util::StreamExt;
-use tokio::signal::unix::{signal, SignalKind};
 
 use crate::connect::{connect, BrokerOptions};
 use crate::control::run_ids;
@@ -63,7 +63,8 @@ pub fn work(opts: WorkerOptions) -> Result<()> {
     rt.block_on(async move {
         let conn = connect(&opts.broker, "worker").await?;
         let mut announce = conn.client.subscribe(ANNOUNCE).await.map_err(broker)?;
-        let mut stop = Shutdown::new()?;
+        // SIGINT, SIGTERM and SIGHUP end a worker.
+        let mut stop = Signals::new(true)?;
         loop {
             let mut served = false;
             for run in run_ids(&conn.js).await.unwrap_or_default() {
@@ -86,7 +87,7 @@ pub fn work(opts: WorkerOptions) -> Result<()> {
                 continue;
             }
             tokio::select! {
-                () = stop.recv() => return Ok(()),
+                _ = stop.recv() => return Ok(()),
                 _ = announce.next() => {}
                 () = tokio::time::sleep(Duration::from_millis(500)) => {}
             }
@@ -98,27 +99,5 @@ async fn has_jobs(js: &async_nats::jetstream::Context, n: &Names) -> bool {
     match js.get_stream(&n.jobs_stream).await {
         Ok(mut s) => s.info().await.is_ok_and(|i| i.state.messages > 0),
         Err(_) => false,
-    }
-}
-
-/// SIGINT, SIGTERM and SIGHUP, which end a worker.
-pub(crate) struct Shutdown([tokio::signal::unix::Signal; 3]);
-
-impl Shutdown {
-    fn new() -> Result<Shutdown> {
-        Ok(Shutdown([
-            signal(SignalKind::interrupt())?,
-            signal(SignalKind::terminate())?,
-            signal(SignalKind::hangup())?,
-        ]))
-    }
-
-    pub(crate) async fn recv(&mut self) {
-        let [i, t, h] = &mut self.0;
-        tokio::select! {
-            _ = i.recv() => {}
-            _ = t.recv() => {}
-            _ = h.recv() => {}
-        }
     }
 }

@@ -15,13 +15,14 @@ use fanout_core::{Commands, JobArgs, JobResult, SlotId, Template, TemplateOption
 
 use super::bridge::Bridge;
 use super::report::{Outbox, Reply};
-use super::{Served, Shutdown, WorkerOptions};
+use super::{Served, WorkerOptions};
 use crate::connect::Conn;
 use crate::error::broker;
 use crate::names::{workers, Names};
 use crate::schema::{self, JobMsg, RunSpec, StopMsg, WireExit, WireJob};
 use crate::streams::{is_not_found, MAX_MESSAGE};
 use crate::Result;
+use fanout_core::signals::Signals;
 
 /// How long a pull waits for jobs on the server.
 const PULL_EXPIRES: Duration = Duration::from_millis(500);
@@ -72,7 +73,7 @@ pub(super) async fn serve(
     conn: &Conn,
     n: &Names,
     opts: &WorkerOptions,
-    stop: &mut Shutdown,
+    stop: &mut Signals,
 ) -> Result<Served> {
     let Some(spec) = spec(conn, n).await else {
         return Ok(Served::Ended);
@@ -148,7 +149,7 @@ impl Serving<'_> {
         n: &Names,
         consumer: &PullConsumer,
         mut done: tokio::sync::mpsc::UnboundedReceiver<JobResult>,
-        stop: &mut Shutdown,
+        stop: &mut Signals,
     ) -> Result<Served> {
         let mut stops = conn
             .client
@@ -190,7 +191,7 @@ impl Serving<'_> {
             }
             tokio::select! {
                 biased;
-                () = stop.recv() => return Ok(Served::Shutdown),
+                _ = stop.recv() => return Ok(Served::Shutdown),
                 Some(m) = stops.next() => match schema::decode::<StopMsg>(&m.payload) {
                     // "done": the run ended; "now": it was halted.
                     Ok(s) if s.halt == "now" || s.halt == "done" => return Ok(Served::Ended),
