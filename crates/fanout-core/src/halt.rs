@@ -3,6 +3,32 @@
 
 use crate::control::{Halt, HaltOn, Threshold};
 use crate::job::JobResult;
+use crate::Event;
+
+/// A finished job that counted towards `--halt` (see
+/// [`HaltCounter::count`]).
+#[derive(Debug)]
+pub struct Counted {
+    /// The halt it counted for.
+    pub halt: Halt,
+    /// True when the threshold is reached (now or before).
+    pub reached: bool,
+    /// The job's command line, for the halt message.
+    pub command: Vec<u8>,
+}
+
+impl Counted {
+    /// The [`Event::HaltCount`] to report, with `running` jobs left.
+    pub fn event(&self, running: usize) -> Event<'_> {
+        Event::HaltCount {
+            when: self.halt.when,
+            on: self.halt.on,
+            command: &self.command,
+            reached: self.reached,
+            running,
+        }
+    }
+}
 
 /// Counts for `--halt`, and the exit status a halt decides, following GNU
 /// parallel. The engine uses it, and so does a distributed coordinator,
@@ -72,6 +98,17 @@ impl HaltCounter {
             });
         }
         Some(true)
+    }
+
+    /// Counts a finished job ([`HaltCounter::finished`]) and, when it
+    /// counts towards the halt, what to report of it.
+    pub fn count(&mut self, r: &JobResult) -> Option<Counted> {
+        let reached = self.finished(r)?;
+        Some(Counted {
+            halt: self.halt?,
+            reached,
+            command: r.command.clone(),
+        })
     }
 
     /// The exit status of a run with `--halt N%` that never halted: the

@@ -71,24 +71,15 @@ impl<S: Sink> Run<'_, S> {
         } else {
             self.timeouts.succeeded(r.runtime);
         }
-        let counted = self.halt.finished(&r);
-        let command = counted.map(|_| r.command.clone());
+        let counted = self.halt.count(&r);
         self.emit(Event::Finished(r));
-        let (Some(reached), Some(command), Some(h)) = (counted, command, self.cfg.control.halt)
-        else {
+        let Some(c) = counted else {
             return;
         };
-        if reached && self.halting.is_none() {
-            self.halting = Some(h.when);
+        if c.reached && self.halting.is_none() {
+            self.halting = Some(c.halt.when);
         }
-        let running = self.meta.len();
-        self.emit(Event::HaltCount {
-            when: h.when,
-            on: h.on,
-            command: &command,
-            reached,
-            running,
-        });
+        self.emit(c.event(self.meta.len()));
     }
 
     /// True when the job runs again: killed for memory, or failed with

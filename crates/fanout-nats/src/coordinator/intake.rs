@@ -166,26 +166,18 @@ impl Coord<'_> {
                 command: &r.command.clone(),
             });
         }
-        let counted = self.halt.finished(&r);
-        let command = counted.map(|_| r.command.clone());
+        let counted = self.halt.count(&r);
         self.emit(Event::Finished(r));
-        let (Some(reached), Some(command), Some(h)) = (counted, command, self.opts.halt) else {
+        let Some(c) = counted else {
             return;
         };
-        if reached && self.halting.is_none() {
-            self.halting = Some(h.when);
-            if h.when == HaltWhen::Soon {
+        if c.reached && self.halting.is_none() {
+            self.halting = Some(c.halt.when);
+            if c.halt.when == HaltWhen::Soon {
                 self.broadcast_stop("soon").await;
             }
         }
-        let running = self.table.len();
-        self.emit(Event::HaltCount {
-            when: h.when,
-            on: h.on,
-            command: &command,
-            reached,
-            running,
-        });
+        self.emit(c.event(self.table.len()));
     }
 
     pub(super) fn emit(&mut self, e: Event<'_>) {
