@@ -24,3 +24,12 @@ pub use coordinator::{coordinate, CoordinatorOptions};
 pub use error::{Error, Result};
 pub use schema::RunSpec;
 pub use worker::{work, WorkerOptions};
+
+/// Sleeps until `t`; forever without one (a `select!` branch that is off
+/// until a deadline is set).
+pub(crate) async fn sleep_until(t: Option<tokio::time::Instant>) {
+    match t {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}

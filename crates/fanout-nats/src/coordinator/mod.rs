@@ -300,7 +300,7 @@ impl<'a> Coord<'a> {
                     Some(Err(e)) => self.bad_input(e),
                     None => self.input_done = true,
                 },
-                () = sleep_until(probe_end), if probe_end.is_some() => {}
+                () = crate::sleep_until(probe_end.map(Into::into)), if probe_end.is_some() => {}
             }
         }
     }
@@ -460,12 +460,4 @@ async fn last_spec(results: &async_nats::jetstream::stream::Stream, n: &Names) -
         .await
         .ok()?;
     schema::decode(&m.payload).ok()
-}
-
-/// Sleeps until `t`; forever without one.
-async fn sleep_until(t: Option<std::time::Instant>) {
-    match t {
-        Some(t) => tokio::time::sleep_until(t.into()).await,
-        None => std::future::pending().await,
-    }
 }

@@ -183,10 +183,7 @@ impl Outbox {
 
     /// Completes when the oldest queued result has waited long enough.
     pub(super) async fn due(&self) {
-        match self.since {
-            Some(t) => tokio::time::sleep_until((t + LINGER).into()).await,
-            None => std::future::pending().await,
-        }
+        crate::sleep_until(self.since.map(|t| (t + LINGER).into())).await;
     }
 
     /// True once the run's streams turned out to be gone.

@@ -219,7 +219,7 @@ impl Serving<'_> {
                         }
                     }
                 },
-                () = sleep_until(pull_deadline), if pull_deadline.is_some() && got == 0 => {
+                () = crate::sleep_until(pull_deadline), if pull_deadline.is_some() && got == 0 => {
                     batch = None;
                     pull_deadline = None;
                     if self.held.is_empty() && gone(conn, n, self.spec.epoch).await {
@@ -246,8 +246,9 @@ impl Serving<'_> {
     /// the run (the run id was started afresh): then this worker leaves
     /// and reads the run's spec again.
     async fn message(&mut self, m: async_nats::jetstream::Message) -> bool {
-        let delivered = m.info().map_or(1, |i| i.delivered.max(1) as u64);
-        let stream_seq = m.info().map_or(0, |i| i.stream_sequence);
+        let (delivered, stream_seq) = m
+            .info()
+            .map_or((1, 0), |i| (i.delivered.max(1) as u64, i.stream_sequence));
         let (msg, acker) = m.split();
         if msg.payload.len() > MAX_MESSAGE {
             eprintln!(
@@ -458,11 +459,4 @@ async fn last(conn: &Conn, n: &Names, subject: &str) -> Option<Vec<u8>> {
     let s = conn.js.get_stream(&n.results_stream).await.ok()?;
     let m = s.get_last_raw_message_by_subject(subject).await.ok()?;
     Some(m.payload.to_vec())
-}
-
-async fn sleep_until(t: Option<tokio::time::Instant>) {
-    match t {
-        Some(t) => tokio::time::sleep_until(t).await,
-        None => std::future::pending().await,
-    }
 }
