@@ -42,6 +42,19 @@ pub enum Error {
     /// No coordinator or stream for this run.
     #[error("no run `{0}` on the broker")]
     NoRun(String),
+    /// A key file or a signature was not accepted.
+    #[error(transparent)]
+    Trust(#[from] crate::trust::TrustError),
+    /// A worker refused the run's spec as invalid, so no worker can serve it.
+    #[error("worker {worker} refused run `{run}`: {reason}")]
+    Refused {
+        /// The worker's id.
+        worker: String,
+        /// The run id.
+        run: String,
+        /// Why.
+        reason: String,
+    },
     /// The engine failed.
     #[error(transparent)]
     Engine(#[from] fanout_core::Error),

@@ -9,6 +9,7 @@
 //! their results. [`status`] and [`cancel`] talk to a running coordinator
 //! over request/reply. `docs/DISTRIBUTED.md` describes the protocol.
 
+pub mod check;
 mod connect;
 mod control;
 mod coordinator;
@@ -16,6 +17,7 @@ mod error;
 pub mod names;
 pub mod schema;
 mod streams;
+pub mod trust;
 mod worker;
 
 pub use connect::BrokerOptions;
@@ -23,6 +25,7 @@ pub use control::{cancel, status};
 pub use coordinator::{coordinate, CoordinatorOptions};
 pub use error::{Error, Result};
 pub use schema::RunSpec;
+pub use trust::{keygen, SecretKey, TrustError, TrustedKeys};
 pub use worker::{work, WorkerOptions};
 
 /// Sleeps until `t`; forever without one (a `select!` branch that is off

@@ -31,6 +31,8 @@ pub struct Names {
     pub results: String,
     /// Output chunks of big results.
     pub chunks: String,
+    /// Workers' refusals to serve the run.
+    pub refused: String,
     /// Filter for both of the above.
     pub results_all: String,
     /// The run's spec (how workers build commands).
@@ -55,6 +57,7 @@ impl Names {
             results_stream: format!("{JOBS_PREFIX}{run}_RESULTS"),
             results: format!("{p}.r.res"),
             chunks: format!("{p}.r.out"),
+            refused: format!("{p}.r.refused"),
             results_all: format!("{p}.r.>"),
             spec: format!("{p}.spec"),
             state: format!("{p}.state"),

@@ -8,7 +8,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// The protocol version this build speaks; messages with another are
 /// refused.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// Bytes that serialize as a string when they are UTF-8.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -150,8 +150,6 @@ pub struct WireResult {
     pub slot: u32,
     /// Failed runs before this one (`--retries`).
     pub attempt: u32,
-    /// The command line as run.
-    pub command: Bytes,
     /// How it ended.
     pub exit: WireExit,
     /// Killed by `--timeout`.
@@ -217,6 +215,32 @@ pub struct StopMsg {
     pub halt: String,
 }
 
+/// A worker's word that it will not serve a run (`fanout.<run>.r.refused`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Refusal {
+    /// Protocol version.
+    pub v: u32,
+    /// The run's [`RunSpec::epoch`] as the worker read it (0 if unreadable).
+    pub epoch: u64,
+    /// The worker's id.
+    pub worker: String,
+    /// Why.
+    pub why: RefusalKind,
+    /// The reason, for people.
+    pub reason: String,
+}
+
+/// Why a worker refused a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefusalKind {
+    /// The spec is malformed, of another version, or out of range: no
+    /// worker can serve it, so the run ends.
+    Invalid,
+    /// The spec is not signed by a key this worker trusts.
+    Untrusted,
+}
+
 /// Decodes a message, checking its version.
 pub fn decode<'a, T: Deserialize<'a> + Versioned>(payload: &'a [u8]) -> Result<T, String> {
     let t: T = serde_json::from_slice(payload).map_err(|e| format!("malformed message: {e}"))?;
@@ -237,7 +261,15 @@ pub trait Versioned {
 macro_rules! versioned {
     ($($t:ty),*) => {$(impl Versioned for $t { fn version(&self) -> u32 { self.v } })*};
 }
-versioned!(RunSpec, JobMsg, ResultBatch, CtlRequest, Status, StopMsg);
+versioned!(
+    RunSpec,
+    JobMsg,
+    ResultBatch,
+    CtlRequest,
+    Status,
+    StopMsg,
+    Refusal
+);
 
 /// Bytes of each record value, as the engine wants them.
 pub fn to_records(records: Vec<Vec<Bytes>>) -> Vec<Vec<Vec<u8>>> {
@@ -282,10 +314,10 @@ mod tests {
 
     #[test]
     fn other_versions_are_refused() {
-        let ok = br#"{"v":1,"epoch":5,"jobs":[{"seq":3,"records":[["a"]]}]}"#;
+        let ok = br#"{"v":2,"epoch":5,"jobs":[{"seq":3,"records":[["a"]]}]}"#;
         assert_eq!(decode::<JobMsg>(ok).unwrap().jobs[0].seq, 3);
-        let future = br#"{"v":2,"epoch":5,"jobs":[]}"#;
-        assert!(decode::<JobMsg>(future).unwrap_err().contains("version 2"));
+        let old = br#"{"v":1,"epoch":5,"jobs":[]}"#;
+        assert!(decode::<JobMsg>(old).unwrap_err().contains("version 1"));
         assert!(decode::<JobMsg>(b"{").is_err());
     }
 }

@@ -58,6 +58,8 @@ pub fn run(
         handle_signals: true,
         window: 8192,
         spool_threshold: config.run.spool_threshold,
+        sign: d.sign.clone(),
+        trust: d.trust.clone(),
     };
     Ok(fanout_nats::coordinate(
         jobs,

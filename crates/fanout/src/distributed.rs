@@ -15,11 +15,20 @@ pub fn serve(config: &Config) -> Result<Option<u8>> {
     match d.role {
         Role::Coordinator => Ok(None),
         Role::Worker => {
+            if d.trust.is_empty() && d.allow.is_empty() {
+                eprintln!(
+                    "fanout: warning: this worker runs any command a client of the broker publishes \
+                     (no --trust or --allow; see Security model in docs/DISTRIBUTED.md)"
+                );
+            }
             fanout_nats::work(WorkerOptions {
                 broker: d.broker.clone(),
                 jobs: config.run.jobs,
                 prefetch: d.prefetch.unwrap_or(config.run.jobs.max(4)),
                 allow: d.allow.clone(),
+                allow_metachars: d.allow_metachars,
+                trust: d.trust.clone(),
+                sign: d.sign.clone(),
                 noop: d.noop,
                 shell: config.run.shell.clone(),
                 term_seq: config.run.term_seq.clone(),
@@ -40,6 +49,15 @@ pub fn serve(config: &Config) -> Result<Option<u8>> {
             Ok(Some(0))
         }
     }
+}
+
+/// `--keygen FILE`: writes a key pair and prints the public key.
+pub fn keygen(cli: &crate::cli::Cli) -> Result<Option<u8>> {
+    let Some(path) = &cli.keygen else {
+        return Ok(None);
+    };
+    print!("{}", fanout_nats::keygen(path)?);
+    Ok(Some(0))
 }
 
 /// `HOST-PID`: unique among live workers, and says where a job ran.

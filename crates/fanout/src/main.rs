@@ -53,6 +53,9 @@ fn main_inner() -> Result<u8> {
     if let Some(done) = docs::generate(&cli, cmd)? {
         return Ok(done);
     }
+    if let Some(done) = distributed::keygen(&cli)? {
+        return Ok(done);
+    }
     let config = Config::new(cli, sources)?;
     if let Some(done) = distributed::serve(&config)? {
         return Ok(done);

@@ -7,12 +7,14 @@ mod common;
 use std::os::unix::ffi::OsStringExt;
 use std::time::Duration;
 
-use common::nats::{lines, wait_for, Nats, Worker};
+use common::nats::{self, lines, wait_for, Nats, Worker};
 use common::{fanout, Fanout};
 
 /// The same invocation, through the broker.
 fn via(nats: &Nats, args: &[&str]) -> Fanout {
-    fanout(["--broker", &nats.url()]).args(args)
+    fanout(["--broker", &nats.url()])
+        .args(nats::coordinator_keys())
+        .args(args)
 }
 
 /// Starts a coordinator in the background, its output captured.

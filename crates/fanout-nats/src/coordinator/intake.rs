@@ -10,7 +10,9 @@ use fanout_core::exec::Captured;
 use fanout_core::{Event, ExitKind, HaltWhen, JobArgs, JobResult, JobSeq, KillReason, SlotId};
 
 use super::{Coord, Early};
-use crate::schema::{self, ResultBatch, WireExit, WireJob, WireResult};
+use crate::schema::{self, Refusal, RefusalKind, ResultBatch, WireExit, WireJob, WireResult};
+use crate::trust::{self, Kind};
+use crate::{check, Error};
 
 impl Coord<'_> {
     /// Takes in one message of the results stream.
@@ -19,15 +21,91 @@ impl Coord<'_> {
         if subject == self.n.chunks {
             self.chunk(m);
         } else if subject == self.n.results {
+            if !self.trusted(m, Kind::Results, &m.payload) {
+                return;
+            }
             match schema::decode::<ResultBatch>(&m.payload) {
                 // Results of an earlier incarnation of this run id.
                 Ok(batch) if batch.epoch != self.run_epoch => {}
                 Ok(batch) => {
                     for w in batch.results {
-                        self.result(w).await;
+                        match check::result(&w) {
+                            Ok(()) => self.result(w).await,
+                            Err(e) => self.warn(
+                                &batch.worker,
+                                format!(
+                                    "ignoring a result of job {} from worker {}: {e}",
+                                    w.seq, batch.worker
+                                ),
+                            ),
+                        }
                     }
                 }
                 Err(e) => eprintln!("fanout: ignoring a result message: {e}"),
+            }
+        } else if subject == self.n.refused {
+            self.refusal(m);
+        }
+    }
+
+    /// Whether a message from a worker may be taken: signed by a trusted
+    /// worker key, when this coordinator was given any.
+    fn trusted(&mut self, m: &Message, kind: Kind, signed: &[u8]) -> bool {
+        if self.opts.trust.is_empty() {
+            return true;
+        }
+        match trust::verify_msg(
+            &self.opts.trust,
+            kind,
+            &self.n.run,
+            m.headers.as_ref(),
+            signed,
+        ) {
+            Ok(_) => true,
+            Err(e) => {
+                let from = trust::header(m.headers.as_ref(), trust::KEY_HEADER)
+                    .unwrap_or("unsigned")
+                    .to_owned();
+                self.warn(&from, format!("ignoring a message on {}: {e}", m.subject));
+                false
+            }
+        }
+    }
+
+    /// One warning per sender, so a flood of forged messages is one line.
+    fn warn(&mut self, from: &str, text: String) {
+        if self.warned.insert(from.to_owned()) {
+            eprintln!("fanout: warning: {text}");
+        }
+    }
+
+    /// A worker will not serve the run: an invalid spec ends the run (no
+    /// worker could serve it); a worker that does not trust the run's key
+    /// is worth a warning (others may).
+    fn refusal(&mut self, m: &Message) {
+        if !self.trusted(m, Kind::Refusal, &m.payload) {
+            return;
+        }
+        let Ok(r) = schema::decode::<Refusal>(&m.payload) else {
+            return;
+        };
+        if r.epoch != self.run_epoch && r.epoch != 0 {
+            return;
+        }
+        match r.why {
+            RefusalKind::Invalid => {
+                self.fatal.get_or_insert(Error::Refused {
+                    worker: r.worker,
+                    run: self.n.run.clone(),
+                    reason: r.reason,
+                });
+            }
+            RefusalKind::Untrusted => {
+                let text = format!(
+                    "worker {} refuses run {}: {}",
+                    r.worker, self.n.run, r.reason
+                );
+                self.warn(&r.worker.clone(), text);
             }
         }
     }
@@ -52,6 +130,12 @@ impl Coord<'_> {
         let Ok(seq) = seq.parse::<u64>() else {
             return;
         };
+        if !self.opts.trust.is_empty() {
+            let signed = trust::chunk_bytes(&seq.to_string(), &token, &stream, &m.payload);
+            if !self.trusted(m, Kind::Chunk, &signed) {
+                return;
+            }
+        }
         if self.is_recorded(seq) {
             return;
         }
@@ -136,10 +220,14 @@ impl Coord<'_> {
         self.done += 1;
         let rt = w.runtime_ns as f64;
         self.avg_runtime_ns = Some(self.avg_runtime_ns.map_or(rt, |a| a * 0.9 + rt * 0.1));
+        // The command is this coordinator's own rendering, never a string
+        // from the broker: the job log's Command column is what
+        // `--retry-failed` runs later.
+        let command = self.commands.render(&job, SlotId(w.slot));
         let r = JobResult {
             seq: job.seq,
             slot: SlotId(w.slot),
-            command: w.command.0,
+            command,
             records: job.records,
             exit: match w.exit {
                 WireExit::Code(c) => ExitKind::Code(c),

@@ -23,7 +23,9 @@ use crate::connect::{connect, BrokerOptions, Conn};
 use crate::error::broker;
 use crate::names::{Names, ANNOUNCE};
 use crate::schema::{self, CtlRequest, RunSpec, Status, StopMsg, WireResult, VERSION};
+use crate::trust::{Kind, SecretKey, TrustedKeys, KEY_HEADER, SIG_HEADER};
 use crate::{streams, Error, Result};
+use async_nats::jetstream::message::PublishMessage;
 
 /// Settings of a coordinator.
 #[derive(Debug, Clone)]
@@ -50,6 +52,12 @@ pub struct CoordinatorOptions {
     pub window: usize,
     /// Bytes of one job's output kept in memory before spooling to disk.
     pub spool_threshold: usize,
+    /// Sign the spec and every job message with this key (workers with
+    /// `--trust` run nothing else).
+    pub sign: Option<SecretKey>,
+    /// Take results only when signed by one of these worker keys (any
+    /// result, when empty).
+    pub trust: TrustedKeys,
 }
 
 /// Runs `jobs` on the broker's workers; blocks until each has a result
@@ -142,6 +150,10 @@ struct Coord<'a> {
     /// Average runtime of recent jobs (what packing goes by).
     avg_runtime_ns: Option<f64>,
     started_at: std::time::Instant,
+    /// Ends the run: a worker refused the spec as invalid.
+    fatal: Option<Error>,
+    /// Senders of rejected messages already warned about.
+    warned: HashSet<String>,
 }
 
 impl<'a> Coord<'a> {
@@ -186,8 +198,15 @@ impl<'a> Coord<'a> {
         streams::workers_consumer(&jobs, run_epoch, opts.ack_wait).await?;
         let results = streams::results_consumer(&results, &n, &results_name).await?;
         let spec_bytes = serde_json::to_vec(&spec).map_err(broker)?;
+        let mut m = PublishMessage::build();
+        if let Some(key) = &opts.sign {
+            let (k, sig) = key.sign(Kind::Spec, &n.run, &spec_bytes);
+            m = m
+                .header(KEY_HEADER, k.as_str())
+                .header(SIG_HEADER, sig.as_str());
+        }
         conn.js
-            .publish(n.spec.clone(), spec_bytes.into())
+            .send_publish(n.spec.clone(), m.payload(spec_bytes.into()))
             .await
             .map_err(broker)?
             .await
@@ -239,6 +258,8 @@ impl<'a> Coord<'a> {
             pack: Vec::new(),
             avg_runtime_ns: None,
             started_at: std::time::Instant::now(),
+            fatal: None,
+            warned: HashSet::new(),
             opts,
         })
     }
@@ -264,6 +285,10 @@ impl<'a> Coord<'a> {
             let no_new = self.halting.is_some() || self.input_done || self.sink_error.is_some();
             if self.halting == Some(HaltWhen::Now) || self.sink_error.is_some() {
                 return self.stop_now().await;
+            }
+            if let Some(e) = self.fatal.take() {
+                self.stop_now().await?;
+                return Err(e);
             }
             if no_new && self.table.is_empty() && self.acks.is_empty() {
                 return Ok(());

@@ -16,6 +16,7 @@ use fanout_core::{Event, JobArgs, SlotId};
 use super::{Coord, Early};
 use crate::error::broker;
 use crate::schema::{from_records, JobMsg, WireJob, VERSION};
+use crate::trust::{Kind, KEY_HEADER, SIG_HEADER};
 use crate::{streams, Error, Result};
 
 /// A publish in flight: its first job's seq, the message and what the
@@ -122,15 +123,23 @@ impl Coord<'_> {
         }
         let js = self.conn.js.clone();
         let (subject, id) = (self.n.jobs.clone(), self.msg_id(first));
+        let sig = self.signature(&msg);
         self.acks.push(Box::pin(publish(
             js,
             subject,
             id,
             first,
             msg,
+            sig,
             Duration::ZERO,
         )));
         Ok(())
+    }
+
+    /// The signature headers of a job message, with `--sign-key`.
+    fn signature(&self, msg: &[u8]) -> Option<(String, String)> {
+        let key = self.opts.sign.as_ref()?;
+        Some(key.sign(Kind::Jobs, &self.n.run, msg))
     }
 
     fn msg_id(&self, seq: u64) -> String {
@@ -147,7 +156,8 @@ impl Coord<'_> {
         if res.is_err() {
             let js = self.conn.js.clone();
             let (subject, id) = (self.n.jobs.clone(), self.msg_id(seq));
-            let retry = publish(js, subject, id, seq, msg, Duration::from_millis(200));
+            let sig = self.signature(&msg);
+            let retry = publish(js, subject, id, seq, msg, sig, Duration::from_millis(200));
             self.acks.push(Box::pin(retry));
         }
         Ok(())
@@ -208,14 +218,20 @@ async fn publish(
     id: String,
     seq: u64,
     msg: Vec<u8>,
+    sig: Option<(String, String)>,
     delay: Duration,
 ) -> (u64, Vec<u8>, Result<(), String>) {
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    let m = PublishMessage::build()
+    let mut m = PublishMessage::build()
         .payload(msg.clone().into())
         .message_id(id);
+    if let Some((key, sig)) = &sig {
+        m = m
+            .header(KEY_HEADER, key.as_str())
+            .header(SIG_HEADER, sig.as_str());
+    }
     let res = match js.send_publish(subject, m).await {
         Ok(ack) => ack.await.map(drop).map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),

@@ -39,7 +39,8 @@ impl Bridge {
             handle_signals: false,
             control: JobControl {
                 retries: spec.retries,
-                timeout: spec.timeout.map(super::serve::timeout),
+                // Checked when the spec was read (`gate::spec`).
+                timeout: spec.timeout.and_then(|t| crate::check::timeout(t).ok()),
                 ..JobControl::default()
             },
             // Unstarted jobs stay with the worker's loop, which can give

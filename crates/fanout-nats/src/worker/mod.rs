@@ -3,9 +3,11 @@
 //! back. One run is served at a time, the oldest first.
 
 mod bridge;
+mod gate;
 mod report;
 mod serve;
 
+use std::collections::HashSet;
 use std::ffi::OsString;
 use std::time::Duration;
 
@@ -16,6 +18,7 @@ use crate::connect::{connect, BrokerOptions};
 use crate::control::run_ids;
 use crate::error::broker;
 use crate::names::{Names, ANNOUNCE};
+use crate::trust::{SecretKey, TrustedKeys};
 use crate::Result;
 
 /// Settings of a worker.
@@ -30,6 +33,14 @@ pub struct WorkerOptions {
     pub prefetch: usize,
     /// Run only commands matching one of these (all, when empty).
     pub allow: Vec<regex::bytes::Regex>,
+    /// With `allow`: let command lines with a newline, a backtick or `$(`
+    /// through too (refused by default).
+    pub allow_metachars: bool,
+    /// Run only runs whose spec and jobs are signed by one of these keys
+    /// (any run, when empty).
+    pub trust: TrustedKeys,
+    /// Sign result batches and output chunks with this key.
+    pub sign: Option<SecretKey>,
     /// Benchmark mode: report each job as succeeded without running it.
     pub noop: bool,
     /// The shell for command lines that need one.
@@ -52,6 +63,9 @@ enum Served {
     /// This worker could not go on with the run (its engine failed); the
     /// jobs it held were given back.
     Failed,
+    /// This worker will not serve the run (its spec is not signed by a
+    /// trusted key, or is invalid); it is not looked at again.
+    Refused,
 }
 
 /// Serves runs until SIGINT, SIGTERM or SIGHUP. Jobs held then are given
@@ -65,6 +79,7 @@ pub fn work(opts: WorkerOptions) -> Result<()> {
         let mut announce = conn.client.subscribe(ANNOUNCE).await.map_err(broker)?;
         // SIGINT, SIGTERM and SIGHUP end a worker.
         let mut stop = Signals::new(true)?;
+        let mut refused = HashSet::new();
         loop {
             let mut served = false;
             for run in run_ids(&conn.js).await.unwrap_or_default() {
@@ -72,15 +87,16 @@ pub fn work(opts: WorkerOptions) -> Result<()> {
                 if !has_jobs(&conn.js, &n).await {
                     continue;
                 }
-                served = true;
-                let served = serve::serve(&conn, &n, &opts, &mut stop).await?;
+                let outcome = serve::serve(&conn, &n, &opts, &mut stop, &mut refused).await?;
+                served |= outcome != Served::Refused;
+                let served = outcome;
                 // Acks and NAKs are sent without waiting for an answer:
                 // make sure they leave before the process does.
                 let _ = conn.client.flush().await;
                 match served {
                     Served::Shutdown => return Ok(()),
                     Served::Failed => tokio::time::sleep(Duration::from_secs(1)).await,
-                    Served::Ended => {}
+                    Served::Ended | Served::Refused => {}
                 }
             }
             if served {

@@ -17,9 +17,11 @@ use tokio::task::JoinHandle;
 use fanout_core::exec::Captured;
 use fanout_core::{ExitKind, JobResult};
 
+use super::WorkerOptions;
 use crate::connect::Conn;
 use crate::names::Names;
 use crate::schema::{Bytes, WireExit, WireResult, VERSION};
+use crate::trust::{chunk_bytes, Kind, SecretKey, KEY_HEADER, SIG_HEADER};
 
 /// Output up to this size (both streams) travels inside the result (JSON
 /// may make it 6 times bigger, escaping control bytes).
@@ -39,16 +41,11 @@ const LINGER: Duration = Duration::from_millis(20);
 pub(super) struct Reply {
     seq: u64,
     token: String,
-    command: Vec<u8>,
 }
 
 impl Reply {
-    pub(super) fn new(seq: u64, token: String, command: Vec<u8>) -> Reply {
-        Reply {
-            seq,
-            token,
-            command,
-        }
+    pub(super) fn new(seq: u64, token: String) -> Reply {
+        Reply { seq, token }
     }
 
     /// A result that ends the job with `exit` and `err` on its stderr.
@@ -58,7 +55,6 @@ impl Reply {
             token: self.token,
             slot: 1,
             attempt: 0,
-            command: Bytes(self.command),
             exit,
             timed_out: false,
             start_ns: now_ns(),
@@ -102,15 +98,19 @@ pub(super) struct Outbox {
     /// When this outbox was made: part of every batch's message id.
     epoch: u64,
     run_epoch: u64,
+    run: String,
+    sign: Option<SecretKey>,
 }
 
 impl Outbox {
-    pub(super) fn new(conn: &Conn, n: &Names, worker: &str, run_epoch: u64) -> Outbox {
+    pub(super) fn new(conn: &Conn, n: &Names, opts: &WorkerOptions, run_epoch: u64) -> Outbox {
         Outbox {
             js: conn.js.clone(),
             results: n.results.clone(),
             chunks: n.chunks.clone(),
-            worker: worker.to_owned(),
+            worker: opts.id.clone(),
+            run: n.run.clone(),
+            sign: opts.sign.clone(),
             pending: Vec::new(),
             acks: Vec::new(),
             bytes: 0,
@@ -145,7 +145,6 @@ impl Outbox {
             token,
             slot: r.slot.0,
             attempt: r.attempt,
-            command: Bytes(r.command),
             exit: match r.exit {
                 ExitKind::Code(c) => WireExit::Code(c),
                 ExitKind::Signal(s) => WireExit::Signal(s),
@@ -169,7 +168,6 @@ impl Outbox {
 
     fn queue(&mut self, item: Item) {
         self.bytes += 128
-            + item.wire.command.0.len()
             + item.wire.out.as_ref().map_or(0, |b| b.0.len() * 4 / 3)
             + item.wire.err.as_ref().map_or(0, |b| b.0.len() * 4 / 3);
         self.since.get_or_insert_with(Instant::now);
@@ -212,6 +210,8 @@ impl Outbox {
                 worker: self.worker.clone(),
                 gone: self.gone.clone(),
                 run_epoch: self.run_epoch,
+                run: self.run.clone(),
+                sign: self.sign.clone(),
             };
             let (tx, mut rx) = unbounded_channel::<Batch>();
             let task = tokio::spawn(async move {
@@ -241,6 +241,8 @@ struct Send {
     worker: String,
     gone: Arc<AtomicBool>,
     run_epoch: u64,
+    run: String,
+    sign: Option<SecretKey>,
 }
 
 impl Send {
@@ -281,7 +283,12 @@ impl Send {
             return Box::pin(self.results_batch(&format!("{id}a"), wires)).await
                 && Box::pin(self.results_batch(&format!("{id}b"), rest)).await;
         }
-        self.publish(&self.results, payload, Some(id), &[]).await
+        let sig = self
+            .sign
+            .as_ref()
+            .map(|k| k.sign(Kind::Results, &self.run, &payload));
+        self.publish(&self.results, payload, Some(id), &[], sig)
+            .await
     }
 
     /// Sends one stream of a big output as chunks, read from its spool
@@ -316,7 +323,11 @@ impl Send {
         let mut ok = true;
         while let Some(piece) = rx.recv().await {
             if ok {
-                ok = self.publish(&self.chunks, piece, None, &headers).await;
+                let sig = self.sign.as_ref().map(|k| {
+                    let signed = chunk_bytes(&seq, &w.token, stream, &piece);
+                    k.sign(Kind::Chunk, &self.run, &signed)
+                });
+                ok = self.publish(&self.chunks, piece, None, &headers, sig).await;
             }
         }
         let _ = reader.await;
@@ -331,6 +342,7 @@ impl Send {
         payload: Vec<u8>,
         id: Option<&str>,
         headers: &[(&str, &str)],
+        sig: Option<(String, String)>,
     ) -> bool {
         for attempt in 0..600 {
             let mut m = PublishMessage::build().payload(payload.clone().into());
@@ -339,6 +351,11 @@ impl Send {
             }
             for (k, v) in headers {
                 m = m.header(*k, *v);
+            }
+            if let Some((key, sig)) = &sig {
+                m = m
+                    .header(KEY_HEADER, key.as_str())
+                    .header(SIG_HEADER, sig.as_str());
             }
             let res = match self.js.send_publish(subject.to_owned(), m).await {
                 Ok(ack) => ack.await.map(drop).map_err(|e| e.to_string()),

@@ -3,24 +3,27 @@
 //! the engine, keeps held jobs leased with progress heartbeats, and sends
 //! results back in batches.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::{pull, PullConsumer};
-use async_nats::jetstream::message::Acker;
+use async_nats::jetstream::message::{Acker, PublishMessage};
 use async_nats::jetstream::AckKind;
+use async_nats::HeaderMap;
 use futures_util::StreamExt;
 
-use fanout_core::{Commands, JobArgs, JobResult, SlotId, Template, TemplateOptions, Timeout};
+use fanout_core::{Commands, JobArgs, JobResult, SlotId};
 
 use super::bridge::Bridge;
+use super::gate::{self, JobRefusal};
 use super::report::{Outbox, Reply};
 use super::{Served, WorkerOptions};
 use crate::connect::Conn;
 use crate::error::broker;
 use crate::names::{workers, Names};
-use crate::schema::{self, JobMsg, RunSpec, StopMsg, WireExit, WireJob};
+use crate::schema::{self, Refusal, RefusalKind, RunSpec, StopMsg, WireExit, WireJob};
 use crate::streams::{is_not_found, MAX_MESSAGE};
+use crate::trust::{Kind, KEY_HEADER, SIG_HEADER};
 use crate::Result;
 use fanout_core::signals::Signals;
 
@@ -47,6 +50,7 @@ struct HeldJob {
 /// What serving a run keeps.
 struct Serving<'a> {
     opts: &'a WorkerOptions,
+    run: String,
     spec: RunSpec,
     commands: Commands,
     /// By stream sequence.
@@ -61,51 +65,47 @@ struct Serving<'a> {
     halting: bool,
 }
 
-pub(super) fn timeout(t: schema::WireTimeout) -> Timeout {
-    match t {
-        schema::WireTimeout::Secs(s) => Timeout::Fixed(Duration::from_secs_f64(s.max(0.0))),
-        schema::WireTimeout::Median(f) => Timeout::Median(f),
-    }
-}
-
 /// Serves run `n` until it ends on the broker or the worker is stopped.
+/// A spec refused once (its bytes are remembered in `refused`) is not
+/// looked at again.
 pub(super) async fn serve(
     conn: &Conn,
     n: &Names,
     opts: &WorkerOptions,
     stop: &mut Signals,
+    refused: &mut HashSet<u64>,
 ) -> Result<Served> {
-    let Some(spec) = spec(conn, n).await else {
+    let Some((headers, payload)) = last(conn, n, &n.spec).await else {
         return Ok(Served::Ended);
     };
+    let key = hash(&payload);
+    if refused.contains(&key) {
+        return Ok(Served::Refused);
+    }
+    let spec = match gate::spec(&opts.trust, &n.run, Some(&headers), &payload) {
+        Ok(spec) => spec,
+        Err((why, reason)) => {
+            // One bad run must not stop the worker serving others.
+            eprintln!("fanout: worker: refusing run {}: {reason}", n.run);
+            refused.insert(key);
+            refuse(conn, n, opts, &payload, why, reason).await;
+            return Ok(Served::Refused);
+        }
+    };
     let mut halting = false;
-    if let Some(state) = last(conn, n, &n.state).await {
+    if let Some((_, state)) = last(conn, n, &n.state).await {
         match schema::decode::<StopMsg>(&state).map(|s| s.halt) {
             Ok(h) if h == "now" => return Ok(Served::Ended),
             Ok(h) => halting = h == "soon",
             Err(_) => {}
         }
     }
-    let template = Template::from_command(
-        &spec.command.iter().map(|b| b.0.clone()).collect::<Vec<_>>(),
-        &TemplateOptions {
-            replace: spec.replace.0.clone(),
-            quote_command: spec.quote_command,
-            header: spec.header.iter().map(|b| b.0.clone()).collect(),
-            append_missing: spec.append_missing,
-        },
-    );
-    let template = match template {
-        Ok(t) => t,
+    let commands = match gate::commands(&spec) {
+        Ok(c) => c,
         Err(e) => {
-            // One bad run must not stop the worker serving others.
             eprintln!("fanout: worker: cannot serve run {}: {e}", n.run);
             return Ok(Served::Failed);
         }
-    };
-    let commands = Commands::Template {
-        template: std::sync::Arc::new(template),
-        context: spec.context,
     };
     let consumer: PullConsumer = match conn.js.get_stream(&n.jobs_stream).await {
         Ok(s) => match s.get_consumer::<pull::Config>(&workers(spec.epoch)).await {
@@ -127,11 +127,12 @@ pub(super) async fn serve(
     };
     let mut s = Serving {
         opts,
+        run: n.run.clone(),
         commands,
         msgs: HashMap::new(),
         held: HashMap::new(),
         last_pack: 1,
-        outbox: Outbox::new(conn, n, &opts.id, spec.epoch),
+        outbox: Outbox::new(conn, n, opts, spec.epoch),
         bridge,
         halting,
         spec,
@@ -140,6 +141,52 @@ pub(super) async fn serve(
     s.end(matches!(served, Ok(Served::Shutdown | Served::Failed)))
         .await;
     served
+}
+
+fn hash(b: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    b.hash(&mut h);
+    h.finish()
+}
+
+/// Tells the run's coordinator that this worker will not serve the run.
+async fn refuse(
+    conn: &Conn,
+    n: &Names,
+    opts: &WorkerOptions,
+    spec: &[u8],
+    why: RefusalKind,
+    reason: String,
+) {
+    let epoch = serde_json::from_slice::<serde_json::Value>(spec)
+        .ok()
+        .and_then(|v| v.get("epoch")?.as_u64())
+        .unwrap_or(0);
+    let msg = Refusal {
+        v: schema::VERSION,
+        epoch,
+        worker: opts.id.clone(),
+        why,
+        reason,
+    };
+    let Ok(payload) = serde_json::to_vec(&msg) else {
+        return;
+    };
+    let mut m = PublishMessage::build();
+    if let Some(key) = &opts.sign {
+        let (k, sig) = key.sign(Kind::Refusal, &n.run, &payload);
+        m = m
+            .header(KEY_HEADER, k.as_str())
+            .header(SIG_HEADER, sig.as_str());
+    }
+    if let Ok(ack) = conn
+        .js
+        .send_publish(n.refused.clone(), m.payload(payload.into()))
+        .await
+    {
+        let _ = ack.await;
+    }
 }
 
 impl Serving<'_> {
@@ -191,7 +238,10 @@ impl Serving<'_> {
             }
             tokio::select! {
                 biased;
-                _ = stop.recv() => return Ok(Served::Shutdown),
+                _ = stop.recv() => {
+                    give_back(batch.take()).await;
+                    return Ok(Served::Shutdown);
+                }
                 Some(m) = stops.next() => match schema::decode::<StopMsg>(&m.payload) {
                     // "done": the run ended; "now": it was halted.
                     Ok(s) if s.halt == "now" || s.halt == "done" => return Ok(Served::Ended),
@@ -258,13 +308,29 @@ impl Serving<'_> {
             let _ = acker.ack_with(AckKind::Term).await;
             return false;
         }
-        let jobs = match schema::decode::<JobMsg>(&msg.payload) {
-            Ok(j) if j.epoch != self.spec.epoch => {
+        let checked = gate::jobs(
+            &self.opts.trust,
+            &self.run,
+            self.spec.epoch,
+            msg.headers.as_ref(),
+            &msg.payload,
+        );
+        let jobs = match checked {
+            Ok(j) => j.jobs,
+            Err(JobRefusal::OtherEpoch) => {
                 let _ = acker.ack_with(AckKind::Nak(None)).await;
                 return true;
             }
-            Ok(j) => j.jobs,
-            Err(e) => {
+            Err(JobRefusal::Untrusted(why)) => {
+                // Not the coordinator's: dropped, nothing run or reported.
+                eprintln!(
+                    "fanout: worker: dropping a job message of run {}: {why}",
+                    self.run
+                );
+                let _ = acker.ack_with(AckKind::Term).await;
+                return false;
+            }
+            Err(JobRefusal::Invalid(e)) => {
                 self.unreadable(&msg.payload, &e, acker);
                 return false;
             }
@@ -304,7 +370,7 @@ impl Serving<'_> {
             })
             .unwrap_or_default();
         for seq in seqs {
-            let reply = Reply::new(seq, self.opts.id.clone(), Vec::new());
+            let reply = Reply::new(seq, self.opts.id.clone());
             let text = format!(
                 "fanout: worker {} cannot run job {seq}: {why}\n",
                 self.opts.id
@@ -318,6 +384,16 @@ impl Serving<'_> {
     /// One job of a message; true when it went to the engine.
     fn job(&mut self, job: WireJob, token: &str, delivered: u64, stream_seq: u64) -> bool {
         let seq = job.seq;
+        if self.held.contains_key(&seq) {
+            // Another message names a job this worker already runs: the
+            // one held answers for it; this copy is neither run nor
+            // reported, so two jobs never mix under one number.
+            eprintln!(
+                "fanout: worker: job {seq} of run {} is already running here; the copy is dropped",
+                self.run
+            );
+            return false;
+        }
         let args = JobArgs {
             seq: fanout_core::JobSeq(seq),
             records: schema::to_records(job.records),
@@ -341,7 +417,12 @@ impl Serving<'_> {
         let command = needed.then(|| self.commands.render(&args, SlotId(1)));
         let (exit, why) = match at_once {
             Some(answer) => answer,
-            None if !self.allowed(command.as_deref().unwrap_or_default()) => {
+            None if !gate::allowed(
+                &self.opts.allow,
+                self.opts.allow_metachars,
+                command.as_deref().unwrap_or_default(),
+            ) =>
+            {
                 let why = format!(
                     "fanout: worker {} refused the job: its command matches no --allow pattern\n",
                     self.opts.id
@@ -366,13 +447,9 @@ impl Serving<'_> {
                 None => (WireExit::Code(0), String::new()),
             },
         };
-        let reply = Reply::new(seq, token.to_owned(), command.unwrap_or_default());
+        let reply = Reply::new(seq, token.to_owned());
         self.outbox.push(reply.failed(exit, why));
         false
-    }
-
-    fn allowed(&self, command: &[u8]) -> bool {
-        self.opts.allow.is_empty() || self.opts.allow.iter().any(|re| full_match(re, command))
     }
 
     fn finished(&mut self, r: JobResult) {
@@ -418,29 +495,24 @@ impl Serving<'_> {
     }
 }
 
+/// Gives back the messages a pull still brings: the server may have sent
+/// them already, and unread they would wait out the whole ack wait.
+async fn give_back(batch: Option<pull::Batch>) {
+    let Some(mut b) = batch else { return };
+    let until = tokio::time::Instant::now() + PULL_EXPIRES + PULL_GRACE;
+    while let Ok(Some(m)) = tokio::time::timeout_at(until, b.next()).await {
+        if let Ok(m) = m {
+            let _ = m.ack_with(AckKind::Nak(None)).await;
+        }
+    }
+}
+
 async fn next(
     b: &mut Option<pull::Batch>,
 ) -> Option<Result<async_nats::jetstream::Message, async_nats::Error>> {
     match b {
         Some(b) => b.next().await,
         None => std::future::pending().await,
-    }
-}
-
-/// Whether `re` matches the whole command line.
-fn full_match(re: &regex::bytes::Regex, s: &[u8]) -> bool {
-    re.find(s)
-        .is_some_and(|m| m.start() == 0 && m.end() == s.len())
-}
-
-async fn spec(conn: &Conn, n: &Names) -> Option<RunSpec> {
-    let raw = last(conn, n, &n.spec).await?;
-    match schema::decode::<RunSpec>(&raw) {
-        Ok(s) => Some(s),
-        Err(e) => {
-            eprintln!("fanout: worker: cannot serve run {}: {e}", n.run);
-            None
-        }
     }
 }
 
@@ -454,9 +526,10 @@ async fn gone(conn: &Conn, n: &Names, epoch: u64) -> bool {
     }
 }
 
-/// The last message on `subject` of the run's results stream.
-async fn last(conn: &Conn, n: &Names, subject: &str) -> Option<Vec<u8>> {
+/// The last message on `subject` of the run's results stream, with its
+/// headers.
+async fn last(conn: &Conn, n: &Names, subject: &str) -> Option<(HeaderMap, Vec<u8>)> {
     let s = conn.js.get_stream(&n.results_stream).await.ok()?;
     let m = s.get_last_raw_message_by_subject(subject).await.ok()?;
-    Some(m.payload.to_vec())
+    Some((m.headers, m.payload.to_vec()))
 }

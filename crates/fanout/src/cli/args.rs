@@ -340,6 +340,32 @@ pub struct Cli {
     #[arg(long = "prefetch", value_name = "N", help_heading = "Distributed")]
     pub prefetch: Option<usize>,
 
+    /// Worker: with --allow, let command lines with a newline, a backtick or $( through too.
+    #[arg(long = "allow-metachars", help_heading = "Distributed")]
+    pub allow_metachars: bool,
+
+    /// Sign the run (coordinator) or the results (worker) with this secret key (see --keygen).
+    #[arg(
+        long = "sign-key",
+        value_name = "FILE",
+        env = "FANOUT_SIGN_KEY",
+        hide_env_values = true,
+        help_heading = "Distributed"
+    )]
+    pub sign_key: Option<std::path::PathBuf>,
+
+    /// Worker: run only runs signed by this public key; coordinator: take only results signed by it (repeatable).
+    #[arg(long = "trust", value_name = "FILE.pub", help_heading = "Distributed")]
+    pub trust: Vec<std::path::PathBuf>,
+
+    /// Worker: run unsigned jobs from a broker connection without authentication and without --allow.
+    #[arg(long = "insecure", help_heading = "Distributed")]
+    pub insecure: bool,
+
+    /// Write a new signing key pair to FILE (secret, mode 0600) and FILE.pub, and exit.
+    #[arg(long = "keygen", value_name = "FILE", help_heading = "Distributed")]
+    pub keygen: Option<std::path::PathBuf>,
+
     /// Worker benchmark mode: report every job succeeded without running it.
     #[arg(long = "noop-jobs", help_heading = "Distributed")]
     pub noop_jobs: bool,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use fanout_core::units::parse_duration;
-use fanout_nats::BrokerOptions;
+use fanout_nats::{BrokerOptions, SecretKey, TrustedKeys};
 
 use super::Cli;
 
@@ -42,6 +42,12 @@ pub struct Distributed {
     pub prefetch: Option<usize>,
     /// Worker `--noop-jobs`.
     pub noop: bool,
+    /// Worker `--allow-metachars`.
+    pub allow_metachars: bool,
+    /// `--sign-key`: the coordinator signs its run, a worker its results.
+    pub sign: Option<SecretKey>,
+    /// `--trust`: a worker's coordinator keys, a coordinator's worker keys.
+    pub trust: TrustedKeys,
 }
 
 /// The distributed settings, or `None` for a local run.
@@ -61,6 +67,10 @@ pub fn distributed(cli: &Cli) -> Result<Option<Distributed>> {
             (cli.run_id.is_some(), "--run-id"),
             (!cli.allow.is_empty(), "--allow"),
             (cli.noop_jobs, "--noop-jobs"),
+            (cli.sign_key.is_some(), "--sign-key"),
+            (!cli.trust.is_empty(), "--trust"),
+            (cli.insecure, "--insecure"),
+            (cli.allow_metachars, "--allow-metachars"),
         ] {
             if set {
                 bail!("{name} needs --broker URL");
@@ -74,8 +84,17 @@ pub fn distributed(cli: &Cli) -> Result<Option<Distributed>> {
     if role == Role::Cancel && cli.run_id.is_none() {
         bail!("--cancel needs --run-id ID (see --status for the ids)");
     }
-    if role != Role::Worker && (!cli.allow.is_empty() || cli.noop_jobs || cli.prefetch.is_some()) {
-        bail!("--allow, --prefetch and --noop-jobs are worker options (with --worker)");
+    if role != Role::Worker
+        && (!cli.allow.is_empty()
+            || cli.noop_jobs
+            || cli.prefetch.is_some()
+            || cli.insecure
+            || cli.allow_metachars)
+    {
+        bail!("--allow, --allow-metachars, --insecure, --prefetch and --noop-jobs are worker options (with --worker)");
+    }
+    if cli.allow_metachars && cli.allow.is_empty() {
+        bail!("--allow-metachars needs --allow REGEX");
     }
     let ack_wait = match &cli.ack_wait {
         Some(s) => parse_duration(s)
@@ -83,7 +102,7 @@ pub fn distributed(cli: &Cli) -> Result<Option<Distributed>> {
             .with_context(|| format!("invalid --ack-wait `{s}`: a duration of at least 1s"))?,
         None => Duration::from_secs(30),
     };
-    let allow = cli
+    let allow: Vec<regex::bytes::Regex> = cli
         .allow
         .iter()
         .map(|p| {
@@ -94,25 +113,52 @@ pub fn distributed(cli: &Cli) -> Result<Option<Distributed>> {
     if let Some(id) = &cli.run_id {
         fanout_nats::names::check_run_id(id)?;
     }
+    let sign = cli.sign_key.as_deref().map(SecretKey::load).transpose()?;
+    let trust = TrustedKeys::load(&cli.trust)?;
+    let broker = BrokerOptions {
+        url,
+        user: cli.broker_user.clone(),
+        password: cli.broker_password.clone(),
+        token: cli.broker_token.clone(),
+        creds: cli.broker_creds.clone(),
+        tls_ca: cli.broker_tls_ca.clone(),
+        tls_cert: cli.broker_tls_cert.clone().zip(cli.broker_tls_key.clone()),
+        require_tls: cli.broker_require_tls,
+    };
+    if role == Role::Worker
+        && trust.is_empty()
+        && allow.is_empty()
+        && !cli.insecure
+        && !authenticated(&broker)
+    {
+        bail!(
+            "a worker on a broker connection without authentication runs any command any client of the broker publishes; \
+             give --trust KEY.pub (run only signed runs), --allow REGEX, broker credentials, or --insecure \
+             (see Security model in docs/DISTRIBUTED.md)"
+        );
+    }
     Ok(Some(Distributed {
         role,
-        broker: BrokerOptions {
-            url,
-            user: cli.broker_user.clone(),
-            password: cli.broker_password.clone(),
-            token: cli.broker_token.clone(),
-            creds: cli.broker_creds.clone(),
-            tls_ca: cli.broker_tls_ca.clone(),
-            tls_cert: cli.broker_tls_cert.clone().zip(cli.broker_tls_key.clone()),
-            require_tls: cli.broker_require_tls,
-        },
+        broker,
         run_id: cli.run_id.clone(),
         ack_wait,
         max_deliveries: cli.max_deliveries.unwrap_or(5).max(1),
         allow,
         prefetch: cli.prefetch,
         noop: cli.noop_jobs,
+        allow_metachars: cli.allow_metachars,
+        sign,
+        trust,
     }))
+}
+
+/// Whether the connection authenticates: credentials given as options or
+/// in the URL (`user:pass@` or `token@`).
+fn authenticated(b: &BrokerOptions) -> bool {
+    b.user.is_some()
+        || b.token.is_some()
+        || b.creds.is_some()
+        || b.url.split(',').any(|u| u.contains('@'))
 }
 
 /// A run id from the working directory and the command line without the

@@ -110,9 +110,74 @@ pub struct Worker {
     pub log: PathBuf,
 }
 
+/// The test run's key pairs, made once with `fanout --keygen`: one the
+/// coordinators sign with, one the workers sign results with.
+pub struct Keys {
+    pub coordinator: PathBuf,
+    pub worker: PathBuf,
+}
+
+impl Keys {
+    /// The public key file of a secret key file.
+    pub fn public(secret: &Path) -> PathBuf {
+        let mut p = secret.as_os_str().to_owned();
+        p.push(".pub");
+        PathBuf::from(p)
+    }
+}
+
+/// The key pairs of this test process.
+pub fn keys() -> &'static Keys {
+    static KEYS: std::sync::OnceLock<Keys> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap().keep();
+        let make = |name: &str| {
+            let p = dir.join(name);
+            let ok = Command::new(super::bin())
+                .arg("--keygen")
+                .arg(&p)
+                .stdout(Stdio::null())
+                .status()
+                .unwrap();
+            assert!(ok.success(), "fanout --keygen");
+            p
+        };
+        Keys {
+            coordinator: make("coordinator"),
+            worker: make("worker"),
+        }
+    })
+}
+
+/// What a coordinator is given to sign its run and take only the test
+/// workers' results.
+pub fn coordinator_keys() -> Vec<std::ffi::OsString> {
+    let k = keys();
+    vec![
+        "--sign-key".into(),
+        k.coordinator.clone().into(),
+        "--trust".into(),
+        Keys::public(&k.worker).into(),
+    ]
+}
+
 impl Worker {
-    /// Starts a worker with these extra arguments.
+    /// Starts a worker with these extra arguments; it trusts the test
+    /// coordinators' key and signs its results.
     pub fn start(url: &str, extra: &[&str]) -> Worker {
+        let k = keys();
+        let mut args: Vec<std::ffi::OsString> = vec![
+            "--trust".into(),
+            Keys::public(&k.coordinator).into(),
+            "--sign-key".into(),
+            k.worker.clone().into(),
+        ];
+        args.extend(extra.iter().map(Into::into));
+        Worker::start_with(url, &args)
+    }
+
+    /// Starts a worker with exactly these extra arguments (no keys).
+    pub fn start_with<A: AsRef<std::ffi::OsStr>>(url: &str, extra: &[A]) -> Worker {
         let log = tempfile::NamedTempFile::new()
             .unwrap()
             .into_temp_path()

@@ -1,0 +1,306 @@
+//! Hostile broker clients against real workers and coordinators: each
+//! test does what one reproduction of a finding did, as any client with
+//! access to the broker could, and checks that nothing runs, nothing
+//! crashes and nothing forged ends up in a job log.
+
+mod common;
+
+use async_nats::jetstream::{self, consumer, stream};
+use serde_json::{json, Value};
+
+use common::nats::{self, lines, wait_for, Nats, Worker};
+use common::{fanout, Fanout};
+
+/// A raw NATS client speaking fanout's schema.
+struct Client {
+    rt: tokio::runtime::Runtime,
+    nc: async_nats::Client,
+    js: jetstream::Context,
+}
+
+impl Client {
+    fn new(url: &str) -> Client {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let nc = rt.block_on(async_nats::connect(url)).unwrap();
+        let js = rt.block_on(async { jetstream::new(nc.clone()) });
+        Client { rt, nc, js }
+    }
+
+    /// Creates run `run` as a coordinator would, with this spec (its
+    /// `epoch` set) and these job messages; returns the epoch.
+    fn create_run(&self, run: &str, mut spec: Value, jobs: &[Value]) -> u64 {
+        let epoch = 1_000 + u64::from(std::process::id());
+        spec["epoch"] = json!(epoch);
+        self.rt.block_on(async {
+            let jobs_stream = self
+                .js
+                .create_stream(stream::Config {
+                    name: format!("FANOUT_{run}_JOBS"),
+                    subjects: vec![format!("fanout.{run}.jobs")],
+                    retention: stream::RetentionPolicy::WorkQueue,
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            self.js
+                .create_stream(stream::Config {
+                    name: format!("FANOUT_{run}_RESULTS"),
+                    subjects: vec![
+                        format!("fanout.{run}.r.>"),
+                        format!("fanout.{run}.spec"),
+                        format!("fanout.{run}.state"),
+                    ],
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            jobs_stream
+                .create_consumer(consumer::pull::Config {
+                    durable_name: Some(format!("workers-{epoch}")),
+                    ack_policy: consumer::AckPolicy::Explicit,
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+        });
+        self.publish(&format!("fanout.{run}.spec"), &spec);
+        for j in jobs {
+            let mut j = j.clone();
+            j["epoch"] = json!(epoch);
+            self.publish(&format!("fanout.{run}.jobs"), &j);
+        }
+        self.rt
+            .block_on(self.nc.publish("fanout.announce", run.to_owned().into()))
+            .unwrap();
+        epoch
+    }
+
+    /// Publishes to a stream and waits for it to be stored.
+    fn publish(&self, subject: &str, v: &Value) {
+        self.rt.block_on(async {
+            let payload = serde_json::to_vec(v).unwrap();
+            let ack = self.js.publish(subject.to_owned(), payload.into()).await;
+            ack.unwrap().await.unwrap();
+        });
+    }
+
+    /// The run's spec once its coordinator has published it.
+    fn spec_of(&self, run: &str) -> Value {
+        let mut found = None;
+        wait_for("the run's spec", || {
+            found = self.rt.block_on(async {
+                let s = self
+                    .js
+                    .get_stream(format!("FANOUT_{run}_RESULTS"))
+                    .await
+                    .ok()?;
+                let subject = format!("fanout.{run}.spec");
+                let m = s.get_last_raw_message_by_subject(&subject).await.ok()?;
+                Some(m.payload.to_vec())
+            });
+            found.is_some()
+        });
+        serde_json::from_slice(&found.unwrap()).unwrap()
+    }
+
+    /// Messages left in the run's job stream.
+    fn jobs_left(&self, run: &str) -> u64 {
+        self.rt.block_on(async {
+            let mut s = self
+                .js
+                .get_stream(format!("FANOUT_{run}_JOBS"))
+                .await
+                .unwrap();
+            s.info().await.unwrap().state.messages
+        })
+    }
+}
+
+fn spec(command: &str) -> Value {
+    json!({"v": 2, "epoch": 0, "command": [command], "replace": "{}", "quote_command": false,
+           "header": [], "append_missing": true, "context": false, "retries": 0,
+           "timeout": null, "max_deliveries": 5, "ack_wait_ms": 30000})
+}
+
+fn jobs(list: &[(u64, &str)]) -> Value {
+    let jobs: Vec<Value> = list
+        .iter()
+        .map(|(seq, v)| json!({"seq": seq, "records": [[v]]}))
+        .collect();
+    json!({"v": 2, "epoch": 0, "jobs": jobs})
+}
+
+/// An unsigned coordinator, for workers started with `--insecure`.
+fn unsigned(nats: &Nats, args: &[&str]) -> Fanout {
+    fanout(["--broker", &nats.url()]).args(args)
+}
+
+fn alive(w: &mut Worker) -> bool {
+    w.child.try_wait().unwrap().is_none()
+}
+
+#[test]
+fn a_spec_with_a_timeout_of_1e300_does_not_crash_workers() {
+    let nats = Nats::start(&[]);
+    let mut w = Worker::start_with(&nats.url(), &["-j2", "--insecure"]);
+    let c = Client::new(&nats.url());
+    let mut poison = spec("echo");
+    poison["timeout"] = json!({"secs": 1e300});
+    c.create_run("poison", poison, &[jobs(&[(1, "x")])]);
+    wait_for("the refusal", || w.stderr().contains("refusing run poison"));
+    assert!(alive(&mut w), "{}", w.stderr());
+    // The poisoned run stays on the broker; other runs are still served.
+    unsigned(&nats, &["echo", ":::", "still serving"])
+        .run()
+        .code(0)
+        .stdout_is("still serving\n");
+    assert!(alive(&mut w));
+}
+
+#[test]
+fn a_spec_no_worker_can_serve_ends_the_run_with_a_clear_error() {
+    let nats = Nats::start(&[]);
+    let mut run = unsigned(&nats, &["--run-id", "victim", "echo", ":::", "1"]).command();
+    run.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let run = run.spawn().unwrap();
+    let c = Client::new(&nats.url());
+    let mut bad = c.spec_of("victim");
+    bad["ack_wait_ms"] = json!(0);
+    c.publish("fanout.victim.spec", &bad);
+    let _w = Worker::start_with(&nats.url(), &["-j1", "--insecure"]);
+    let out = run.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(255), "{err}");
+    assert!(err.contains("refused run `victim`"), "{err}");
+    assert!(err.contains("ack_wait_ms out of range"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+#[test]
+fn two_jobs_with_one_seq_do_not_abort_a_worker_or_mix() {
+    let nats = Nats::start(&[]);
+    let mut w = Worker::start_with(&nats.url(), &["-j2", "--insecure"]);
+    let dir = tempfile::tempdir().unwrap();
+    let ran = dir.path().join("ran");
+    let c = Client::new(&nats.url());
+    let command = format!("echo {{}} >> {}; sleep 1", ran.display());
+    // One message naming job 1 twice, and job 2 in two messages.
+    let msgs = [
+        jobs(&[(1, "a"), (1, "b")]),
+        jobs(&[(2, "c")]),
+        jobs(&[(2, "d")]),
+    ];
+    c.create_run("dup", spec(&command), &msgs);
+    wait_for("every job message answered", || c.jobs_left("dup") == 0);
+    assert!(alive(&mut w), "{}", w.stderr());
+    let ran = lines(&ran);
+    assert_eq!(ran.len(), 1, "{ran:?}");
+    assert!(ran[0] == "c" || ran[0] == "d", "{ran:?}");
+    assert!(w.stderr().contains("appears twice"), "{}", w.stderr());
+}
+
+#[test]
+fn a_forged_result_never_becomes_a_command() {
+    let nats = Nats::start(&[]);
+    let _w = Worker::start_with(&nats.url(), &["-j1", "--insecure"]);
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let mut run = unsigned(
+        &nats,
+        &["--run-id", "forged", "--joblog", log.to_str().unwrap()],
+    )
+    .args(["sleep 2; false", ":::", "1"])
+    .dir(dir.path())
+    .command();
+    run.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let run = run.spawn().unwrap();
+    let c = Client::new(&nats.url());
+    let epoch = c.spec_of("forged")["epoch"].as_u64().unwrap();
+    let forged = json!({"v": 2, "epoch": epoch, "worker": "evil", "results": [{
+        "seq": 1, "token": "t", "slot": 1, "attempt": 0, "command": "touch PWNED",
+        "exit": {"code": 1}, "start_ns": 0, "runtime_ns": 1, "cpu_ns": 0, "max_rss_kib": 0,
+        "out": "x\n"}]});
+    c.publish("fanout.forged.r.res", &forged);
+    let out = run.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(!logged.contains("PWNED"), "{logged}");
+    assert!(logged.contains("sleep 2; false 1"), "{logged}");
+    fanout(["--joblog", log.to_str().unwrap(), "--retry-failed"])
+        .dir(dir.path())
+        .run();
+    assert!(!dir.path().join("PWNED").exists());
+}
+
+#[test]
+fn a_coordinator_that_trusts_worker_keys_ignores_forged_results() {
+    let nats = Nats::start(&[]);
+    let _w = Worker::start(&nats.url(), &["-j1"]);
+    let mut run = fanout(["--broker", &nats.url(), "--run-id", "guarded"])
+        .args(nats::coordinator_keys())
+        .args(["sleep 2; echo real", ":::", "1"])
+        .command();
+    run.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let run = run.spawn().unwrap();
+    let c = Client::new(&nats.url());
+    let epoch = c.spec_of("guarded")["epoch"].as_u64().unwrap();
+    let forged = json!({"v": 2, "epoch": epoch, "worker": "evil", "results": [{
+        "seq": 1, "token": "t", "slot": 1, "attempt": 0, "exit": {"code": 0},
+        "start_ns": 0, "runtime_ns": 1, "cpu_ns": 0, "max_rss_kib": 0, "out": "forged\n"}]});
+    c.publish("fanout.guarded.r.res", &forged);
+    let out = run.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "real 1\n");
+    assert!(err.contains("ignoring a message"), "{err}");
+}
+
+#[test]
+fn a_worker_on_an_open_broker_refuses_to_start_without_trust_allow_or_insecure() {
+    let nats = Nats::start(&[]);
+    fanout(["--worker", "--broker", &nats.url(), "-j1"])
+        .run()
+        .code(255)
+        .fanout_error("--insecure");
+}
+
+#[test]
+fn a_worker_that_trusts_a_key_runs_no_unsigned_run_or_job() {
+    let nats = Nats::start(&[]);
+    let w = Worker::start(&nats.url(), &["-j2"]);
+    let dir = tempfile::tempdir().unwrap();
+    let c = Client::new(&nats.url());
+    let pwned = dir.path().join("PWNED1");
+    c.create_run(
+        "evil",
+        spec(&format!("touch {}", pwned.display())),
+        &[jobs(&[(1, "x")])],
+    );
+    wait_for("the refusal", || w.stderr().contains("refusing run evil"));
+    assert!(w.stderr().contains("not signed"), "{}", w.stderr());
+    // A signed run whose job stream gets a job message from elsewhere.
+    let mut run = fanout(["--broker", &nats.url(), "--run-id", "legit"])
+        .args(nats::coordinator_keys())
+        .args([":::", "sleep 2; echo ok"])
+        .command();
+    run.stdout(std::process::Stdio::piped());
+    let run = run.spawn().unwrap();
+    let epoch = c.spec_of("legit")["epoch"].as_u64().unwrap();
+    let pwned2 = dir.path().join("PWNED2");
+    let mut injected = jobs(&[(2, &format!("touch {}", pwned2.display()))]);
+    injected["epoch"] = json!(epoch);
+    c.publish("fanout.legit.jobs", &injected);
+    wait_for("the dropped job", || {
+        w.stderr().contains("dropping a job message")
+    });
+    let out = run.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "ok\n");
+    assert!(!pwned.exists() && !pwned2.exists());
+}
