@@ -344,7 +344,7 @@ mod tests {
         let bad = dir.path().join("bad");
         std::fs::write(&bad, "hello\n").unwrap();
         assert!(matches!(
-            TrustedKeys::load(&[bad.clone()]),
+            TrustedKeys::load(std::slice::from_ref(&bad)),
             Err(TrustError::BadKeyFile(_))
         ));
         assert!(matches!(

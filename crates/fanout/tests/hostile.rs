@@ -20,11 +20,15 @@ struct Client {
 
 impl Client {
     fn new(url: &str) -> Client {
+        Client::connect(url, async_nats::ConnectOptions::new())
+    }
+
+    fn connect(url: &str, opts: async_nats::ConnectOptions) -> Client {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
-        let nc = rt.block_on(async_nats::connect(url)).unwrap();
+        let nc = rt.block_on(opts.connect(url)).unwrap();
         let js = rt.block_on(async { jetstream::new(nc.clone()) });
         Client { rt, nc, js }
     }
@@ -303,4 +307,46 @@ fn a_worker_that_trusts_a_key_runs_no_unsigned_run_or_job() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "ok\n");
     assert!(!pwned.exists() && !pwned2.exists());
+}
+
+#[test]
+fn the_shipped_nats_config_keeps_workers_from_publishing_jobs() {
+    let conf = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/nats-server.conf");
+    let nats = Nats::start(&["-c", conf]);
+    let url = |who: &str, pw: &str| {
+        nats.url()
+            .replace("nats://", &format!("nats://{who}:{pw}@"))
+    };
+    let worker_url = url("worker", "worker-change-me");
+    let _w = Worker::start(&worker_url, &["-j2"]);
+    fanout(["--broker", &url("coordinator", "coordinator-change-me")])
+        .args(nats::coordinator_keys())
+        .args(["-k", "--run-id", "perm", "echo", ":::", "a", "b"])
+        .run()
+        .code(0)
+        .stdout_is("a\nb\n");
+    // The worker user may not make runs or jobs.
+    let as_worker = async_nats::ConnectOptions::with_user_and_password(
+        "worker".into(),
+        "worker-change-me".into(),
+    );
+    let mut c = Client::connect(&nats.url(), as_worker);
+    // A denied request is never answered: fail fast.
+    c.js.set_timeout(std::time::Duration::from_secs(1));
+    c.rt.block_on(async {
+        let made =
+            c.js.create_stream(stream::Config {
+                name: "FANOUT_x_JOBS".into(),
+                subjects: vec!["fanout.x.jobs".into()],
+                ..Default::default()
+            })
+            .await;
+        assert!(made.is_err(), "a worker user created a stream");
+        let job = c.js.publish("fanout.perm.jobs", "{}".into()).await;
+        let stored = match job {
+            Ok(ack) => ack.await.is_ok(),
+            Err(_) => false,
+        };
+        assert!(!stored, "a worker user published a job");
+    });
 }

@@ -373,13 +373,20 @@ impl<'a> Coord<'a> {
                 serde_json::to_vec(&self.status()).unwrap_or_default(),
                 false,
             ),
-            Ok("cancel") => (br#"{"v":1,"ok":true}"#.to_vec(), true),
+            Ok("cancel") => (
+                serde_json::json!({"v": VERSION, "ok": true})
+                    .to_string()
+                    .into_bytes(),
+                true,
+            ),
             Ok(other) => (
-                format!(r#"{{"v":1,"error":"unknown op {other}"}}"#).into_bytes(),
+                serde_json::json!({"v": VERSION, "error": format!("unknown op {other}")})
+                    .to_string()
+                    .into_bytes(),
                 false,
             ),
             Err(e) => (
-                serde_json::json!({"v": 1, "error": e})
+                serde_json::json!({"v": VERSION, "error": e})
                     .to_string()
                     .into_bytes(),
                 false,
@@ -437,11 +444,15 @@ impl<'a> Coord<'a> {
     async fn end(&mut self, result: Result<()>) -> Result<RunSummary> {
         if result.is_ok() {
             // Workers waiting on the run's jobs leave at once.
-            let done = br#"{"v":1,"halt":"done"}"#;
+            let done = serde_json::to_vec(&StopMsg {
+                v: VERSION,
+                halt: "done".into(),
+            })
+            .unwrap_or_default();
             let _ = self
                 .conn
                 .client
-                .publish(self.n.stop.clone(), done[..].into())
+                .publish(self.n.stop.clone(), done.into())
                 .await;
             // Every job has its result by now: a stream that cannot be
             // deleted is worth a warning, not a failed run.
