@@ -239,7 +239,7 @@ impl<'a, S: Sink> Run<'a, S> {
                 broken_pipe: true,
                 ..self.summary
             }),
-            Some(e) => Err(Error::Output(e)),
+            Some(e) => Err(Error::from_sink(e)),
             None => Ok(self.summary),
         }
     }
