@@ -238,3 +238,38 @@ fn verbose_command_lines_are_tagged_too() {
         .run()
         .stdout_is("a\techo a\na\ta\nb\techo b\nb\tb\n");
 }
+
+#[test]
+fn tmpdir_regression_ignored_unless_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = dir.path().join("tmp");
+    let env_tmp = dir.path().join("env-tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    std::fs::create_dir(&env_tmp).unwrap();
+    let listing = dir.path().join("listing");
+    // More output than fanout keeps in memory: by the time head is done,
+    // fanout has spooled it to a file in its private directory.
+    let job = format!(
+        "head -c 300000 /dev/zero; ls {} > {}; : {{}}",
+        tmp.display(),
+        listing.display()
+    );
+    let out = fanout(["--tmpdir"])
+        .arg_path(&tmp)
+        .args([job.as_str(), ":::", "a"])
+        .env("TMPDIR", &env_tmp)
+        .run()
+        .code(0);
+    assert_eq!(out.stdout.len(), 300000);
+    let seen = std::fs::read_to_string(&listing).unwrap();
+    assert!(
+        seen.starts_with("fanout-"),
+        "spool dir not in --tmpdir: {seen:?}"
+    );
+    assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0, "left behind");
+    assert_eq!(
+        std::fs::read_dir(&env_tmp).unwrap().count(),
+        0,
+        "used $TMPDIR"
+    );
+}

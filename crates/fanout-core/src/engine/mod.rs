@@ -48,6 +48,9 @@ pub struct RunConfig {
     pub term_seq: Vec<(i32, Duration)>,
     /// Bytes of one stream kept in memory before spooling to disk.
     pub spool_threshold: usize,
+    /// Where spooled output and `--cat`/`--fifo` files go (`--tmpdir`),
+    /// in a private directory; `$TMPDIR` or /tmp when `None`.
+    pub tmpdir: Option<std::path::PathBuf>,
     /// Catch SIGINT and SIGTERM to end jobs cleanly (the CLI does; a library
     /// user may prefer to keep their own handlers).
     pub handle_signals: bool,
@@ -107,6 +110,7 @@ impl Default for RunConfig {
             shell: OsString::from("/bin/sh"),
             term_seq: default_term_seq(),
             spool_threshold: 128 * 1024,
+            tmpdir: None,
             handle_signals: false,
             control: JobControl::default(),
             total_jobs: None,

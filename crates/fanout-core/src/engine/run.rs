@@ -92,7 +92,7 @@ pub(super) async fn run<S: Sink>(
     commands: &Commands,
     sink: &mut S,
 ) -> Result<RunSummary> {
-    let spool = Spool::new(cfg.spool_threshold);
+    let spool = Spool::in_dir(cfg.spool_threshold, cfg.tmpdir.clone());
     let mut signals = Signals::new(cfg.handle_signals).map_err(Error::Runtime)?;
     let mut run = Run::new(cfg, &spool, sink);
     let input_error = run.main_loop(jobs, commands, &mut signals).await;

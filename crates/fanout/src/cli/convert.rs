@@ -202,7 +202,8 @@ fn input_options(cli: &Cli) -> Result<InputOptions> {
             .map(|e| e.as_bytes().to_vec()),
         skip_empty: cli.no_run_if_empty,
         colsep,
-        header: cli.header.is_some(),
+        // As GNU parallel: `--header 0` is zero header lines.
+        header: cli.header.as_deref().is_some_and(|h| h.parse() != Ok(0u64)),
         link: cli.link,
     })
 }
@@ -237,6 +238,7 @@ fn run_config(cli: &Cli) -> Result<RunConfig> {
         handle_signals: true,
         control,
         term_seq,
+        tmpdir: cli.tmpdir.clone(),
         ..base
     })
 }
