@@ -273,3 +273,30 @@ fn tmpdir_regression_ignored_unless_files() {
         "used $TMPDIR"
     );
 }
+
+#[test]
+fn full_spool_disk_regression_printed_a_truncated_output() {
+    let dir = tempfile::tempdir().unwrap();
+    // The second job is running when the first one's spool fails: it is
+    // ended with the run, and nothing of it is printed either.
+    let out = fanout(["-j2", "head -c 5000000 /dev/zero; : {}", ":::", "a", "b"])
+        .env("TMPDIR", dir.path())
+        .disk_full_at(1 << 20)
+        .run();
+    assert_eq!(out.stdout.len(), 0, "part of a grouped output was printed");
+    let err = out.err();
+    assert_eq!(out.code, Some(255), "{err:?}");
+    assert_eq!(err.lines().count(), 1, "one line: {err:?}");
+    assert!(
+        err.starts_with("fanout: ")
+            && (err.contains("job 1 (") || err.contains("job 2 ("))
+            && err.contains("head -c 5000000"),
+        "{err:?}"
+    );
+    assert_eq!(err.matches("File too large").count(), 1, "{err:?}");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "temp left"
+    );
+}
