@@ -79,8 +79,10 @@ impl<S: Sink> Run<'_, S> {
         self.slots.release(r.slot);
         if self.again(&r) {
             let failed_again = r.killed != Some(KillReason::Memory);
+            let mut job = m.job;
+            job.records = r.records.clone();
             self.requeue.push_front(Requeued {
-                job: m.job,
+                job,
                 attempt: Some(m.attempt + u32::from(failed_again)),
             });
             self.emit(Event::Retried(r));
@@ -205,7 +207,9 @@ fn result(m: &mut Meta, exit: ExitKind, stdout: Captured, stderr: Captured) -> J
         seq: m.job.seq,
         slot: m.slot,
         command: std::mem::take(&mut m.command),
-        records: m.job.records.clone(),
+        // Moved, not copied (a -X job holds tens of thousands of values);
+        // a job that runs again gets them back in report().
+        records: std::mem::take(&mut m.job.records),
         exit,
         stdout,
         stderr,

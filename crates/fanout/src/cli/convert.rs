@@ -113,6 +113,8 @@ impl Config {
             max_chars: max_chars(cli.max_chars),
             slots: run.jobs,
         };
+        let mut run = run;
+        run.queue = batch.read_ahead(run.queue);
         if batch.max_chars < 2 {
             bail!("invalid value `{}` for -s: too small", batch.max_chars);
         }
