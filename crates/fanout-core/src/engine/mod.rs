@@ -54,6 +54,12 @@ pub struct RunConfig {
     /// Catch SIGINT and SIGTERM to end jobs cleanly (the CLI does; a library
     /// user may prefer to keep their own handlers).
     pub handle_signals: bool,
+    /// Make fanout a child subreaper, so that descendants which leave
+    /// their job's process group (`setsid`) become its children: they are
+    /// reaped as they exit, and killed with the jobs when the run is
+    /// interrupted, halted `now` or ends on an error (the CLI does; it
+    /// changes the whole process, so it is off by default).
+    pub subreaper: bool,
     /// Retries, timeouts, halting and start throttles.
     pub control: JobControl,
     /// The number of jobs in the run, when known in advance (`--halt N%`
@@ -112,6 +118,7 @@ impl Default for RunConfig {
             spool_threshold: 128 * 1024,
             tmpdir: None,
             handle_signals: false,
+            subreaper: false,
             control: JobControl::default(),
             total_jobs: None,
             queue: feed::CAPACITY,
@@ -215,6 +222,9 @@ impl Engine {
             .build()
             .map_err(Error::Runtime)?;
         crate::exec::keep_children_reapable();
+        if self.config.subreaper {
+            crate::exec::orphans::become_subreaper().map_err(Error::Runtime)?;
+        }
         let (tx, rx) = feed::feed(self.config.queue);
         std::thread::Builder::new()
             .name("fanout-input".into())

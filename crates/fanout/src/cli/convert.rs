@@ -238,6 +238,7 @@ fn run_config(cli: &Cli) -> Result<RunConfig> {
         dry_run: cli.dry_run,
         shell: shell.unwrap_or_else(|| OsString::from("/bin/sh")),
         handle_signals: true,
+        subreaper: true,
         control,
         term_seq,
         tmpdir: cli.tmpdir.clone(),
