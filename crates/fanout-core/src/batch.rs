@@ -46,6 +46,24 @@ impl Default for BatchOptions {
     }
 }
 
+impl BatchOptions {
+    /// How many jobs to read ahead of the running ones ([`crate::RunConfig::queue`])
+    /// so that the records held stay about as many as `default` single-record
+    /// jobs would hold: a job of `-X`/`-m`/`--xargs` holds a whole line's
+    /// worth (tens of thousands of short values), so only one is read
+    /// ahead; one of `-n N` holds N.
+    pub fn read_ahead(&self, default: usize) -> usize {
+        const FEW: usize = 1;
+        if self.multi.is_some() {
+            return FEW;
+        }
+        match self.max_args {
+            Some(n) if n > 1 => (default / n).max(FEW),
+            _ => default,
+        }
+    }
+}
+
 /// The default for `-s`: under Linux's 128 KiB limit on one argument, as
 /// the line may be handed to `sh -c` whole (GNU parallel computes 130,329).
 pub const DEFAULT_MAX_CHARS: usize = 130_000;
@@ -62,6 +80,8 @@ pub struct Batcher {
     /// Records a too-long fixed batch gave back, for the next job.
     pushback: VecDeque<Record>,
     base_len: usize,
+    /// Records in the last full `-X`/`-m` line (plus one).
+    last_line: usize,
     done: bool,
 }
 
@@ -92,6 +112,7 @@ impl Batcher {
             carry: None,
             pushback: VecDeque::new(),
             base_len,
+            last_line: 0,
             done: false,
         }
     }
@@ -165,7 +186,9 @@ impl Batcher {
     /// records are spread over the job slots, as GNU parallel does.
     fn fill_line(&mut self, multi: MultiArgs) -> Result<()> {
         let context = multi == MultiArgs::Context;
-        let mut batch = Vec::new();
+        // Sized like the last line: growing by doubling would leave up to
+        // half of a long line's array unused, in every job held.
+        let mut batch = Vec::with_capacity(self.last_line);
         let mut len = self.base_len;
         if let Some((rec, cost)) = self.carry.take() {
             batch.push(rec);
@@ -177,6 +200,7 @@ impl Batcher {
             let full = self.opts.max_args.is_some_and(|n| batch.len() >= n);
             if !batch.is_empty() && (full || len + cost > self.opts.max_chars) {
                 self.carry = Some((rec, cost));
+                self.last_line = batch.len() + 1;
                 self.ready.push_back(batch);
                 return Ok(());
             }

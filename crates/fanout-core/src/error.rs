@@ -41,15 +41,44 @@ pub enum Error {
     /// A `--colsep` pattern that is not a valid regular expression.
     #[error("invalid --colsep pattern: {0}")]
     BadColsep(String),
+    // The OS text is in the message, not also a `#[source]`: a caller that
+    // prints the chain (`{:#}`) would otherwise say it twice.
     /// The private temporary directory could not be created or written.
-    #[error("cannot use temporary directory: {0}")]
-    Temp(#[source] std::io::Error),
+    #[error("cannot use temporary directory: {}", crate::error::os_text(.0))]
+    Temp(std::io::Error),
     /// The async runtime or a signal handler could not be set up.
-    #[error("cannot start the engine: {0}")]
-    Runtime(#[source] std::io::Error),
+    #[error("cannot start the engine: {}", crate::error::os_text(.0))]
+    Runtime(std::io::Error),
     /// Writing job output failed (other than a closed pipe).
-    #[error("cannot write output: {0}")]
-    Output(#[source] std::io::Error),
+    #[error("cannot write output: {}", crate::error::os_text(.0))]
+    Output(std::io::Error),
+    /// A file fanout keeps besides stdout (the job log, a results file)
+    /// could not be written.
+    #[error("cannot write {what} `{}`: {}", path.display(), crate::error::os_text(err))]
+    WriteFile {
+        /// Which kind of file.
+        what: FileKind,
+        /// The file (or, for `--files`, the directory it goes in).
+        path: PathBuf,
+        /// What the operating system said.
+        err: std::io::Error,
+    },
+    /// A job's output could not be held until it is printed (the spool
+    /// disk is full): nothing of it is printed, since `--group` promises
+    /// whole outputs or none.
+    #[error(
+        "cannot keep the output of job {seq} ({}): {}",
+        String::from_utf8_lossy(command),
+        crate::error::os_text(err)
+    )]
+    Spool {
+        /// The job.
+        seq: u64,
+        /// Its command line.
+        command: Vec<u8>,
+        /// What the operating system said.
+        err: std::io::Error,
+    },
     /// `--recend`/`--recstart` with `--regexp` is not a valid pattern.
     #[error("invalid --recend/--recstart pattern: {0}")]
     BadRecordSeparator(String),
@@ -72,6 +101,89 @@ pub enum Error {
         /// What is wrong with it.
         why: String,
     },
+}
+
+/// The files besides stdout that a run writes, as [`Error::WriteFile`]
+/// names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FileKind {
+    /// `--joblog`.
+    JobLog,
+    /// A file under `--results`.
+    Results,
+    /// A `--files` output file (the path is its directory).
+    Files,
+}
+
+impl std::fmt::Display for FileKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FileKind::JobLog => "joblog",
+            FileKind::Results => "results file",
+            FileKind::Files => "--files output in",
+        })
+    }
+}
+
+/// A sink's failure to write one of its files, carried inside the
+/// `io::Error` a [`crate::Sink`] returns, so the engine can name the file
+/// ([`Error::WriteFile`]) rather than say "cannot write output".
+#[derive(Debug)]
+pub(crate) struct FileWriteError {
+    pub what: FileKind,
+    pub path: PathBuf,
+    pub err: std::io::Error,
+}
+
+impl FileWriteError {
+    /// `err` while writing `path`, as an `io::Error` of the same kind (so a
+    /// closed pipe is still seen as one).
+    pub(crate) fn wrap(
+        what: FileKind,
+        path: &std::path::Path,
+        err: std::io::Error,
+    ) -> std::io::Error {
+        std::io::Error::new(
+            err.kind(),
+            FileWriteError {
+                what,
+                path: path.to_owned(),
+                err,
+            },
+        )
+    }
+}
+
+impl std::fmt::Display for FileWriteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "cannot write {} `{}`: {}",
+            self.what,
+            self.path.display(),
+            os_text(&self.err)
+        )
+    }
+}
+
+impl std::error::Error for FileWriteError {}
+
+impl Error {
+    /// The error for a sink's write failure: [`Error::WriteFile`] when the
+    /// sink said which file, else [`Error::Output`].
+    pub(crate) fn from_sink(e: std::io::Error) -> Error {
+        if e.get_ref().is_some_and(|i| i.is::<FileWriteError>()) {
+            let inner = e.into_inner().expect("checked above");
+            let w = inner.downcast::<FileWriteError>().expect("checked above");
+            return Error::WriteFile {
+                what: w.what,
+                path: w.path,
+                err: w.err,
+            };
+        }
+        Error::Output(e)
+    }
 }
 
 /// Shorthand for results whose error is [`Error`].

@@ -4,10 +4,11 @@
 //! `--retry-failed`.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufRead, BufReader, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
+use crate::error::{FileKind, FileWriteError};
 use crate::event::{Event, Observer};
 use crate::job::{JobResult, JobSeq};
 use crate::{Error, ExitKind, Result};
@@ -17,29 +18,49 @@ pub const HEADER: &str =
     "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand";
 
 /// Writes a row for every finished job.
+///
+/// Rows are whole or absent: when a write fails or is short (a full disk),
+/// the file is cut back to the end of the last whole row, so `--resume`
+/// can always read it.
 #[derive(Debug)]
 pub struct JobLog {
     file: File,
+    path: PathBuf,
     row: Vec<u8>,
+    /// The length of the file's whole rows (header included); `None` for a
+    /// log on stdout, which is never cut.
+    whole: Option<u64>,
 }
 
 impl JobLog {
     /// Opens `path`: truncated with a new header, or, with `append`, added
-    /// to (a header is written only if the file is empty).
+    /// to (a header is written only if the file is empty). A torn last row
+    /// (no newline: an older run stopped while writing it) is cut off
+    /// first, so the next row does not run into it.
     pub fn open(path: &Path, append: bool) -> io::Result<JobLog> {
-        let mut file = OpenOptions::new()
+        let file = OpenOptions::new()
             .create(true)
+            .read(true)
             .write(true)
             .append(append)
             .truncate(!append)
             .open(path)?;
-        if !append || file.metadata()?.len() == 0 {
-            file.write_all(format!("{HEADER}\n").as_bytes())?;
+        let len = file.metadata()?.len();
+        let whole = whole_rows_end(&file, len)?;
+        if whole < len {
+            file.set_len(whole)?;
         }
-        Ok(JobLog {
+        let mut log = JobLog {
             file,
+            path: path.to_owned(),
             row: Vec::new(),
-        })
+            whole: Some(whole),
+        };
+        if whole == 0 {
+            log.row = format!("{HEADER}\n").into_bytes();
+            log.append_row()?;
+        }
+        Ok(log)
     }
 
     /// A job log on standard output (`--joblog -`), header first.
@@ -49,15 +70,53 @@ impl JobLog {
         file.write_all(format!("{HEADER}\n").as_bytes())?;
         Ok(JobLog {
             file,
+            path: PathBuf::from("-"),
             row: Vec::new(),
+            whole: None,
         })
     }
 
-    /// Writes a job's row in one `write`, so a row is never half there.
+    /// Writes a job's row in one `write`. Should that fail or fall short,
+    /// the part written is cut off again; the error names the job log.
     pub fn write(&mut self, r: &JobResult) -> io::Result<()> {
         format_row(r, &mut self.row);
-        self.file.write_all(&self.row)
+        self.append_row()
     }
+
+    fn append_row(&mut self) -> io::Result<()> {
+        let Err(err) = self.file.write_all(&self.row) else {
+            if let Some(w) = &mut self.whole {
+                *w += self.row.len() as u64;
+            }
+            return Ok(());
+        };
+        if let Some(w) = self.whole {
+            // Best effort: if even this fails, the reader drops the torn
+            // row (it has no newline) with a warning.
+            if self.file.set_len(w).is_ok() {
+                let _ = self.file.seek(SeekFrom::Start(w));
+            }
+        }
+        Err(FileWriteError::wrap(FileKind::JobLog, &self.path, err))
+    }
+}
+
+/// Where the last whole row of a job log ends: just after its last
+/// newline (0 when it has none).
+fn whole_rows_end(file: &File, len: u64) -> io::Result<u64> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut end = len;
+    while end > 0 {
+        let start = end.saturating_sub(buf.len() as u64);
+        let chunk = &mut buf[..(end - start) as usize];
+        file.read_exact_at(chunk, start)?;
+        if let Some(i) = memchr::memrchr(b'\n', chunk) {
+            return Ok(start + i as u64 + 1);
+        }
+        end = start;
+    }
+    Ok(0)
 }
 
 impl Observer for JobLog {
@@ -118,13 +177,36 @@ impl Row {
     }
 }
 
+/// What [`read`] found besides the rows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReadLog {
+    /// False when there was no job log at that path (nothing ran yet).
+    pub exists: bool,
+    /// A last row without its newline, which was not read: a run stopped
+    /// (disk full, killed) while writing it. Its job counts as not run.
+    pub torn: Option<TornRow>,
+}
+
+/// A torn last row of a job log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TornRow {
+    /// Its line (from 1).
+    pub line: usize,
+    /// The bytes it had.
+    pub len: usize,
+}
+
 /// Reads a job log, calling `f` for each row. A file that is not a job log
 /// (wrong header, a malformed row) is an error naming the line, never
-/// read as "nothing ran". A missing file is `Ok(false)`.
-pub fn read(path: &Path, mut f: impl FnMut(Row)) -> Result<bool> {
+/// read as "nothing ran"; only a last row cut short (no newline) is
+/// passed over, and reported in [`ReadLog::torn`] for the caller to warn
+/// about. A missing file has `exists: false`.
+pub fn read(path: &Path, mut f: impl FnMut(Row)) -> Result<ReadLog> {
     let file = match File::open(path) {
         Ok(file) => file,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(ReadLog::default()),
         Err(err) => {
             return Err(Error::JobLog {
                 path: path.to_owned(),
@@ -137,22 +219,41 @@ pub fn read(path: &Path, mut f: impl FnMut(Row)) -> Result<bool> {
         line,
         why: why.to_string(),
     };
-    let mut lines = BufReader::new(file).split(b'\n');
     let io_err = |err| Error::JobLog {
         path: PathBuf::from(path),
         err,
     };
-    match lines.next().transpose().map_err(io_err)? {
-        None => return Ok(true),
-        Some(h) if h == HEADER.as_bytes() => {}
-        Some(_) => return Err(bad(1, "the first line is not the job log header")),
-    }
-    for (i, line) in lines.enumerate() {
-        let line = line.map_err(io_err)?;
-        let row = parse_row(&line).ok_or_else(|| bad(i + 2, "not a job log row"))?;
+    let mut found = ReadLog {
+        exists: true,
+        torn: None,
+    };
+    let mut reader = BufReader::new(file);
+    let mut line = Vec::new();
+    for n in 1.. {
+        line.clear();
+        if reader.read_until(b'\n', &mut line).map_err(io_err)? == 0 {
+            break;
+        }
+        if line.pop_if(|b| *b == b'\n').is_none() {
+            if n == 1 && !HEADER.as_bytes().starts_with(&line) {
+                return Err(bad(1, "the first line is not the job log header"));
+            }
+            found.torn = Some(TornRow {
+                line: n,
+                len: line.len(),
+            });
+            break;
+        }
+        if n == 1 {
+            if line != HEADER.as_bytes() {
+                return Err(bad(1, "the first line is not the job log header"));
+            }
+            continue;
+        }
+        let row = parse_row(&line).ok_or_else(|| bad(n, "not a job log row"))?;
         f(row);
     }
-    Ok(true)
+    Ok(found)
 }
 
 fn parse_row(line: &[u8]) -> Option<Row> {
@@ -234,6 +335,23 @@ mod tests {
         assert!(parse_row(b"x\t:\t1\t1\t0\t0\t0\t0\tcmd").is_none());
         assert!(parse_row(b"1\t:\t1\t1\t0\t0\t0\tcmd").is_none());
         assert!(parse_row(b"hello world").is_none());
+    }
+
+    #[test]
+    fn a_torn_last_row_is_reported_and_cut_before_appending() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        let whole = format!("{HEADER}\n1\t:\t1.0\t0.1\t0\t0\t0\t0\techo a\n");
+        std::fs::write(&path, format!("{whole}2\t:\t1")).unwrap();
+        let mut seqs = Vec::new();
+        let found = read(&path, |r| seqs.push(r.seq)).unwrap();
+        assert_eq!(seqs, [JobSeq(1)]);
+        assert_eq!(found.torn, Some(TornRow { line: 3, len: 5 }));
+        drop(JobLog::open(&path, true).unwrap());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), whole);
+        // A first line that is no header's beginning is not a torn row.
+        std::fs::write(&path, "not a job log").unwrap();
+        assert!(read(&path, |_| {}).is_err());
     }
 
     #[test]

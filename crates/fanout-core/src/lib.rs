@@ -53,7 +53,7 @@ pub use control::{Halt, HaltOn, HaltWhen, JobControl, Threshold, Timeout};
 pub use engine::{
     default_term_seq, CancelToken, Commands, Engine, OutputMode, RunConfig, RunSummary,
 };
-pub use error::{Error, Result};
+pub use error::{Error, FileKind, Result};
 pub use event::{Collect, Event, Observed, Observer, Sink};
 pub use input::{InputOptions, Inputs, Source, SourceSpec};
 pub use job::{ExitKind, JobArgs, JobResult, JobSeq, KillReason, Record, SlotId};

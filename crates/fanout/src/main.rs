@@ -23,7 +23,7 @@ fn main() -> ExitCode {
     match main_inner() {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("fanout: {}", one_line(&format!("{e:#}")));
+            eprintln!("fanout: {}", one_line(&message(&e)));
             ExitCode::from(exit::ERROR)
         }
     }
@@ -69,6 +69,29 @@ fn clap_message(e: &clap::Error) -> String {
     let text = e.render().to_string();
     let first = text.lines().next().unwrap_or("invalid arguments");
     first.trim_start_matches("error: ").to_string()
+}
+
+/// The error and its causes, `: `-separated, each OS error as a person
+/// reads it (without Rust's "(os error N)"), so the OS text appears once.
+fn message(e: &anyhow::Error) -> String {
+    let parts: Vec<String> = e
+        .chain()
+        .map(|cause| match cause.downcast_ref::<std::io::Error>() {
+            Some(io) => os_text(io),
+            None => cause.to_string(),
+        })
+        .collect();
+    parts.join(": ")
+}
+
+/// An I/O error's text without the " (os error N)" Rust adds (also when
+/// a wrapper, as tempfile's "at path", comes after it).
+fn os_text(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error ") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
 }
 
 /// Keeps a message on one line, as a single `fanout: ...` line on stderr.

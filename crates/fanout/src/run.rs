@@ -120,7 +120,7 @@ fn read_prior(config: &Config) -> Result<Prior> {
     let mut prior = Prior::default();
     let mut succeeded = SeqSet::default();
     let mut failed = std::collections::BTreeMap::new();
-    joblog::read(&log.path, |row| {
+    let found = joblog::read(&log.path, |row| {
         let run = match log.resume {
             Resume::SkipSucceeded => row.succeeded(),
             _ => true,
@@ -135,6 +135,14 @@ fn read_prior(config: &Config) -> Result<Prior> {
             failed.insert(row.seq, row.command);
         }
     })?;
+    if let Some(torn) = found.torn {
+        eprintln!(
+            "fanout: warning: joblog `{}` line {}: dropped a row cut short ({} bytes, no newline) by an earlier run that stopped while writing it; that job counts as not run",
+            log.path.display(),
+            torn.line,
+            torn.len
+        );
+    }
     if log.resume == Resume::RetryFailed {
         prior.retry = Some(
             failed

@@ -223,3 +223,29 @@ fn fixed_batches_that_do_not_fit_take_fewer_arguments() {
     .run()
     .stdout_is("echo aaaaaa\necho bbbbbb\n");
 }
+
+#[test]
+fn multi_arg_read_ahead_regression_hundreds_of_mb_for_3m_inputs() {
+    // A -X job holds a whole line of values (some 16,000 here); reading
+    // 256 of them ahead held 3,000,000 inputs at once. Memory must stay
+    // flat: 100 times the input, a few MiB more RSS at most.
+    let dir = tempfile::tempdir().unwrap();
+    let peak = |mode: &str, n: u64| {
+        let input = dir.path().join(format!("input{n}"));
+        let text: String = (1..=n).map(|i| format!("{i}\n")).collect();
+        std::fs::write(&input, text).unwrap();
+        let mut c = fanout([mode, "true", "::::"]).arg_path(&input).command();
+        c.stderr(std::process::Stdio::null());
+        let (status, _, _, rss_kib) = common::run_measuring_rss(c);
+        assert!(status.success(), "{mode}: {status:?}");
+        rss_kib
+    };
+    for mode in ["-X", "-m", "--xargs"] {
+        let small = peak(mode, 30_000);
+        let big = peak(mode, 3_000_000);
+        assert!(
+            big <= small + 6 * 1024,
+            "{mode}: peak RSS {small} KiB for 30,000 inputs, {big} KiB for 3,000,000"
+        );
+    }
+}

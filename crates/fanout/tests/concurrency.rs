@@ -64,3 +64,16 @@ fn one_slot_runs_jobs_one_after_another() {
         .run()
         .stdout_is("a\nb\nc\n");
 }
+
+#[test]
+fn absurd_job_count_regression_j_1e99_accepted() {
+    for j in ["1e99", "2.5", "1e3", "+1.5"] {
+        fanout(["-j", j, "echo", ":::", "a"])
+            .run()
+            .fanout_error("-j");
+    }
+    // Percentages may be fractional, as in GNU parallel.
+    fanout(["-j", "2.5%", "echo", ":::", "a"])
+        .run()
+        .stdout_is("a\n");
+}

@@ -189,3 +189,47 @@ fn empty_eof_string_means_no_eof_string() {
         .run()
         .stdout_is("a\n\nb\n");
 }
+
+#[test]
+fn header_zero_regression_dropped_the_first_value() {
+    // GNU parallel: `--header 0` means no header line.
+    fanout(["-k", "--header", "0", "echo"])
+        .stdin("h\na\nb\n")
+        .run()
+        .stdout_is("h\na\nb\n");
+    fanout(["-k", "--header", "0", "echo", ":::", "x", "y"])
+        .run()
+        .stdout_is("x\ny\n");
+}
+
+#[test]
+fn os_error_regression_printed_twice_in_one_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing-input");
+    for mode in [&[][..], &["--pipe", "cat"][..], &["--pipepart", "cat"][..]] {
+        let out = fanout(mode.iter().copied())
+            .args(["echo", "::::"])
+            .arg_path(&missing)
+            .run()
+            .fanout_error("missing-input");
+        let err = out.err();
+        assert_eq!(
+            err.matches("No such file or directory").count(),
+            1,
+            "{err:?}"
+        );
+        assert!(!err.contains("os error"), "{err:?}");
+    }
+    // A directory that cannot be created for --files.
+    let out = fanout(["--files", "--tmpdir"])
+        .arg_path(&missing)
+        .args(["echo", ":::", "a"])
+        .run()
+        .fanout_error("missing-input");
+    let err = out.err();
+    assert_eq!(
+        err.matches("No such file or directory").count(),
+        1,
+        "{err:?}"
+    );
+}

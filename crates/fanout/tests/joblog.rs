@@ -364,3 +364,96 @@ fn shuf_with_resume_is_refused() {
         .run()
         .fanout_error("--shuf");
 }
+
+#[test]
+fn full_disk_regression_joblog_row_torn_then_resume_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let inputs: Vec<String> = (1..=200).map(|i| i.to_string()).collect();
+    // Room for the header and a few rows: the disk fills mid-row.
+    let out = logged(&log, ["-j1", "true"])
+        .args([":::"])
+        .args(&inputs)
+        .disk_full_at(400)
+        .run()
+        .code(255);
+    let err = out.err();
+    assert_eq!(err.lines().count(), 1, "one line: {err:?}");
+    assert!(
+        err.starts_with("fanout: cannot write joblog")
+            && err.contains(log.to_str().unwrap())
+            && err.contains("File too large"),
+        "{err:?}"
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.ends_with('\n'), "a torn row is left: {text:?}");
+    let logged_rows = rows(&log);
+    assert!(!logged_rows.is_empty() && logged_rows.len() < 200);
+    // Resuming runs exactly the jobs the log does not have.
+    let out = logged(&log, ["--resume", "-j1", "echo"])
+        .args([":::"])
+        .args(&inputs)
+        .run()
+        .code(0);
+    assert_eq!(out.out().lines().count(), 200 - logged_rows.len());
+    let seqs: Vec<u64> = rows(&log).iter().map(|r| r.0).collect();
+    assert_eq!(seqs, (1..=200).collect::<Vec<u64>>());
+}
+
+#[test]
+fn torn_final_joblog_row_from_a_crash_is_dropped_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let mut text = format!("{HEADER}\n");
+    text.push_str("1\t:\t1795632069.242\t     0.001\t0\t0\t0\t0\techo a\n");
+    text.push_str("2\t:\t1");
+    std::fs::write(&log, text).unwrap();
+    logged(&log, ["--resume", "-k", "echo", ":::", "a", "b", "c"])
+        .run()
+        .code(0)
+        .stdout_is("b\nc\n");
+    let seqs: Vec<u64> = rows(&log).iter().map(|r| r.0).collect();
+    assert_eq!(seqs, [1, 2, 3], "the torn row is gone, not glued to");
+    // The warning, once, as one line.
+    std::fs::write(
+        &log,
+        format!("{HEADER}\n1\t:\t1795632069.242\t     0.001\t0\t0\t0\t0\techo a\n2\t:\t1"),
+    )
+    .unwrap();
+    let out = logged(&log, ["--resume", "echo", ":::", "a", "b"])
+        .run()
+        .code(0)
+        .stdout_is("b\n");
+    let err = out.err();
+    assert_eq!(err.lines().count(), 1, "{err:?}");
+    assert!(
+        err.starts_with("fanout: warning: ") && err.contains("line 3"),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn results_write_failure_regression_reported_as_cannot_write_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = fanout([
+        "--results",
+        "res",
+        "head",
+        "-c",
+        "5000",
+        "/dev/zero",
+        ":::",
+        "a",
+    ])
+    .dir(dir.path())
+    .disk_full_at(1000)
+    .run()
+    .code(255);
+    let err = out.err();
+    assert_eq!(err.lines().count(), 1, "one line: {err:?}");
+    assert!(
+        err.starts_with("fanout: cannot write results file") && err.contains("res/1/a/stdout"),
+        "{err:?}"
+    );
+    assert_eq!(err.matches("File too large").count(), 1, "{err:?}");
+}

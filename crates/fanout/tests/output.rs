@@ -238,3 +238,65 @@ fn verbose_command_lines_are_tagged_too() {
         .run()
         .stdout_is("a\techo a\na\ta\nb\techo b\nb\tb\n");
 }
+
+#[test]
+fn tmpdir_regression_ignored_unless_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = dir.path().join("tmp");
+    let env_tmp = dir.path().join("env-tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    std::fs::create_dir(&env_tmp).unwrap();
+    let listing = dir.path().join("listing");
+    // More output than fanout keeps in memory: by the time head is done,
+    // fanout has spooled it to a file in its private directory.
+    let job = format!(
+        "head -c 300000 /dev/zero; ls {} > {}; : {{}}",
+        tmp.display(),
+        listing.display()
+    );
+    let out = fanout(["--tmpdir"])
+        .arg_path(&tmp)
+        .args([job.as_str(), ":::", "a"])
+        .env("TMPDIR", &env_tmp)
+        .run()
+        .code(0);
+    assert_eq!(out.stdout.len(), 300000);
+    let seen = std::fs::read_to_string(&listing).unwrap();
+    assert!(
+        seen.starts_with("fanout-"),
+        "spool dir not in --tmpdir: {seen:?}"
+    );
+    assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0, "left behind");
+    assert_eq!(
+        std::fs::read_dir(&env_tmp).unwrap().count(),
+        0,
+        "used $TMPDIR"
+    );
+}
+
+#[test]
+fn full_spool_disk_regression_printed_a_truncated_output() {
+    let dir = tempfile::tempdir().unwrap();
+    // The second job is running when the first one's spool fails: it is
+    // ended with the run, and nothing of it is printed either.
+    let out = fanout(["-j2", "head -c 5000000 /dev/zero; : {}", ":::", "a", "b"])
+        .env("TMPDIR", dir.path())
+        .disk_full_at(1 << 20)
+        .run();
+    assert_eq!(out.stdout.len(), 0, "part of a grouped output was printed");
+    let err = out.err();
+    assert_eq!(out.code, Some(255), "{err:?}");
+    assert_eq!(err.lines().count(), 1, "one line: {err:?}");
+    assert!(
+        err.starts_with("fanout: ")
+            && (err.contains("job 1 (") || err.contains("job 2 ("))
+            && err.contains("head -c 5000000"),
+        "{err:?}"
+    );
+    assert_eq!(err.matches("File too large").count(), 1, "{err:?}");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "temp left"
+    );
+}

@@ -103,3 +103,72 @@ fn sighup_leaves_no_grandchild_behind() {
         "sleep 60 & echo $! >> pids; echo $$ >> pids; wait; : {}",
     );
 }
+
+#[test]
+fn setsid_regression_descendants_survived_ctrl_c() {
+    // `setsid` takes the grandchild out of the job's process group (and
+    // session), so only fanout's subreaping can find it.
+    interrupt_with(
+        libc::SIGINT,
+        "setsid sleep 100 & echo $! >> pids; echo $$ >> pids; wait; : {}",
+    );
+}
+
+#[test]
+fn setsid_descendants_ignoring_term_are_killed_on_sigterm() {
+    interrupt_with(
+        libc::SIGTERM,
+        "setsid sh -c 'trap \"\" TERM; sleep 100' & echo $! >> pids; echo $$ >> pids; wait; : {}",
+    );
+}
+
+#[test]
+fn halt_now_leaves_no_setsid_descendant_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let pids_file = dir.path().join("pids");
+    let out = fanout([
+        "-j2",
+        "--halt",
+        "now,fail=1",
+        ":::",
+        "setsid sleep 100 & echo $! >> pids; wait",
+        "while [ ! -s pids ]; do sleep 0.01; done; exit 3",
+    ])
+    .dir(dir.path())
+    .run();
+    assert_eq!(out.code, Some(3), "{}", out.err());
+    let pids = read_pids(&pids_file);
+    assert_eq!(pids.len(), 1);
+    let t0 = Instant::now();
+    while alive(pids[0]) {
+        assert!(t0.elapsed() < Duration::from_secs(2), "survived: {pids:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn reparented_descendants_are_reaped_without_taking_a_jobs_status() {
+    let dir = tempfile::tempdir().unwrap();
+    // Every job leaves a background process that outlives it, so fanout
+    // (a subreaper) inherits and reaps 200 of them while jobs end around
+    // them; each job's own status must still be its own.
+    let inputs: Vec<String> = (0..200).map(|i| (i % 2).to_string()).collect();
+    fanout(["-j4", "sleep 0.0$(($$ % 10)) & exit {}", ":::"])
+        .args(&inputs)
+        .dir(dir.path())
+        .run()
+        .code(100);
+    // A job that sees the descendant its predecessor left end: it is
+    // reaped, not left a zombie of fanout's.
+    fanout([
+        "-j2",
+        ":::",
+        "sleep 0.2 & echo $! > orphan",
+        "while [ ! -s orphan ]; do sleep 0.01; done; p=$(cat orphan); i=0; \
+         while [ -e /proc/$p ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i+1)); done; \
+         [ ! -e /proc/$p ]",
+    ])
+    .dir(dir.path())
+    .run()
+    .code(0);
+}

@@ -116,3 +116,12 @@ fn command_not_found_fails_the_job_with_127_from_the_shell() {
     let out = fanout(["no-such-command-xyz", ":::", "a"]).run().code(1);
     assert!(out.err().contains("not found"), "{}", out.err());
 }
+
+#[test]
+fn positional_zero_regression_stayed_literal() {
+    // GNU parallel renders {0} and {-0} as nothing, and they count as a
+    // replacement string (the value is not appended).
+    fanout(["-k", "echo", "x{-0}y", "x{0}y", "{0.}", ":::", "a", "b"])
+        .run()
+        .stdout_is("xy xy\nxy xy\n");
+}

@@ -16,15 +16,35 @@ impl<S: Sink> Run<'_, S> {
             .meta
             .remove(&o.seq)
             .expect("every running job has meta");
-        if self.halting == Some(HaltWhen::Now) || self.summary.interrupted.is_some() {
+        if self.halting == Some(HaltWhen::Now)
+            || self.summary.interrupted.is_some()
+            || self.fatal.is_some()
+        {
             // As GNU parallel: jobs killed by `--halt now` or by an
             // interrupted run are not reported, printed or logged (so
-            // `--resume` runs them again).
+            // `--resume` runs them again); so are those a fatal error
+            // (a full spool disk) ends, their output cut short.
             self.slots.release(m.slot);
             return;
         }
-        if let Some(e) = o.error {
-            self.fatal.get_or_insert(Error::Temp(e));
+        if let Some(err) = o.error {
+            // Part of the output is lost (the spool disk is full): print
+            // none of it, rather than break --group's whole-or-nothing,
+            // and end the run naming the job.
+            self.timeouts.remove(m.start, o.seq);
+            if let Some(due) = m.kill.as_ref().and_then(|k| k.due) {
+                self.kills.remove(&(due, o.seq));
+            }
+            if group_alive(m.pgid) {
+                kill_group(m.pgid, libc::SIGKILL);
+            }
+            self.slots.release(m.slot);
+            self.fatal.get_or_insert(Error::Spool {
+                seq: o.seq.0,
+                command: m.command,
+                err,
+            });
+            return;
         }
         // The job sent all its live output before it ended; pass it on
         // before the job's end, so no sink sees output after Finished.
@@ -59,8 +79,10 @@ impl<S: Sink> Run<'_, S> {
         self.slots.release(r.slot);
         if self.again(&r) {
             let failed_again = r.killed != Some(KillReason::Memory);
+            let mut job = m.job;
+            job.records = r.records.clone();
             self.requeue.push_front(Requeued {
-                job: m.job,
+                job,
                 attempt: Some(m.attempt + u32::from(failed_again)),
             });
             self.emit(Event::Retried(r));
@@ -185,7 +207,9 @@ fn result(m: &mut Meta, exit: ExitKind, stdout: Captured, stderr: Captured) -> J
         seq: m.job.seq,
         slot: m.slot,
         command: std::mem::take(&mut m.command),
-        records: m.job.records.clone(),
+        // Moved, not copied (a -X job holds tens of thousands of values);
+        // a job that runs again gets them back in report().
+        records: std::mem::take(&mut m.job.records),
         exit,
         stdout,
         stderr,

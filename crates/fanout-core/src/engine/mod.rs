@@ -48,9 +48,18 @@ pub struct RunConfig {
     pub term_seq: Vec<(i32, Duration)>,
     /// Bytes of one stream kept in memory before spooling to disk.
     pub spool_threshold: usize,
+    /// Where spooled output and `--cat`/`--fifo` files go (`--tmpdir`),
+    /// in a private directory; `$TMPDIR` or /tmp when `None`.
+    pub tmpdir: Option<std::path::PathBuf>,
     /// Catch SIGINT and SIGTERM to end jobs cleanly (the CLI does; a library
     /// user may prefer to keep their own handlers).
     pub handle_signals: bool,
+    /// Make fanout a child subreaper, so that descendants which leave
+    /// their job's process group (`setsid`) become its children: they are
+    /// reaped as they exit, and killed with the jobs when the run is
+    /// interrupted, halted `now` or ends on an error (the CLI does; it
+    /// changes the whole process, so it is off by default).
+    pub subreaper: bool,
     /// Retries, timeouts, halting and start throttles.
     pub control: JobControl,
     /// The number of jobs in the run, when known in advance (`--halt N%`
@@ -107,7 +116,9 @@ impl Default for RunConfig {
             shell: OsString::from("/bin/sh"),
             term_seq: default_term_seq(),
             spool_threshold: 128 * 1024,
+            tmpdir: None,
             handle_signals: false,
+            subreaper: false,
             control: JobControl::default(),
             total_jobs: None,
             queue: feed::CAPACITY,
@@ -211,6 +222,9 @@ impl Engine {
             .build()
             .map_err(Error::Runtime)?;
         crate::exec::keep_children_reapable();
+        if self.config.subreaper {
+            crate::exec::orphans::become_subreaper().map_err(Error::Runtime)?;
+        }
         let (tx, rx) = feed::feed(self.config.queue);
         std::thread::Builder::new()
             .name("fanout-input".into())

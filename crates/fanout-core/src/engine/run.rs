@@ -1,7 +1,7 @@
 //! The event loop of one run: start jobs while slots, throttles and halt
 //! allow; handle exits, live output, timers and signals as they come.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
@@ -92,11 +92,21 @@ pub(super) async fn run<S: Sink>(
     commands: &Commands,
     sink: &mut S,
 ) -> Result<RunSummary> {
-    let spool = Spool::new(cfg.spool_threshold);
+    let spool = Spool::in_dir(cfg.spool_threshold, cfg.tmpdir.clone());
     let mut signals = Signals::new(cfg.handle_signals).map_err(Error::Runtime)?;
+    let mut orphans = Orphans::new(cfg.subreaper).map_err(Error::Runtime)?;
     let mut run = Run::new(cfg, &spool, sink);
-    let input_error = run.main_loop(jobs, commands, &mut signals).await;
-    if !run.running.is_empty() {
+    let input_error = run
+        .main_loop(jobs, commands, &mut signals, &mut orphans)
+        .await;
+    // A run that stops early ends its jobs, and what they left behind
+    // outside their groups; one that ran out of jobs leaves a job's
+    // background descendants alone, as GNU parallel does.
+    let stopped = run.summary.interrupted.is_some()
+        || run.halting == Some(HaltWhen::Now)
+        || run.fatal.is_some()
+        || run.sink_error.is_some();
+    if !run.running.is_empty() || (stopped && cfg.subreaper) {
         run.terminate().await;
     }
     run.outcome(input_error)
@@ -142,6 +152,7 @@ impl<'a, S: Sink> Run<'a, S> {
         jobs: Feed<Result<JobArgs>>,
         commands: &Commands,
         signals: &mut Signals,
+        orphans: &mut Orphans,
     ) -> Option<Error> {
         let mut input_done = false;
         let mut input_error = None;
@@ -183,6 +194,9 @@ impl<'a, S: Sink> Run<'a, S> {
                 () = super::CancelToken::cancelled(self.cfg.cancel.as_ref()) => {
                     self.summary.interrupted = Some(libc::SIGTERM);
                     return input_error;
+                }
+                () = orphans.exited() => {
+                    crate::exec::orphans::reap(&self.job_pids());
                 }
                 Some(chunk) = recv_live(&mut self.live_rx) => self.live(chunk),
                 Some(outcome) = self.running.next(), if !self.running.is_empty() => self.finished(outcome),
@@ -239,7 +253,7 @@ impl<'a, S: Sink> Run<'a, S> {
                 broken_pipe: true,
                 ..self.summary
             }),
-            Some(e) => Err(Error::Output(e)),
+            Some(e) => Err(Error::from_sink(e)),
             None => Ok(self.summary),
         }
     }
@@ -263,6 +277,39 @@ impl<'a, S: Sink> Run<'a, S> {
     /// Process groups of the jobs still running.
     pub(super) fn groups(&self) -> Vec<i32> {
         self.meta.values().map(|m| m.pgid).collect()
+    }
+
+    /// The pids of the running jobs' processes (each its group's id), which
+    /// only their drivers may reap.
+    pub(super) fn job_pids(&self) -> HashSet<i32> {
+        self.meta
+            .values()
+            .map(|m| m.pgid)
+            .filter(|&p| p > 0)
+            .collect()
+    }
+}
+
+/// SIGCHLD as a stream when fanout is a subreaper: a reparented descendant
+/// has exited and is to be reaped. Pending forever otherwise.
+struct Orphans(Option<tokio::signal::unix::Signal>);
+
+impl Orphans {
+    fn new(subreaper: bool) -> io::Result<Self> {
+        if !subreaper {
+            return Ok(Orphans(None));
+        }
+        let s = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::child())?;
+        Ok(Orphans(Some(s)))
+    }
+
+    async fn exited(&mut self) {
+        match &mut self.0 {
+            Some(s) => {
+                s.recv().await;
+            }
+            None => std::future::pending().await,
+        }
     }
 }
 

@@ -1,22 +1,27 @@
-//! Ending a run early: walking running jobs'
-//! process groups through the `--term-seq` so that no descendant outlives
-//! fanout.
+//! Ending a run early: walking running jobs' process groups, and the
+//! descendants that left them (see `exec::orphans`), through the
+//! `--term-seq` so that no descendant outlives fanout.
 
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 
 use super::run::{recv_live, Run};
-use crate::exec::{group_alive, kill_group};
+use crate::exec::{group_alive, kill_group, orphans};
 use crate::Sink;
 
 /// How often to look for a job's group to be gone while waiting.
 const POLL: Duration = Duration::from_millis(10);
 
+/// How long killed descendants outside the jobs' groups are waited for.
+const ORPHAN_GRACE: Duration = Duration::from_secs(2);
+
 impl<S: Sink> Run<'_, S> {
     /// Sends each signal of the term sequence to every job's process group,
-    /// waiting between them while jobs end, until no process of any group
-    /// is left. Jobs that end are reported as usual.
+    /// and (as a subreaper) to every descendant that left its group and
+    /// was reparented to fanout, waiting between them while jobs end, until
+    /// no process of any group and no such descendant is left. Jobs that
+    /// end are reported as usual.
     pub(super) async fn terminate(&mut self) {
         let groups = self.groups();
         let seq = self.cfg.term_seq.clone();
@@ -27,6 +32,7 @@ impl<S: Sink> Run<'_, S> {
             for &g in &groups {
                 kill_group(g, sig);
             }
+            self.signal_orphans(sig);
             let until = Instant::now() + wait;
             while Instant::now() < until && !self.all_gone(&groups) {
                 self.pump(POLL.min(until - Instant::now())).await;
@@ -38,14 +44,43 @@ impl<S: Sink> Run<'_, S> {
             for &g in &groups {
                 kill_group(g, libc::SIGKILL);
             }
+            self.signal_orphans(libc::SIGKILL);
         }
         while !self.running.is_empty() {
             self.pump(POLL).await;
         }
+        self.kill_orphans().await;
+    }
+
+    fn signal_orphans(&self, sig: i32) {
+        if self.cfg.subreaper {
+            orphans::signal(&self.job_pids(), sig);
+        }
+    }
+
+    /// Kills and reaps the reparented descendants still there. One that
+    /// dies may hand fanout its own escaped children, so this looks again
+    /// until none is left, or gives up after a while (a process stuck in
+    /// the kernel cannot be waited out).
+    async fn kill_orphans(&mut self) {
+        if !self.cfg.subreaper {
+            return;
+        }
+        let give_up = Instant::now() + ORPHAN_GRACE;
+        loop {
+            let jobs = self.job_pids();
+            if orphans::reap(&jobs) == 0 || Instant::now() >= give_up {
+                return;
+            }
+            orphans::signal(&jobs, libc::SIGKILL);
+            tokio::time::sleep(POLL).await;
+        }
     }
 
     fn all_gone(&self, groups: &[i32]) -> bool {
-        self.running.is_empty() && groups.iter().all(|&g| !group_alive(g))
+        self.running.is_empty()
+            && groups.iter().all(|&g| !group_alive(g))
+            && (!self.cfg.subreaper || orphans::reap(&self.job_pids()) == 0)
     }
 
     /// Handles job exits and live output for up to `d`.

@@ -13,14 +13,24 @@ use std::io::{self, Read, Seek, Write};
 #[derive(Debug)]
 pub struct Spool {
     threshold: usize,
+    /// Where the private directory goes (`--tmpdir`); `$TMPDIR` or /tmp
+    /// when `None`.
+    parent: Option<std::path::PathBuf>,
     dir: OnceCell<tempfile::TempDir>,
 }
 
 impl Spool {
     /// A spool that moves a stream to disk once it holds `threshold` bytes.
     pub fn new(threshold: usize) -> Self {
+        Spool::in_dir(threshold, None)
+    }
+
+    /// A spool whose private directory is made inside `parent` (`--tmpdir`)
+    /// rather than `$TMPDIR`.
+    pub fn in_dir(threshold: usize, parent: Option<std::path::PathBuf>) -> Self {
         Spool {
             threshold,
+            parent,
             dir: OnceCell::new(),
         }
     }
@@ -38,10 +48,13 @@ impl Spool {
     fn ensure_dir(&self) -> io::Result<&std::path::Path> {
         if self.dir.get().is_none() {
             use std::os::unix::fs::PermissionsExt;
-            let dir = tempfile::Builder::new()
-                .prefix("fanout-")
-                .permissions(std::fs::Permissions::from_mode(0o700))
-                .tempdir()?;
+            let mut b = tempfile::Builder::new();
+            b.prefix("fanout-")
+                .permissions(std::fs::Permissions::from_mode(0o700));
+            let dir = match &self.parent {
+                Some(p) => b.tempdir_in(p)?,
+                None => b.tempdir()?,
+            };
             let _ = self.dir.set(dir);
         }
         Ok(self.dir.get().expect("set above").path())

@@ -4,6 +4,7 @@
 
 mod capture;
 mod drive;
+pub(crate) mod orphans;
 mod spawn;
 mod stdin;
 

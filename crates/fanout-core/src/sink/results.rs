@@ -10,6 +10,7 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::error::{FileKind, FileWriteError};
 use crate::event::{Event, Observer};
 use crate::exec::Captured;
 use crate::job::JobResult;
@@ -132,6 +133,10 @@ pub fn dir_name(v: &[u8]) -> Vec<u8> {
 /// The temporary file is created like any other (mode 0666 less the
 /// umask, as GNU parallel's files are), not 0600 as `tempfile` makes them.
 fn write_file(path: &Path, fill: impl FnOnce(&mut fs::File) -> io::Result<()>) -> io::Result<()> {
+    write_whole(path, fill).map_err(|e| FileWriteError::wrap(FileKind::Results, path, e))
+}
+
+fn write_whole(path: &Path, fill: impl FnOnce(&mut fs::File) -> io::Result<()>) -> io::Result<()> {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let dir = path
         .parent()
@@ -173,12 +178,14 @@ impl Observer for Files {
         let Event::Finished(r) = event else {
             return Ok(());
         };
+        let failed = |e| FileWriteError::wrap(FileKind::Files, &self.dir, e);
         let mut f = tempfile::Builder::new()
             .prefix("par")
             .suffix(".par")
-            .tempfile_in(&self.dir)?;
-        r.stdout.copy_to(f.as_file_mut())?;
-        let (_, path) = f.keep().map_err(|e| e.error)?;
+            .tempfile_in(&self.dir)
+            .map_err(failed)?;
+        r.stdout.copy_to(f.as_file_mut()).map_err(failed)?;
+        let (_, path) = f.keep().map_err(|e| failed(e.error))?;
         let mut name = path.into_os_string().into_vec();
         name.push(b'\n');
         r.stdout = Captured::from_vec(name);

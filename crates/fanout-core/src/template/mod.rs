@@ -16,9 +16,9 @@ pub use render::RenderCtx;
 pub enum Pos {
     /// `{}`: every value of the job, space-separated.
     All,
-    /// `{n}`: the n-th value (1-based).
+    /// `{n}`: the n-th value (1-based; `{0}` is none, so empty).
     Index(usize),
-    /// `{-n}`: the n-th value from the end (1-based).
+    /// `{-n}`: the n-th value from the end (1-based; `{-0}` is none).
     FromEnd(usize),
 }
 

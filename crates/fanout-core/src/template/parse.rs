@@ -120,10 +120,9 @@ fn builtin(inner: &[u8]) -> Option<Token> {
             modifier,
         });
     }
+    // `{0}` and `{-0}` name no value: they render empty, as in GNU
+    // parallel (nth_value finds nothing at either).
     let n: usize = std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()?;
-    if n == 0 {
-        return None;
-    }
     let pos = if neg { Pos::FromEnd(n) } else { Pos::Index(n) };
     Some(Token::Arg { pos, modifier })
 }

@@ -137,7 +137,7 @@ fn nth_value(records: &[Record], pos: Pos) -> Option<&[u8]> {
     let total: usize = records.iter().map(Vec::len).sum();
     let idx = match pos {
         Pos::All => return None,
-        Pos::Index(n) => n - 1,
+        Pos::Index(n) => n.checked_sub(1)?,
         Pos::FromEnd(n) => total.checked_sub(n)?,
     };
     records.iter().flatten().nth(idx).map(Vec::as_slice)

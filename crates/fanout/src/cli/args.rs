@@ -225,7 +225,7 @@ pub struct Cli {
     #[arg(long = "files", help_heading = "Results")]
     pub files: bool,
 
-    /// Directory for --files (default: $TMPDIR or /tmp).
+    /// Directory for temporary files: spooled output, --cat/--fifo chunks, --files (default: $TMPDIR or /tmp).
     #[arg(long = "tmpdir", value_name = "DIR", help_heading = "Results")]
     pub tmpdir: Option<PathBuf>,
 

@@ -113,6 +113,8 @@ impl Config {
             max_chars: max_chars(cli.max_chars),
             slots: run.jobs,
         };
+        let mut run = run;
+        run.queue = batch.read_ahead(run.queue);
         if batch.max_chars < 2 {
             bail!("invalid value `{}` for -s: too small", batch.max_chars);
         }
@@ -202,7 +204,8 @@ fn input_options(cli: &Cli) -> Result<InputOptions> {
             .map(|e| e.as_bytes().to_vec()),
         skip_empty: cli.no_run_if_empty,
         colsep,
-        header: cli.header.is_some(),
+        // As GNU parallel: `--header 0` is zero header lines.
+        header: cli.header.as_deref().is_some_and(|h| h.parse() != Ok(0u64)),
         link: cli.link,
     })
 }
@@ -235,8 +238,10 @@ fn run_config(cli: &Cli) -> Result<RunConfig> {
         dry_run: cli.dry_run,
         shell: shell.unwrap_or_else(|| OsString::from("/bin/sh")),
         handle_signals: true,
+        subreaper: true,
         control,
         term_seq,
+        tmpdir: cli.tmpdir.clone(),
         ..base
     })
 }

@@ -4,17 +4,27 @@
 /// means 0: as many as the system allows.
 pub fn parse_jobs(s: &str, cpus: usize) -> Result<Option<usize>, String> {
     let bad = || format!("invalid value `{s}` for -j (expected N, N%, +N, -N or 0)");
-    let num = |t: &str| -> Result<f64, String> {
-        let v: f64 = t.parse().map_err(|_| bad())?;
-        if v.is_finite() && v >= 0.0 {
-            Ok(v)
-        } else {
-            Err(bad())
+    // As GNU parallel: N, +N and -N are whole numbers in digits (no `1e99`,
+    // no `2.5`); only a percentage may have a fraction.
+    let digits = |t: &str, fraction: bool| -> Result<f64, String> {
+        let mut parts = t.splitn(2, '.');
+        let whole = parts.next().unwrap_or("");
+        let frac = parts.next();
+        let all_digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
+        let ok = all_digits(whole)
+            && match frac {
+                None => !whole.is_empty(),
+                Some(f) => fraction && all_digits(f) && !(whole.is_empty() && f.is_empty()),
+            };
+        if !ok {
+            return Err(bad());
         }
+        t.parse().map_err(|_| bad())
     };
+    let num = |t: &str| digits(t, false);
     let cpus_f = cpus as f64;
     let n = if let Some(p) = s.strip_suffix('%') {
-        (cpus_f * num(p)? / 100.0).floor()
+        (cpus_f * digits(p, true)? / 100.0).floor()
     } else if let Some(p) = s.strip_prefix('+') {
         cpus_f + num(p)?
     } else if let Some(p) = s.strip_prefix('-') {
@@ -43,7 +53,10 @@ mod tests {
         assert_eq!(parse_jobs("-20", 8), Ok(Some(1)));
         assert_eq!(parse_jobs("0", 8), Ok(None));
         assert_eq!(parse_jobs("1%", 8), Ok(Some(1)));
-        for bad in ["", "x", "2x", "%", "+", "-x", "nan", "inf", "--1"] {
+        assert_eq!(parse_jobs("2.5%", 80), Ok(Some(2)));
+        for bad in [
+            "", "x", "2x", "%", "+", "-x", "nan", "inf", "--1", "1e99", "2.5", "+1.5", "1e2%", ".%",
+        ] {
             assert!(parse_jobs(bad, 8).is_err(), "{bad}");
         }
     }

@@ -15,6 +15,7 @@ pub struct Fanout {
     stdin: Option<Vec<u8>>,
     env: Vec<(String, OsString)>,
     dir: Option<std::path::PathBuf>,
+    fsize: Option<u64>,
 }
 
 /// Starts an invocation with these arguments.
@@ -28,6 +29,7 @@ where
         stdin: None,
         env: Vec::new(),
         dir: None,
+        fsize: None,
     }
 }
 
@@ -77,10 +79,37 @@ impl Fanout {
         self
     }
 
+    /// Runs fanout as if every disk were full past `bytes`: regular files
+    /// cannot grow beyond it (`RLIMIT_FSIZE`, with SIGXFSZ ignored, so a
+    /// write past it is short or fails with EFBIG, as on a full disk).
+    /// Pipes are not limited, so stdout and stderr still work.
+    pub fn disk_full_at(mut self, bytes: u64) -> Self {
+        self.fsize = Some(bytes);
+        self
+    }
+
     /// The command, ready to spawn.
     pub fn command(&self) -> Command {
         let mut c = Command::new(bin());
         c.args(&self.args);
+        if let Some(limit) = self.fsize {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: setrlimit and signal are async-signal-safe; nothing
+            // else runs between fork and exec.
+            unsafe {
+                c.pre_exec(move || {
+                    let lim = libc::rlimit {
+                        rlim_cur: limit,
+                        rlim_max: limit,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_FSIZE, &lim) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+                    Ok(())
+                });
+            }
+        }
         for (k, v) in &self.env {
             c.env(k, v);
         }
