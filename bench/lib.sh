@@ -95,12 +95,17 @@ WORKER_PIDS=()
 worker_start() {
   local url=$1
   shift
-  "$FANOUT" --worker --broker "$url" "$@" 2>>"$WORK/workers.log" &
+  "$FANOUT" --worker --broker "$url" --trust "$WORK/key.pub" --sign-key "$WORK/key" "$@" \
+    2>>"$WORK/workers.log" &
   WORKER_PIDS+=("$!")
 }
 
 # need_broker: what P7/P8 need (fanout built, nats-server installed).
+# Runs are signed and workers check, as a careful operator would run them:
+# coordinators add $SIGNED (which also makes them check the workers' results).
 need_broker() {
   [ -x "$FANOUT" ] || (cd "$ROOT" && cargo build --release -q)
   command -v nats-server >/dev/null || { echo "bench: apt-get install nats-server" >&2; exit 1; }
+  [ -f "$WORK/key" ] || "$FANOUT" --keygen "$WORK/key" >/dev/null
+  SIGNED="--sign-key $WORK/key --trust $WORK/key.pub"
 }

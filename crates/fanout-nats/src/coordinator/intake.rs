@@ -224,26 +224,7 @@ impl Coord<'_> {
         // from the broker: the job log's Command column is what
         // `--retry-failed` runs later.
         let command = self.commands.render(&job, SlotId(w.slot));
-        let r = JobResult {
-            seq: job.seq,
-            slot: SlotId(w.slot),
-            command,
-            records: job.records,
-            exit: match w.exit {
-                WireExit::Code(c) => ExitKind::Code(c),
-                WireExit::Signal(s) => ExitKind::Signal(s),
-                WireExit::SpawnFailed(e) => ExitKind::SpawnFailed(e_or(e)),
-                WireExit::Skipped => ExitKind::SpawnFailed(libc::EPERM),
-            },
-            stdout: out,
-            stderr: err,
-            runtime: Duration::from_nanos(w.runtime_ns),
-            cpu_time: Duration::from_nanos(w.cpu_ns),
-            max_rss_kib: w.max_rss_kib,
-            started_at: UNIX_EPOCH + Duration::from_nanos(w.start_ns),
-            killed: w.timed_out.then_some(KillReason::Timeout),
-            attempt: w.attempt,
-        };
+        let r = job_result(job, &w, command, out, err);
         if r.failed() {
             self.summary.failed += 1;
         }
@@ -277,10 +258,92 @@ impl Coord<'_> {
     }
 }
 
+/// A worker's result as the engine's: every field comes from the checked
+/// wire result (`check::result`) except the command, which the caller
+/// rendered itself.
+pub(super) fn job_result(
+    job: JobArgs,
+    w: &WireResult,
+    command: Vec<u8>,
+    out: Captured,
+    err: Captured,
+) -> JobResult {
+    JobResult {
+        seq: job.seq,
+        slot: SlotId(w.slot),
+        command,
+        records: job.records,
+        exit: match w.exit {
+            WireExit::Code(c) => ExitKind::Code(c),
+            WireExit::Signal(s) => ExitKind::Signal(s),
+            WireExit::SpawnFailed(e) => ExitKind::SpawnFailed(e_or(e)),
+            WireExit::Skipped => ExitKind::SpawnFailed(libc::EPERM),
+        },
+        stdout: out,
+        stderr: err,
+        runtime: Duration::from_nanos(w.runtime_ns),
+        cpu_time: Duration::from_nanos(w.cpu_ns),
+        max_rss_kib: w.max_rss_kib,
+        started_at: UNIX_EPOCH + Duration::from_nanos(w.start_ns),
+        killed: w.timed_out.then_some(KillReason::Timeout),
+        attempt: w.attempt,
+    }
+}
+
 fn e_or(e: i32) -> i32 {
     if e == 0 {
         libc::EPERM
     } else {
         e
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::schema::Bytes;
+
+    proptest! {
+        /// Whatever numbers a result that passed the checks carries, the
+        /// coordinator turns it into a job result and a job log row
+        /// without panicking, and the row's command is the one it rendered.
+        #[test]
+        fn any_checked_result_makes_a_job_result_and_a_joblog_row(
+            slot in any::<u32>(), attempt in any::<u32>(), exit in any::<i32>(), kind in 0..4u8,
+            start in any::<u64>(), runtime in any::<u64>(), cpu in any::<u64>(),
+            rss in any::<u64>(), timed_out in any::<bool>(),
+        ) {
+            let w = WireResult {
+                seq: 1,
+                token: "t".into(),
+                slot,
+                attempt,
+                exit: match kind {
+                    0 => WireExit::Code(exit),
+                    1 => WireExit::Signal(exit),
+                    2 => WireExit::SpawnFailed(exit),
+                    _ => WireExit::Skipped,
+                },
+                timed_out,
+                start_ns: start,
+                runtime_ns: runtime,
+                cpu_ns: cpu,
+                max_rss_kib: rss,
+                out: Some(Bytes(b"x".to_vec())),
+                err: None,
+                chunked: false,
+            };
+            if crate::check::result(&w).is_err() {
+                return Ok(());
+            }
+            let job = JobArgs { seq: JobSeq(1), records: vec![vec![b"a".to_vec()]], stdin: None };
+            let r = job_result(job, &w, b"echo a".to_vec(), Captured::default(), Captured::default());
+            let mut row = Vec::new();
+            fanout_core::joblog::format_row(&r, &mut row);
+            prop_assert!(row.ends_with(b"echo a\n"));
+            let _ = r.failed();
+        }
     }
 }
