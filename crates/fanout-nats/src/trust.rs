@@ -178,6 +178,19 @@ impl TrustedKeys {
     }
 }
 
+/// `m` with the signature headers of `sig` (key, signature), if any.
+pub(crate) fn with_signature(
+    m: async_nats::jetstream::message::PublishMessage,
+    sig: Option<&(String, String)>,
+) -> async_nats::jetstream::message::PublishMessage {
+    match sig {
+        Some((key, sig)) => m
+            .header(KEY_HEADER, key.as_str())
+            .header(SIG_HEADER, sig.as_str()),
+        None => m,
+    }
+}
+
 /// A header's value.
 pub(crate) fn header<'a>(h: Option<&'a async_nats::HeaderMap>, name: &str) -> Option<&'a str> {
     h?.get(name).map(|v| v.as_str())

@@ -23,7 +23,7 @@ use crate::connect::{connect, BrokerOptions, Conn};
 use crate::error::broker;
 use crate::names::{Names, ANNOUNCE};
 use crate::schema::{self, CtlRequest, RunSpec, Status, StopMsg, WireResult, VERSION};
-use crate::trust::{Kind, SecretKey, TrustedKeys, KEY_HEADER, SIG_HEADER};
+use crate::trust::{with_signature, Kind, SecretKey, TrustedKeys};
 use crate::{streams, Error, Result};
 use async_nats::jetstream::message::PublishMessage;
 
@@ -198,13 +198,11 @@ impl<'a> Coord<'a> {
         streams::workers_consumer(&jobs, run_epoch, opts.ack_wait).await?;
         let results = streams::results_consumer(&results, &n, &results_name).await?;
         let spec_bytes = serde_json::to_vec(&spec).map_err(broker)?;
-        let mut m = PublishMessage::build();
-        if let Some(key) = &opts.sign {
-            let (k, sig) = key.sign(Kind::Spec, &n.run, &spec_bytes);
-            m = m
-                .header(KEY_HEADER, k.as_str())
-                .header(SIG_HEADER, sig.as_str());
-        }
+        let sig = opts
+            .sign
+            .as_ref()
+            .map(|k| k.sign(Kind::Spec, &n.run, &spec_bytes));
+        let m = with_signature(PublishMessage::build(), sig.as_ref());
         conn.js
             .send_publish(n.spec.clone(), m.payload(spec_bytes.into()))
             .await

@@ -16,7 +16,7 @@ use fanout_core::{Event, JobArgs, SlotId};
 use super::{Coord, Early};
 use crate::error::broker;
 use crate::schema::{from_records, JobMsg, WireJob, VERSION};
-use crate::trust::{Kind, KEY_HEADER, SIG_HEADER};
+use crate::trust::{with_signature, Kind};
 use crate::{streams, Error, Result};
 
 /// A publish in flight: its first job's seq, the message and what the
@@ -224,14 +224,10 @@ async fn publish(
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    let mut m = PublishMessage::build()
+    let m = PublishMessage::build()
         .payload(msg.clone().into())
         .message_id(id);
-    if let Some((key, sig)) = &sig {
-        m = m
-            .header(KEY_HEADER, key.as_str())
-            .header(SIG_HEADER, sig.as_str());
-    }
+    let m = with_signature(m, sig.as_ref());
     let res = match js.send_publish(subject, m).await {
         Ok(ack) => ack.await.map(drop).map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),

@@ -21,7 +21,7 @@ use super::WorkerOptions;
 use crate::connect::Conn;
 use crate::names::Names;
 use crate::schema::{Bytes, WireExit, WireResult, VERSION};
-use crate::trust::{chunk_bytes, Kind, SecretKey, KEY_HEADER, SIG_HEADER};
+use crate::trust::{chunk_bytes, with_signature, Kind, SecretKey};
 
 /// Output up to this size (both streams) travels inside the result (JSON
 /// may make it 6 times bigger, escaping control bytes).
@@ -352,11 +352,7 @@ impl Send {
             for (k, v) in headers {
                 m = m.header(*k, *v);
             }
-            if let Some((key, sig)) = &sig {
-                m = m
-                    .header(KEY_HEADER, key.as_str())
-                    .header(SIG_HEADER, sig.as_str());
-            }
+            m = with_signature(m, sig.as_ref());
             let res = match self.js.send_publish(subject.to_owned(), m).await {
                 Ok(ack) => ack.await.map(drop).map_err(|e| e.to_string()),
                 Err(e) => Err(e.to_string()),

@@ -23,7 +23,7 @@ use crate::error::broker;
 use crate::names::{workers, Names};
 use crate::schema::{self, Refusal, RefusalKind, RunSpec, StopMsg, WireExit, WireJob};
 use crate::streams::{is_not_found, MAX_MESSAGE};
-use crate::trust::{Kind, KEY_HEADER, SIG_HEADER};
+use crate::trust::{with_signature, Kind};
 use crate::Result;
 use fanout_core::signals::Signals;
 
@@ -173,13 +173,11 @@ async fn refuse(
     let Ok(payload) = serde_json::to_vec(&msg) else {
         return;
     };
-    let mut m = PublishMessage::build();
-    if let Some(key) = &opts.sign {
-        let (k, sig) = key.sign(Kind::Refusal, &n.run, &payload);
-        m = m
-            .header(KEY_HEADER, k.as_str())
-            .header(SIG_HEADER, sig.as_str());
-    }
+    let sig = opts
+        .sign
+        .as_ref()
+        .map(|k| k.sign(Kind::Refusal, &n.run, &payload));
+    let m = with_signature(PublishMessage::build(), sig.as_ref());
     if let Ok(ack) = conn
         .js
         .send_publish(n.refused.clone(), m.payload(payload.into()))
