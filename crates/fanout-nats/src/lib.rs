@@ -14,6 +14,7 @@ mod control;
 mod coordinator;
 mod error;
 pub mod names;
+pub mod recheck;
 pub mod schema;
 mod streams;
 mod worker;

@@ -17,7 +17,7 @@ use fanout_core::exec::{Captured, Spool};
 use fanout_core::halt::HaltCounter;
 use fanout_core::joblog::SeqSet;
 use fanout_core::signals::Signals;
-use fanout_core::{Commands, Halt, HaltWhen, JobArgs, RunSummary, Sink};
+use fanout_core::{Commands, Halt, HaltWhen, JobArgs, JobSeq, RunSummary, Sink};
 
 use crate::connect::{connect, BrokerOptions, Conn};
 use crate::error::broker;
@@ -259,8 +259,35 @@ impl<'a> Coord<'a> {
             .subscribe(self.n.ctl.clone())
             .await
             .map_err(broker)?;
-        let mut results = self.results.messages().await.map_err(broker)?;
+        let mut done_q = self
+            .conn
+            .client
+            .subscribe(self.n.done.clone())
+            .await
+            .map_err(broker)?;
+        let mut results = None;
+        // When the pull in `results` is given up (or, without one, tried
+        // again): its expiry and a grace, as a pull the server lost in a
+        // restart never ends by itself.
+        let mut results_deadline = None;
         loop {
+            if results.is_none() {
+                let pull = self
+                    .results
+                    .batch()
+                    .max_messages(RESULTS_PULL)
+                    .expires(RESULTS_EXPIRES)
+                    .messages()
+                    .await;
+                let wait = match pull {
+                    Ok(b) => {
+                        results = Some(b);
+                        RESULTS_EXPIRES + RESULTS_GRACE
+                    }
+                    Err(_) => RESULTS_GRACE,
+                };
+                results_deadline = Some(tokio::time::Instant::now() + wait);
+            }
             let no_new = self.halting.is_some() || self.input_done || self.sink_error.is_some();
             if self.halting == Some(HaltWhen::Now) || self.sink_error.is_some() {
                 return self.stop_now().await;
@@ -284,16 +311,23 @@ impl<'a> Coord<'a> {
                         return self.stop_now().await;
                     }
                 }
-                m = results.next() => match m {
+                Some(q) = done_q.next() => self.answer_done(q).await,
+                m = next(&mut results) => match m {
                     Some(Ok(m)) => {
                         self.intake(&m).await;
                         let _ = m.ack().await;
                     }
-                    // Missed heartbeats while the broker restarts: the
-                    // stream of messages goes on by itself.
                     Some(Err(_)) => {}
-                    None => results = self.results.messages().await.map_err(broker)?,
+                    None => results = None,
                 },
+                // Pulls of a fixed length, not the client's endless
+                // stream: after a broker restart that one waits for a pull
+                // the server lost until it would have expired, and the
+                // results (which workers' questions after a restart are
+                // answered from) with it.
+                () = crate::sleep_until(results_deadline) => {
+                    results = None;
+                }
                 Some(done) = self.acks.next(), if !self.acks.is_empty() => self.acked(done).await?,
                 job = input.recv(), if want_input => match job {
                     Some(Ok(job)) => self.take(job, &mut input).await?,
@@ -363,6 +397,21 @@ impl<'a> Coord<'a> {
         let _ = self.conn.client.publish(reply, answer.into()).await;
         let _ = self.conn.client.flush().await;
         cancel
+    }
+
+    /// Tells a worker which of the jobs it asks about are recorded (see
+    /// `recheck`).
+    async fn answer_done(&mut self, q: async_nats::Message) {
+        let Some(reply) = q.reply.clone() else {
+            return;
+        };
+        let (recorded, logged) = (&self.recorded, &self.opts.logged);
+        let answer = crate::recheck::answer(&q.payload, self.run_epoch, |s| {
+            recorded.contains(JobSeq(s)) || logged.contains(JobSeq(s))
+        });
+        if let Some(a) = answer {
+            let _ = self.conn.client.publish(reply, a.into()).await;
+        }
     }
 
     fn status(&self) -> Status {
@@ -450,6 +499,23 @@ impl<'a> Coord<'a> {
             Some(e) => Err(Error::Io(e)),
             None => Ok(self.summary.clone()),
         }
+    }
+}
+
+/// Results messages asked for in one pull.
+const RESULTS_PULL: usize = 1000;
+/// How long a pull of results waits on the server.
+const RESULTS_EXPIRES: Duration = Duration::from_millis(500);
+/// How long after that it is given up, or before a failed pull is tried
+/// again.
+const RESULTS_GRACE: Duration = Duration::from_millis(250);
+
+async fn next(
+    b: &mut Option<async_nats::jetstream::consumer::pull::Batch>,
+) -> Option<std::result::Result<async_nats::jetstream::Message, async_nats::Error>> {
+    match b {
+        Some(b) => b.next().await,
+        None => std::future::pending().await,
     }
 }
 
