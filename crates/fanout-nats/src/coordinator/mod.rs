@@ -40,6 +40,9 @@ pub struct CoordinatorOptions {
     pub ack_wait: Duration,
     /// Deliveries of one job at most; then it is reported lost.
     pub max_deliveries: u32,
+    /// Copies of the run's streams (a JetStream cluster keeps them on
+    /// that many servers).
+    pub replicas: usize,
     /// `--halt`.
     pub halt: Option<Halt>,
     /// Number of jobs, when known in advance (`--halt N%`).
@@ -170,7 +173,7 @@ impl<'a> Coord<'a> {
         if !opts.resume {
             streams::delete(&conn.js, &n).await?;
         }
-        let (jobs, results) = streams::create(&conn.js, &n).await?;
+        let (jobs, results) = streams::create(&conn.js, &n, opts.replicas).await?;
         let epoch = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
