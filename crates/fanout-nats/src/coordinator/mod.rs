@@ -271,8 +271,11 @@ impl<'a> Coord<'a> {
         let mut results = None;
         // When the pull in `results` is given up (or, without one, tried
         // again): its expiry and a grace, as a pull the server lost in a
-        // restart never ends by itself.
+        // restart never ends by itself. One still bringing results is
+        // not: dropping it would drop the results it has brought and not
+        // yet handed over.
         let mut results_deadline = None;
+        let mut results_last: Option<tokio::time::Instant> = None;
         loop {
             if results.is_none() {
                 let pull = self
@@ -285,6 +288,7 @@ impl<'a> Coord<'a> {
                 let wait = match pull {
                     Ok(b) => {
                         results = Some(b);
+                        results_last = None;
                         RESULTS_EXPIRES + RESULTS_GRACE
                     }
                     Err(_) => RESULTS_GRACE,
@@ -319,6 +323,7 @@ impl<'a> Coord<'a> {
                     Some(Ok(m)) => {
                         self.intake(&m).await;
                         let _ = m.ack().await;
+                        results_last = Some(tokio::time::Instant::now());
                     }
                     Some(Err(_)) => {}
                     None => results = None,
@@ -328,9 +333,12 @@ impl<'a> Coord<'a> {
                 // the server lost until it would have expired, and the
                 // results (which workers' questions after a restart are
                 // answered from) with it.
-                () = crate::sleep_until(results_deadline) => {
-                    results = None;
-                }
+                () = crate::sleep_until(results_deadline) => match results_last {
+                    Some(t) if t.elapsed() < RESULTS_GRACE => {
+                        results_deadline = Some(t + RESULTS_GRACE);
+                    }
+                    _ => results = None,
+                },
                 Some(done) = self.acks.next(), if !self.acks.is_empty() => self.acked(done).await?,
                 job = input.recv(), if want_input => match job {
                     Some(Ok(job)) => self.take(job, &mut input).await?,
