@@ -268,33 +268,8 @@ impl<'a> Coord<'a> {
             .subscribe(self.n.done.clone())
             .await
             .map_err(broker)?;
-        let mut results = None;
-        // When the pull in `results` is given up (or, without one, tried
-        // again): its expiry and a grace, as a pull the server lost in a
-        // restart never ends by itself. One still bringing results is
-        // not: dropping it would drop the results it has brought and not
-        // yet handed over.
-        let mut results_deadline = None;
-        let mut results_last: Option<tokio::time::Instant> = None;
+        let mut results = self.results.messages().await.map_err(broker)?;
         loop {
-            if results.is_none() {
-                let pull = self
-                    .results
-                    .batch()
-                    .max_messages(RESULTS_PULL)
-                    .expires(RESULTS_EXPIRES)
-                    .messages()
-                    .await;
-                let wait = match pull {
-                    Ok(b) => {
-                        results = Some(b);
-                        results_last = None;
-                        RESULTS_EXPIRES + RESULTS_GRACE
-                    }
-                    Err(_) => RESULTS_GRACE,
-                };
-                results_deadline = Some(tokio::time::Instant::now() + wait);
-            }
             let no_new = self.halting.is_some() || self.input_done || self.sink_error.is_some();
             if self.halting == Some(HaltWhen::Now) || self.sink_error.is_some() {
                 return self.stop_now().await;
@@ -319,25 +294,15 @@ impl<'a> Coord<'a> {
                     }
                 }
                 Some(q) = done_q.next() => self.answer_done(q).await,
-                m = next(&mut results) => match m {
+                m = results.next() => match m {
                     Some(Ok(m)) => {
                         self.intake(&m).await;
                         let _ = m.ack().await;
-                        results_last = Some(tokio::time::Instant::now());
                     }
+                    // Missed heartbeats while the broker restarts: the
+                    // stream of messages goes on by itself.
                     Some(Err(_)) => {}
-                    None => results = None,
-                },
-                // Pulls of a fixed length, not the client's endless
-                // stream: after a broker restart that one waits for a pull
-                // the server lost until it would have expired, and the
-                // results (which workers' questions after a restart are
-                // answered from) with it.
-                () = crate::sleep_until(results_deadline) => match results_last {
-                    Some(t) if t.elapsed() < RESULTS_GRACE => {
-                        results_deadline = Some(t + RESULTS_GRACE);
-                    }
-                    _ => results = None,
+                    None => results = self.results.messages().await.map_err(broker)?,
                 },
                 Some(done) = self.acks.next(), if !self.acks.is_empty() => self.acked(done).await?,
                 job = input.recv(), if want_input => match job {
@@ -510,23 +475,6 @@ impl<'a> Coord<'a> {
             Some(e) => Err(Error::Io(e)),
             None => Ok(self.summary.clone()),
         }
-    }
-}
-
-/// Results messages asked for in one pull.
-const RESULTS_PULL: usize = 1000;
-/// How long a pull of results waits on the server.
-const RESULTS_EXPIRES: Duration = Duration::from_millis(500);
-/// How long after that it is given up, or before a failed pull is tried
-/// again.
-const RESULTS_GRACE: Duration = Duration::from_millis(250);
-
-async fn next(
-    b: &mut Option<async_nats::jetstream::consumer::pull::Batch>,
-) -> Option<std::result::Result<async_nats::jetstream::Message, async_nats::Error>> {
-    match b {
-        Some(b) => b.next().await,
-        None => std::future::pending().await,
     }
 }
 
