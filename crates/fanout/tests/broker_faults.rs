@@ -65,9 +65,11 @@ fn noting(exec: &Path, sleep: &str) -> String {
 #[test]
 fn a_broker_sigkill_reruns_only_jobs_in_flight() {
     // Before: nats-server 2.9 brings back job messages acked long before
-    // the kill, and about 4 in 10 of all jobs ran twice.
-    const N: usize = 1000;
-    const KILLS: usize = 2;
+    // the kill, and results (with the acks behind them) waited 10 s after
+    // each restart: with kills a second apart, up to 3 in 10 jobs ran
+    // twice (how many depends on what the server had written).
+    const N: usize = 1500;
+    const KILLS: usize = 3;
     const SLOTS: usize = 4;
     const PREFETCH: usize = 4;
     const WORKERS: usize = 2;
@@ -87,9 +89,12 @@ fn a_broker_sigkill_reruns_only_jobs_in_flight() {
             ])
             .args((1..=N).map(|i| i.to_string())),
     );
-    for k in 1..=KILLS {
-        wait_for("jobs to run", || lines(&exec).len() >= k * N / (KILLS + 1));
+    wait_for("jobs to run", || lines(&exec).len() >= N / 10);
+    for _ in 0..KILLS {
         nats.restart_after(Duration::from_millis(300));
+        // Paces the kills (a second of running between them), asserts
+        // nothing.
+        std::thread::sleep(Duration::from_secs(1));
     }
     each_once(&finished_ok(child), N);
     each_once(&logged(&log), N);
