@@ -2,6 +2,8 @@
 //! NATS client, and a check that the server can do what fanout needs.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream;
@@ -40,6 +42,20 @@ pub(crate) struct Conn {
     pub js: jetstream::Context,
     /// The largest message the server accepts.
     pub max_payload: usize,
+    /// How often the connection was lost so far (see
+    /// [`Conn::disconnects`]).
+    disconnects: Arc<AtomicU64>,
+}
+
+impl Conn {
+    /// How often the connection to the broker was lost since connecting.
+    /// A broker killed and restarted can bring back job messages that
+    /// were acked before (nats-server 2.9 does not persist every removal
+    /// from a work-queue stream), so a worker that has seen one asks the
+    /// coordinator before running what it pulls.
+    pub fn disconnects(&self) -> u64 {
+        self.disconnects.load(Ordering::Relaxed)
+    }
 }
 
 /// Connects and checks the server: version and JetStream.
@@ -49,8 +65,16 @@ pub(crate) async fn connect(opts: &BrokerOptions, role: &str) -> Result<Conn> {
         url: shown.clone(),
         reason,
     };
+    let disconnects = Arc::new(AtomicU64::new(0));
+    let counter = disconnects.clone();
     let mut o = async_nats::ConnectOptions::new()
         .name(format!("fanout-{role}-{}", std::process::id()))
+        .event_callback(move |event| {
+            if matches!(event, async_nats::Event::Disconnected) {
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+            std::future::ready(())
+        })
         .connection_timeout(Duration::from_secs(5))
         // After the first connect, reconnect for as long as it takes: a
         // broker restart must not end a run.
@@ -87,15 +111,18 @@ pub(crate) async fn connect(opts: &BrokerOptions, role: &str) -> Result<Conn> {
     if opts.require_tls {
         o = o.require_tls(true);
     }
-    let client = o
-        .connect(opts.url.as_str())
-        .await
-        .map_err(|e| match e.kind() {
-            async_nats::ConnectErrorKind::Io | async_nats::ConnectErrorKind::Tls => {
-                fail(e.to_string())
-            }
-            kind => fail(kind.to_string()),
-        })?;
+    // Several URLs, comma-separated (nodes of a cluster): the client
+    // connects to one and moves to another when that one is lost.
+    let servers = opts
+        .url
+        .split(',')
+        .map(|u| u.trim().parse::<async_nats::ServerAddr>())
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| fail(e.to_string()))?;
+    let client = o.connect(servers).await.map_err(|e| match e.kind() {
+        async_nats::ConnectErrorKind::Io | async_nats::ConnectErrorKind::Tls => fail(e.to_string()),
+        kind => fail(kind.to_string()),
+    })?;
     let info = client.server_info();
     let (a, b, c) = MIN_SERVER;
     if !client.is_server_compatible(a, b, c) {
@@ -121,6 +148,7 @@ pub(crate) async fn connect(opts: &BrokerOptions, role: &str) -> Result<Conn> {
         client,
         js,
         max_payload: info.max_payload,
+        disconnects,
     })
 }
 

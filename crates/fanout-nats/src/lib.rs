@@ -15,6 +15,7 @@ mod control;
 mod coordinator;
 mod error;
 pub mod names;
+pub mod recheck;
 pub mod schema;
 mod streams;
 pub mod trust;

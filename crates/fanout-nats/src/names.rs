@@ -43,6 +43,8 @@ pub struct Names {
     pub ctl: String,
     /// Broadcast to workers: stop (halt) the run.
     pub stop: String,
+    /// Request/reply: which jobs are done (see `recheck`).
+    pub done: String,
 }
 
 impl Names {
@@ -63,6 +65,7 @@ impl Names {
             state: format!("{p}.state"),
             ctl: format!("{p}.ctl"),
             stop: format!("{p}.stop"),
+            done: format!("{p}.done"),
         })
     }
 

@@ -15,8 +15,9 @@ use crate::Result;
 /// `max_payload` when that is smaller).
 pub(crate) const MAX_MESSAGE: usize = 1 << 20;
 
-/// Creates the run's streams (or finds them).
-pub(crate) async fn create(js: &Context, n: &Names) -> Result<(Stream, Stream)> {
+/// Creates the run's streams (or finds them), each kept on `replicas`
+/// servers of a cluster.
+pub(crate) async fn create(js: &Context, n: &Names, replicas: usize) -> Result<(Stream, Stream)> {
     let jobs = js
         .get_or_create_stream(Config {
             name: n.jobs_stream.clone(),
@@ -27,6 +28,7 @@ pub(crate) async fn create(js: &Context, n: &Names) -> Result<(Stream, Stream)> 
             // Publishes retried after a broker restart are dropped as
             // duplicates by their message id.
             duplicate_window: Duration::from_secs(120),
+            num_replicas: replicas,
             ..Default::default()
         })
         .await
@@ -39,6 +41,7 @@ pub(crate) async fn create(js: &Context, n: &Names) -> Result<(Stream, Stream)> 
             discard: DiscardPolicy::Old,
             max_message_size: MAX_MESSAGE as i32,
             duplicate_window: Duration::from_secs(120),
+            num_replicas: replicas,
             ..Default::default()
         })
         .await

@@ -37,6 +37,8 @@ pub enum Kind {
     Chunk,
     /// A worker's refusal of a run.
     Refusal,
+    /// A coordinator's answer to "which of these jobs are done?".
+    Done,
 }
 
 impl Kind {
@@ -47,6 +49,7 @@ impl Kind {
             Kind::Results => b"fanout-v1-results",
             Kind::Chunk => b"fanout-v1-chunk",
             Kind::Refusal => b"fanout-v1-refusal",
+            Kind::Done => b"fanout-v1-done",
         }
     }
 }

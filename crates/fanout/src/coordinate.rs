@@ -53,6 +53,7 @@ pub fn run(
         logged,
         ack_wait: d.ack_wait,
         max_deliveries: d.max_deliveries,
+        replicas: d.replicas,
         halt: control.halt,
         total_jobs: config.run.total_jobs,
         handle_signals: true,

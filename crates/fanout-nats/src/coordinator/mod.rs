@@ -17,7 +17,7 @@ use fanout_core::exec::{Captured, Spool};
 use fanout_core::halt::HaltCounter;
 use fanout_core::joblog::SeqSet;
 use fanout_core::signals::Signals;
-use fanout_core::{Commands, Halt, HaltWhen, JobArgs, RunSummary, Sink};
+use fanout_core::{Commands, Halt, HaltWhen, JobArgs, JobSeq, RunSummary, Sink};
 
 use crate::connect::{connect, BrokerOptions, Conn};
 use crate::error::broker;
@@ -42,6 +42,9 @@ pub struct CoordinatorOptions {
     pub ack_wait: Duration,
     /// Deliveries of one job at most; then it is reported lost.
     pub max_deliveries: u32,
+    /// Copies of the run's streams (a JetStream cluster keeps them on
+    /// that many servers).
+    pub replicas: usize,
     /// `--halt`.
     pub halt: Option<Halt>,
     /// Number of jobs, when known in advance (`--halt N%`).
@@ -182,7 +185,7 @@ impl<'a> Coord<'a> {
         if !opts.resume {
             streams::delete(&conn.js, &n).await?;
         }
-        let (jobs, results) = streams::create(&conn.js, &n).await?;
+        let (jobs, results) = streams::create(&conn.js, &n, opts.replicas).await?;
         let epoch = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
@@ -278,6 +281,12 @@ impl<'a> Coord<'a> {
             .subscribe(self.n.ctl.clone())
             .await
             .map_err(broker)?;
+        let mut done_q = self
+            .conn
+            .client
+            .subscribe(self.n.done.clone())
+            .await
+            .map_err(broker)?;
         let mut results = self.results.messages().await.map_err(broker)?;
         loop {
             let no_new = self.halting.is_some() || self.input_done || self.sink_error.is_some();
@@ -307,6 +316,7 @@ impl<'a> Coord<'a> {
                         return self.stop_now().await;
                     }
                 }
+                Some(q) = done_q.next() => self.answer_done(q).await,
                 m = results.next() => match m {
                     Some(Ok(m)) => {
                         self.intake(&m).await;
@@ -393,6 +403,33 @@ impl<'a> Coord<'a> {
         let _ = self.conn.client.publish(reply, answer.into()).await;
         let _ = self.conn.client.flush().await;
         cancel
+    }
+
+    /// Tells a worker which of the jobs it asks about are recorded (see
+    /// `recheck`).
+    async fn answer_done(&mut self, q: async_nats::Message) {
+        let Some(reply) = q.reply.clone() else {
+            return;
+        };
+        let (recorded, logged) = (&self.recorded, &self.opts.logged);
+        let answer = crate::recheck::answer(&q.payload, self.run_epoch, |s| {
+            recorded.contains(JobSeq(s)) || logged.contains(JobSeq(s))
+        });
+        if let Some(a) = answer {
+            // Signed like the spec: a forged "done" would make workers
+            // drop jobs that never ran.
+            let mut headers = async_nats::HeaderMap::new();
+            if let Some(key) = &self.opts.sign {
+                let (k, sig) = key.sign(Kind::Done, &self.n.run, &a);
+                headers.insert(crate::trust::KEY_HEADER, k.as_str());
+                headers.insert(crate::trust::SIG_HEADER, sig.as_str());
+            }
+            let _ = self
+                .conn
+                .client
+                .publish_with_headers(reply, headers, a.into())
+                .await;
+        }
     }
 
     fn status(&self) -> Status {

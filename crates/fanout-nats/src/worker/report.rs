@@ -36,6 +36,9 @@ const BATCH_BYTES: usize = 256 * 1024;
 /// acked only after it, but their slots are free already, so this costs
 /// latency, not throughput, and saves the broker a message per job.
 const LINGER: Duration = Duration::from_millis(20);
+/// How long a publish waits for the broker to say it stored the message
+/// before it is sent again.
+const ACK_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The start of a result for a job answered without running.
 pub(super) struct Reply {
@@ -353,8 +356,14 @@ impl Send {
                 m = m.header(*k, *v);
             }
             m = with_signature(m, sig.as_ref());
+            // A publish whose broker died is never answered: waiting the
+            // client's whole timeout would hold back every later result
+            // (and the acks behind them). The retry has the same id.
             let res = match self.js.send_publish(subject.to_owned(), m).await {
-                Ok(ack) => ack.await.map(drop).map_err(|e| e.to_string()),
+                Ok(ack) => match tokio::time::timeout(ACK_TIMEOUT, ack).await {
+                    Ok(r) => r.map(drop).map_err(|e| e.to_string()),
+                    Err(_) => Err("no publish ack".to_owned()),
+                },
                 Err(e) => Err(e.to_string()),
             };
             match res {

@@ -10,7 +10,7 @@ use async_nats::jetstream::consumer::{pull, PullConsumer};
 use async_nats::jetstream::message::{Acker, PublishMessage};
 use async_nats::jetstream::AckKind;
 use async_nats::HeaderMap;
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 
 use fanout_core::{Commands, JobArgs, JobResult, SlotId};
 
@@ -21,7 +21,7 @@ use super::{Served, WorkerOptions};
 use crate::connect::Conn;
 use crate::error::broker;
 use crate::names::{workers, Names};
-use crate::schema::{self, Refusal, RefusalKind, RunSpec, StopMsg, WireExit, WireJob};
+use crate::schema::{self, JobMsg, Refusal, RefusalKind, RunSpec, StopMsg, WireExit, WireJob};
 use crate::streams::{is_not_found, MAX_MESSAGE};
 use crate::trust::{with_signature, Kind};
 use crate::Result;
@@ -31,6 +31,13 @@ use fanout_core::signals::Signals;
 const PULL_EXPIRES: Duration = Duration::from_millis(500);
 /// How long after that a pull with no answer is given up.
 const PULL_GRACE: Duration = Duration::from_millis(250);
+/// How long a prefetched job may wait here, about, for a slot: a job
+/// held longer waits while another worker may have a free slot, so the
+/// prefetch shrinks as jobs get longer (none for jobs of this long).
+const PREFETCH_WAIT_NS: f64 = 50e6;
+/// Messages taken from a pull at once to ask the coordinator about in
+/// one request (see `recheck`).
+const RECHECK_MAX: usize = 256;
 
 /// A job message this worker holds: acked once all its jobs that run
 /// here have their results stored.
@@ -63,6 +70,11 @@ struct Serving<'a> {
     outbox: Outbox,
     bridge: Option<Bridge>,
     halting: bool,
+    /// Runtime of the jobs run here, a moving average that rises at once
+    /// with a longer job; none until a job has finished.
+    runtime_ns: Option<f64>,
+    /// Jobs the coordinator said are done: acked without running.
+    done: HashSet<u64>,
 }
 
 /// Serves run `n` until it ends on the broker or the worker is stopped.
@@ -135,6 +147,8 @@ pub(super) async fn serve(
         outbox: Outbox::new(conn, n, opts, spec.epoch),
         bridge,
         halting,
+        runtime_ns: None,
+        done: HashSet::new(),
         spec,
     };
     let served = s.run(conn, n, &consumer, done_rx, stop).await;
@@ -203,18 +217,21 @@ impl Serving<'_> {
             .map_err(broker)?;
         let beat = Duration::from_millis(self.spec.ack_wait_ms / 3).max(Duration::from_millis(100));
         let mut heartbeat = tokio::time::interval(beat);
-        let capacity = self.opts.jobs + self.opts.prefetch;
         let mut batch = None;
         let mut got = 0;
         // The client ends a pull the server dropped (its consumer was
         // deleted) only seconds after it expired; this ends it sooner.
         let mut pull_deadline = None;
         loop {
+            let prefetch = self.prefetch();
+            let capacity = self.opts.jobs + prefetch;
             let free = capacity.saturating_sub(self.held.len());
             // Pull when half the capacity is free, not for every slot that
             // frees: fewer, bigger pulls cost the broker far less. The
-            // prefetch keeps slots busy meanwhile.
-            if batch.is_none() && free > 0 && (free * 2 >= capacity || self.held.is_empty()) {
+            // prefetch keeps slots busy meanwhile; without one (long jobs)
+            // a free slot pulls at once.
+            let pull = free * 2 >= capacity || self.held.is_empty() || prefetch == 0;
+            if batch.is_none() && free > 0 && pull {
                 let want = (free / self.last_pack.max(1)).clamp(1, 1000);
                 let b = consumer
                     .batch()
@@ -251,8 +268,29 @@ impl Serving<'_> {
                 m = next(&mut batch) => match m {
                     Some(Ok(m)) => {
                         got += 1;
-                        if self.message(m).await {
-                            return Ok(Served::Ended);
+                        let mut ms = vec![m];
+                        if conn.disconnects() > 0 {
+                            // What else the pull has ready, to ask about
+                            // all in one request.
+                            while ms.len() < RECHECK_MAX {
+                                match batch.as_mut().and_then(|b| b.next().now_or_never()) {
+                                    Some(Some(Ok(m))) => {
+                                        got += 1;
+                                        ms.push(m);
+                                    }
+                                    Some(None) => {
+                                        batch = None;
+                                        pull_deadline = None;
+                                    }
+                                    _ => break,
+                                }
+                            }
+                            self.recheck(conn, n, &ms).await;
+                        }
+                        for m in ms {
+                            if self.message(m).await {
+                                return Ok(Served::Ended);
+                            }
                         }
                     }
                     Some(Err(e)) if is_not_found(&e.to_string()) => return Ok(Served::Ended),
@@ -343,6 +381,9 @@ impl Serving<'_> {
         let token = format!("{}.{stream_seq}.{delivered}", self.opts.id);
         let mut left = 0;
         for job in jobs {
+            if self.done.remove(&job.seq) {
+                continue;
+            }
             if self.job(job, &token, delivered, stream_seq) {
                 left += 1;
             }
@@ -450,10 +491,46 @@ impl Serving<'_> {
         false
     }
 
+    /// Jobs held beyond the free slots now: `--prefetch`, less as far as
+    /// jobs here take long, none until a job has shown how long they take
+    /// (8 long jobs on two 4-slot workers then run 4 and 4, at once).
+    fn prefetch(&self) -> usize {
+        if self.bridge.is_none() {
+            // --noop-jobs: answered at once, never waiting for a slot.
+            return self.opts.prefetch;
+        }
+        match self.runtime_ns {
+            None => 0,
+            Some(avg) => {
+                let fits = PREFETCH_WAIT_NS * self.opts.jobs as f64 / avg.max(1.0);
+                (fits as usize).min(self.opts.prefetch)
+            }
+        }
+    }
+
+    /// Asks the coordinator which jobs of these messages are done: after a
+    /// broker restart some may be delivered again though acked (see
+    /// `recheck`).
+    async fn recheck(&mut self, conn: &Conn, n: &Names, ms: &[async_nats::jetstream::Message]) {
+        let seqs = ms
+            .iter()
+            .filter_map(|m| serde_json::from_slice::<JobMsg>(&m.payload).ok())
+            .filter(|j| j.epoch == self.spec.epoch)
+            .flat_map(|j| j.jobs.into_iter().map(|j| j.seq))
+            .filter(|s| !self.held.contains_key(s))
+            .collect();
+        let done = crate::recheck::ask(conn, n, &self.opts.trust, self.spec.epoch, seqs).await;
+        self.done.extend(done);
+    }
+
     fn finished(&mut self, r: JobResult) {
         let Some(h) = self.held.remove(&r.seq.0) else {
             return;
         };
+        // Up at once with a long job, down slowly: one long job is enough
+        // to stop prefetching more behind it.
+        let rt = r.runtime.as_nanos() as f64;
+        self.runtime_ns = Some(self.runtime_ns.map_or(rt, |a| (a * 0.9 + rt * 0.1).max(rt)));
         self.outbox.push_result(r, h.token);
         if let Some(m) = self.msgs.get_mut(&h.msg) {
             m.left -= 1;

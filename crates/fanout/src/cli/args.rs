@@ -332,6 +332,10 @@ pub struct Cli {
     )]
     pub max_deliveries: Option<u32>,
 
+    /// Copies of the run's streams on a JetStream cluster, 1 to 5 (default 1); the run survives the loss of a minority of them.
+    #[arg(long = "replicas", value_name = "N", help_heading = "Distributed")]
+    pub replicas: Option<u32>,
+
     /// Worker: run only commands that match REGEX in full; others are reported failed (repeatable).
     #[arg(long = "allow", value_name = "REGEX", help_heading = "Distributed")]
     pub allow: Vec<String>,

@@ -36,6 +36,8 @@ pub struct Distributed {
     pub ack_wait: Duration,
     /// `--max-deliveries`.
     pub max_deliveries: u32,
+    /// `--replicas`: copies of the run's streams.
+    pub replicas: usize,
     /// Worker `--allow` patterns, anchored.
     pub allow: Vec<regex::bytes::Regex>,
     /// Worker `--prefetch`.
@@ -71,6 +73,7 @@ pub fn distributed(cli: &Cli) -> Result<Option<Distributed>> {
             (!cli.trust.is_empty(), "--trust"),
             (cli.insecure, "--insecure"),
             (cli.allow_metachars, "--allow-metachars"),
+            (cli.replicas.is_some(), "--replicas"),
         ] {
             if set {
                 bail!("{name} needs --broker URL");
@@ -96,6 +99,17 @@ pub fn distributed(cli: &Cli) -> Result<Option<Distributed>> {
     if cli.allow_metachars && cli.allow.is_empty() {
         bail!("--allow-metachars needs --allow REGEX");
     }
+    if role != Role::Coordinator && cli.replicas.is_some() {
+        bail!("--replicas is a coordinator option (it creates the run's streams)");
+    }
+    let replicas = match cli.replicas {
+        // JetStream allows at most 5 replicas of a stream.
+        Some(r) if !(1..=5).contains(&r) => {
+            bail!("invalid --replicas `{r}`: 1 to 5 copies of the run's streams")
+        }
+        Some(r) => r as usize,
+        None => 1,
+    };
     let ack_wait = match &cli.ack_wait {
         Some(s) => parse_duration(s)
             .filter(|d| *d >= Duration::from_secs(1))
@@ -143,6 +157,7 @@ pub fn distributed(cli: &Cli) -> Result<Option<Distributed>> {
         run_id: cli.run_id.clone(),
         ack_wait,
         max_deliveries: cli.max_deliveries.unwrap_or(5).max(1),
+        replicas,
         allow,
         prefetch: cli.prefetch,
         noop: cli.noop_jobs,

@@ -161,17 +161,23 @@ pub fn coordinator_keys() -> Vec<std::ffi::OsString> {
     ]
 }
 
+/// What a worker is given to trust the test coordinators and sign its
+/// results.
+pub fn worker_keys() -> Vec<std::ffi::OsString> {
+    let k = keys();
+    vec![
+        "--trust".into(),
+        Keys::public(&k.coordinator).into(),
+        "--sign-key".into(),
+        k.worker.clone().into(),
+    ]
+}
+
 impl Worker {
     /// Starts a worker with these extra arguments; it trusts the test
     /// coordinators' key and signs its results.
     pub fn start(url: &str, extra: &[&str]) -> Worker {
-        let k = keys();
-        let mut args: Vec<std::ffi::OsString> = vec![
-            "--trust".into(),
-            Keys::public(&k.coordinator).into(),
-            "--sign-key".into(),
-            k.worker.clone().into(),
-        ];
+        let mut args = worker_keys();
         args.extend(extra.iter().map(Into::into));
         Worker::start_with(url, &args)
     }
