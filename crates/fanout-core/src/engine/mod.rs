@@ -164,12 +164,7 @@ impl Commands {
                 context: *context,
             }),
             Commands::Argv => {
-                let words: Vec<Vec<u8>> = args
-                    .records
-                    .iter()
-                    .flatten()
-                    .map(|v| crate::quote::quote(v))
-                    .collect();
+                let words: Vec<Vec<u8>> = args.records.values().map(crate::quote::quote).collect();
                 words.join(&b' ')
             }
         }
