@@ -232,7 +232,9 @@ impl Engine {
         std::thread::Builder::new()
             .name("fanout-input".into())
             .spawn(move || {
-                for job in jobs {
+                let mut jobs = jobs;
+                while tx.wait_space() {
+                    let Some(job) = jobs.next() else { break };
                     let stop = job.is_err();
                     if tx.send(job).is_err() || stop {
                         break;
