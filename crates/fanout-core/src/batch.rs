@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use crate::input::RecordStream;
-use crate::job::{JobArgs, JobSeq, Record, SlotId};
+use crate::job::{JobArgs, JobSeq, Record, Records, SlotId};
 use crate::template::{RenderCtx, Template};
 use crate::Result;
 
@@ -74,14 +74,14 @@ pub struct Batcher {
     opts: BatchOptions,
     template: Arc<Template>,
     next_seq: u64,
-    ready: VecDeque<Vec<Record>>,
+    ready: VecDeque<Records>,
     /// The record that did not fit the previous line, with its cost.
     carry: Option<(Record, usize)>,
     /// Records a too-long fixed batch gave back, for the next job.
     pushback: VecDeque<Record>,
     base_len: usize,
-    /// Records in the last full `-X`/`-m` line (plus one).
-    last_line: usize,
+    /// Values and bytes of values in the last full `-X`/`-m` line.
+    last_line: (usize, usize),
     done: bool,
 }
 
@@ -97,7 +97,7 @@ impl Batcher {
     /// Batches `records` for `template`.
     pub fn new(records: RecordStream, template: Arc<Template>, opts: BatchOptions) -> Self {
         let ctx = RenderCtx {
-            records: &[],
+            records: &Records::new(),
             seq: JobSeq(0),
             slot: SlotId(0),
             context: false,
@@ -112,7 +112,7 @@ impl Batcher {
             carry: None,
             pushback: VecDeque::new(),
             base_len,
-            last_line: 0,
+            last_line: (0, 0),
             done: false,
         }
     }
@@ -127,10 +127,10 @@ impl Batcher {
 
     fn fill_fixed(&mut self) -> Result<()> {
         let n = self.opts.max_args.unwrap_or(1).max(1);
-        let mut batch: Vec<Record> = Vec::with_capacity(n.min(64));
+        let mut batch = Records::new();
         while batch.len() < n {
             match self.next_record()? {
-                Some(rec) => batch.push(rec),
+                Some(rec) => batch.push(&rec),
                 None => break,
             }
         }
@@ -151,7 +151,7 @@ impl Batcher {
 
     /// The exact length of the job's line (positional strings included),
     /// plus the NUL that GNU parallel counts.
-    fn line_len(&self, batch: &[Record]) -> usize {
+    fn line_len(&self, batch: &Records) -> usize {
         let ctx = RenderCtx {
             records: batch,
             seq: JobSeq(self.next_seq),
@@ -187,11 +187,12 @@ impl Batcher {
     fn fill_line(&mut self, multi: MultiArgs) -> Result<()> {
         let context = multi == MultiArgs::Context;
         // Sized like the last line: growing by doubling would leave up to
-        // half of a long line's array unused, in every job held.
-        let mut batch = Vec::with_capacity(self.last_line);
+        // half of a long line's buffers unused, in every job held.
+        let (values, bytes) = self.last_line;
+        let mut batch = Records::with_capacity(values + values / 8, bytes + bytes / 8);
         let mut len = self.base_len;
         if let Some((rec, cost)) = self.carry.take() {
-            batch.push(rec);
+            batch.push(&rec);
             len += cost;
         }
         while let Some(rec) = self.records.next().transpose()? {
@@ -200,12 +201,12 @@ impl Batcher {
             let full = self.opts.max_args.is_some_and(|n| batch.len() >= n);
             if !batch.is_empty() && (full || len + cost > self.opts.max_chars) {
                 self.carry = Some((rec, cost));
-                self.last_line = batch.len() + 1;
+                self.last_line = (batch.value_count(), batch.byte_len());
                 self.ready.push_back(batch);
                 return Ok(());
             }
             len += cost;
-            batch.push(rec);
+            batch.push(&rec);
         }
         self.done = true;
         if !batch.is_empty() {
@@ -223,11 +224,19 @@ impl Batcher {
 
 /// Splits `batch` into runs of `ceil(len / parts)`, as GNU parallel does
 /// (5 over 2 slots: 3, 2; 4 over 3: 2, 2; 7 over 3: 3, 3, 1).
-fn split_even(batch: Vec<Record>, parts: usize, out: &mut VecDeque<Vec<Record>>) {
+fn split_even(batch: Records, parts: usize, out: &mut VecDeque<Records>) {
+    if parts <= 1 {
+        out.push_back(batch);
+        return;
+    }
     let size = batch.len().div_ceil(parts);
-    let mut it = batch.into_iter().peekable();
+    let mut it = batch.iter().peekable();
     while it.peek().is_some() {
-        out.push_back(it.by_ref().take(size).collect());
+        let mut part = Records::new();
+        for rec in it.by_ref().take(size) {
+            part.push_values(rec);
+        }
+        out.push_back(part);
     }
 }
 

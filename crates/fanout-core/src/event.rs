@@ -6,7 +6,7 @@ use std::io;
 
 use crate::control::{HaltOn, HaltWhen};
 use crate::exec::Stream;
-use crate::job::{JobResult, JobSeq, KillReason, SlotId};
+use crate::job::{JobResult, JobSeq, KillReason, Records, SlotId};
 
 /// One step in a job's life, pushed to the sink in the order it happened.
 #[derive(Debug)]
@@ -26,8 +26,9 @@ pub enum Event<'a> {
         slot: SlotId,
         /// Its composed command line.
         command: &'a [u8],
-        /// The input values it was built from.
-        args: &'a [Vec<u8>],
+        /// The input records it was built from ([`Records::values`] gives
+        /// them as one list of values).
+        args: &'a Records,
     },
     /// Output as it arrived; only under [`crate::OutputMode::LineBuffer`].
     Output {

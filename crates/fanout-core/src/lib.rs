@@ -56,7 +56,7 @@ pub use engine::{
 pub use error::{Error, FileKind, Result};
 pub use event::{Collect, Event, Observed, Observer, Sink};
 pub use input::{InputOptions, Inputs, Source, SourceSpec};
-pub use job::{ExitKind, JobArgs, JobResult, JobSeq, KillReason, Record, SlotId};
+pub use job::{ExitKind, JobArgs, JobResult, JobSeq, KillReason, Record, Records, SlotId, Values};
 pub use scheduler::Slots;
 pub use sink::{Files, JsonLines, Ordered, PrintOptions, Printer, ResultsDir, ResultsLayout, Tag};
 pub use template::{Template, TemplateOptions};

@@ -6,6 +6,8 @@
 //! shell reads back byte for byte, so a line that holds nothing but plain
 //! words and such quotes can be executed directly with the same result.
 
+use crate::job::Records;
+
 /// True for bytes GNU parallel leaves unquoted: `[-_.+a-zA-Z0-9/]`.
 fn is_plain(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'+' | b'/')
@@ -119,20 +121,32 @@ const SHELL_ONLY: &[&[u8]] = &[
 /// words separated by spaces or tabs. Anything else (redirections, pipes,
 /// globs, variables, `~`, assignments, keywords) returns `None`.
 pub fn split_simple(line: &[u8]) -> Option<Vec<Vec<u8>>> {
-    let mut words: Vec<Vec<u8>> = Vec::new();
-    let mut cur: Option<Vec<u8>> = None;
+    split_words(line).map(|w| w.values().map(<[u8]>::to_vec).collect())
+}
+
+/// [`split_simple`], the words packed one per record: a `-X` line splits
+/// into tens of thousands of words, which as vectors would cost ~56
+/// bytes each besides their own (held while the job is spawned).
+pub(crate) fn split_words(line: &[u8]) -> Option<Records> {
+    let mut words = Records::new();
+    // The word being read (`in_word`: even if still empty, as `''`).
+    let mut word = Vec::new();
+    let mut in_word = false;
     let mut i = 0;
     while i < line.len() {
         let b = line[i];
         match b {
             b' ' | b'\t' => {
-                words.extend(cur.take());
+                if std::mem::take(&mut in_word) {
+                    words.push_values([word.as_slice()]);
+                    word.clear();
+                }
                 i += 1;
+                continue;
             }
             b'\'' => {
                 let end = memchr::memchr(b'\'', &line[i + 1..])? + i + 1;
-                cur.get_or_insert_with(Vec::new)
-                    .extend_from_slice(&line[i + 1..end]);
+                word.extend_from_slice(&line[i + 1..end]);
                 i = end + 1;
             }
             b'"' => {
@@ -144,22 +158,25 @@ pub fn split_simple(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                 {
                     return None;
                 }
-                cur.get_or_insert_with(Vec::new).extend_from_slice(inner);
+                word.extend_from_slice(inner);
                 i = end + 1;
             }
             _ if is_unquoted_safe(b) => {
-                cur.get_or_insert_with(Vec::new).push(b);
+                word.push(b);
                 i += 1;
             }
             _ => return None,
         }
+        in_word = true;
     }
-    words.extend(cur);
-    let first = words.first()?;
-    if first.is_empty() || first.contains(&b'=') || SHELL_ONLY.contains(&first.as_slice()) {
+    if in_word {
+        words.push_values([word.as_slice()]);
+    }
+    let first = words.value(0)?;
+    if first.is_empty() || first.contains(&b'=') || SHELL_ONLY.contains(&first) {
         return None;
     }
-    if first.as_slice() == b"echo" && echo_differs(&words[1..]) {
+    if first == b"echo" && echo_differs(words.values().skip(1)) {
         return None;
     }
     Some(words)
@@ -173,8 +190,11 @@ fn is_unquoted_safe(b: u8) -> bool {
 
 /// The shells' builtin `echo` and `/bin/echo` agree only without options
 /// and backslashes, so only then may `echo` skip the shell.
-fn echo_differs(args: &[Vec<u8>]) -> bool {
-    args.first().is_some_and(|a| a.starts_with(b"-")) || args.iter().any(|a| a.contains(&b'\\'))
+fn echo_differs<'a>(mut args: impl Iterator<Item = &'a [u8]>) -> bool {
+    let Some(first) = args.next() else {
+        return false;
+    };
+    first.starts_with(b"-") || first.contains(&b'\\') || args.any(|a| a.contains(&b'\\'))
 }
 
 #[cfg(test)]

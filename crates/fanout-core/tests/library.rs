@@ -23,12 +23,13 @@ fn explicit_argv_jobs_run_without_a_shell() {
                 b"printf".to_vec(),
                 b"%s|".to_vec(),
                 b"a b; $x".to_vec(),
-            ]],
+            ]]
+            .into(),
             stdin: None,
         }),
         Ok(JobArgs {
             seq: JobSeq(2),
-            records: vec![vec![b"false".to_vec()]],
+            records: vec![vec![b"false".to_vec()]].into(),
             stdin: None,
         }),
     ];

@@ -4,6 +4,7 @@
 //! byte-exact.
 
 use base64::Engine as _;
+use fanout_core::Records;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// The protocol version this build speaks; messages with another are
@@ -272,18 +273,19 @@ versioned!(
 );
 
 /// Bytes of each record value, as the engine wants them.
-pub fn to_records(records: Vec<Vec<Bytes>>) -> Vec<Vec<Vec<u8>>> {
-    records
-        .into_iter()
-        .map(|r| r.into_iter().map(|b| b.0).collect())
-        .collect()
+pub fn to_records(records: Vec<Vec<Bytes>>) -> Records {
+    let mut out = Records::new();
+    for r in &records {
+        out.push_values(r.iter().map(|b| b.0.as_slice()));
+    }
+    out
 }
 
 /// Record values as wire bytes.
-pub fn from_records(records: &[Vec<Vec<u8>>]) -> Vec<Vec<Bytes>> {
+pub fn from_records(records: &Records) -> Vec<Vec<Bytes>> {
     records
         .iter()
-        .map(|r| r.iter().map(|b| Bytes(b.clone())).collect())
+        .map(|r| r.map(|b| Bytes(b.to_vec())).collect())
         .collect()
 }
 

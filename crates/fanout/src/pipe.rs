@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{bail, Context, Result};
 use fanout_core::pipe::{file_size, part_ranges, Body, ChunkOptions, Chunker, Header, JobStdin};
-use fanout_core::{Inputs, JobArgs, JobSeq, Source};
+use fanout_core::{Inputs, JobArgs, JobSeq, Records, Source};
 
 use crate::cli::PipeMode;
 
@@ -49,7 +49,7 @@ pub fn jobs(
     let jobs = chunker.enumerate().map(|(i, c)| {
         c.map(|c| JobArgs {
             seq: JobSeq(i as u64 + 1),
-            records: Vec::new(),
+            records: Records::new(),
             stdin: Some(JobStdin::Block {
                 head: c.head,
                 body: Arc::new(Body::Bytes(c.body)),
@@ -120,7 +120,7 @@ fn part_jobs(mode: &PipeMode, file: File, slots: usize) -> Result<Jobs> {
         .map(move |(i, (offset, len))| {
             Ok(JobArgs {
                 seq: JobSeq(i as u64 + 1),
-                records: Vec::new(),
+                records: Records::new(),
                 stdin: Some(JobStdin::Block {
                     head: head.clone(),
                     body: Arc::new(Body::File {
@@ -163,7 +163,7 @@ fn round_robin<R: Read + Send + 'static>(
         progress.wait_for(i).then(|| {
             Ok(JobArgs {
                 seq: JobSeq(i),
-                records: Vec::new(),
+                records: Records::new(),
                 stdin: Some(JobStdin::Shared(queue.clone())),
             })
         })

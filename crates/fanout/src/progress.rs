@@ -32,7 +32,7 @@ impl Observer for Count {
             Event::Started { args, .. } => {
                 c.running.fetch_add(1, Relaxed);
                 if let Ok(mut last) = c.last_arg.try_lock() {
-                    let words: Vec<_> = args.iter().map(|a| String::from_utf8_lossy(a)).collect();
+                    let words: Vec<_> = args.values().map(String::from_utf8_lossy).collect();
                     *last = words.join(" ");
                 }
             }

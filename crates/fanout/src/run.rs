@@ -50,7 +50,7 @@ pub fn run(mut config: Config) -> Result<RunSummary> {
         let jobs = failed.into_iter().map(|(seq, command)| {
             Ok(JobArgs {
                 seq,
-                records: vec![vec![command]],
+                records: vec![vec![command]].into(),
                 stdin: None,
             })
         });

@@ -229,11 +229,19 @@ fn multi_arg_read_ahead_regression_hundreds_of_mb_for_3m_inputs() {
     // A -X job holds a whole line of values (some 16,000 here); reading
     // 256 of them ahead held 3,000,000 inputs at once. Memory must stay
     // flat: 100 times the input, a few MiB more RSS at most.
+    use std::io::Write as _;
     let dir = tempfile::tempdir().unwrap();
     let peak = |mode: &str, n: u64| {
         let input = dir.path().join(format!("input{n}"));
-        let text: String = (1..=n).map(|i| format!("{i}\n")).collect();
-        std::fs::write(&input, text).unwrap();
+        // Written a line at a time: the child's peak RSS, as wait4 reports
+        // it, includes this process's RSS when it spawned the child (the
+        // child starts as a copy of it: the kernel keeps that copy's high-water
+        // mark), so a 21 MB string built here would count as fanout's.
+        let mut w = std::io::BufWriter::new(std::fs::File::create(&input).unwrap());
+        for i in 1..=n {
+            writeln!(w, "{i}").unwrap();
+        }
+        w.into_inner().unwrap();
         let mut c = fanout([mode, "true", "::::"]).arg_path(&input).command();
         c.stderr(std::process::Stdio::null());
         let (status, _, _, rss_kib) = common::run_measuring_rss(c);

@@ -58,6 +58,18 @@ pub(super) fn feed<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
 }
 
 impl<T> Sender<T> {
+    /// Blocks while the queue is full; false once the receiver is gone.
+    /// The input thread waits here before it reads the next job, so that
+    /// no finished job waits outside the queue (a `-X` job is a whole
+    /// line of values).
+    pub(super) fn wait_space(&self) -> bool {
+        let mut st = self.0.lock();
+        while st.items.len() >= self.0.capacity && !st.receiver_gone {
+            st = self.0.space.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+        !st.receiver_gone
+    }
+
     /// Queues `item`, blocking while the queue is full; `Err` once the
     /// receiver is gone.
     pub(super) fn send(&self, item: T) -> Result<(), T> {

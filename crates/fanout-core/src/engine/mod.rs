@@ -157,19 +157,22 @@ impl Commands {
     /// The command line of job `args` in `slot`.
     pub fn render(&self, args: &JobArgs, slot: SlotId) -> Vec<u8> {
         match self {
-            Commands::Template { template, context } => template.render_vec(&RenderCtx {
-                records: &args.records,
-                seq: args.seq,
-                slot,
-                context: *context,
-            }),
+            Commands::Template { template, context } => {
+                let mut line = template.render_vec(&RenderCtx {
+                    records: &args.records,
+                    seq: args.seq,
+                    slot,
+                    context: *context,
+                });
+                // Grown by doubling, a long line (-X) would keep up to as
+                // much again unused, for as long as the job is held.
+                if line.capacity() - line.len() > 4096 {
+                    line.shrink_to_fit();
+                }
+                line
+            }
             Commands::Argv => {
-                let words: Vec<Vec<u8>> = args
-                    .records
-                    .iter()
-                    .flatten()
-                    .map(|v| crate::quote::quote(v))
-                    .collect();
+                let words: Vec<Vec<u8>> = args.records.values().map(crate::quote::quote).collect();
                 words.join(&b' ')
             }
         }
@@ -229,7 +232,9 @@ impl Engine {
         std::thread::Builder::new()
             .name("fanout-input".into())
             .spawn(move || {
-                for job in jobs {
+                let mut jobs = jobs;
+                while tx.wait_space() {
+                    let Some(job) = jobs.next() else { break };
                     let stop = job.is_err();
                     if tx.send(job).is_err() || stop {
                         break;

@@ -11,7 +11,7 @@ use tempfile::TempPath;
 use super::run::{Meta, Run};
 use super::Commands;
 use crate::exec::{self, Captured, DriveCtx, Feeder, Program, StdinKind};
-use crate::job::{ExitKind, JobArgs, JobSeq, SlotId};
+use crate::job::{ExitKind, JobArgs, JobSeq, Records, SlotId};
 use crate::pipe::{Body, Delivery, JobStdin};
 use crate::{Event, OutputMode, Sink};
 
@@ -28,12 +28,11 @@ impl<S: Sink> Run<'_, S> {
             self.summary.started += 1;
             self.halt.started();
         }
-        let args: Vec<Vec<u8>> = job.records.iter().flatten().cloned().collect();
         self.emit(Event::Started {
             seq,
             slot,
             command: &command,
-            args: &args,
+            args: &job.records,
         });
         let now = Instant::now();
         self.throttle.started(now);
@@ -72,7 +71,7 @@ impl<S: Sink> Run<'_, S> {
     /// Starts the job's process and hands it to the event loop.
     fn launch(&mut self, seq: JobSeq, mut m: Meta, commands: &Commands) {
         let prog = match commands {
-            Commands::Argv => Program::argv(m.job.records.iter().flatten().cloned()),
+            Commands::Argv => Program::argv(m.job.records.values().map(<[u8]>::to_vec)),
             Commands::Template { .. } => Program::for_line(&m.command, &self.cfg.shell),
         };
         let stdin = match (&m.job.stdin, self.cfg.delivery) {
@@ -175,7 +174,7 @@ impl<S: Sink> Run<'_, S> {
                 )?,
             }
         }
-        job.records = vec![vec![path.as_os_str().as_bytes().to_vec()]];
+        job.records = Records::one([path.as_os_str().as_bytes()]);
         Ok(Some(path))
     }
 }

@@ -18,6 +18,8 @@ pub(crate) use stdin::Feeder;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 
+use crate::job::Records;
+
 /// Which stream of a job a chunk of output came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stream {
@@ -30,8 +32,9 @@ pub enum Stream {
 /// How a job's command is executed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Program {
-    /// Executed directly with this argv (the line had no shell syntax).
-    Direct(Vec<OsString>),
+    /// Executed directly with this argv (the line had no shell syntax),
+    /// one word per record, packed: a `-X` line has tens of thousands.
+    Direct(Records),
     /// Handed to the shell as `SHELL -c LINE`.
     Shell {
         /// The shell, `$PARALLEL_SHELL` or `/bin/sh`.
@@ -44,15 +47,19 @@ pub enum Program {
 impl Program {
     /// Chooses direct execution when the shell would only split words.
     pub fn for_line(line: &[u8], shell: &OsStr) -> Program {
-        match crate::quote::split_simple(line) {
-            Some(words) => Program::argv(words),
+        match crate::quote::split_words(line) {
+            Some(words) => Program::Direct(words),
             None => Program::shell(line, shell),
         }
     }
 
     /// An explicit argv, executed directly.
     pub fn argv<I: IntoIterator<Item = Vec<u8>>>(words: I) -> Program {
-        Program::Direct(words.into_iter().map(bytes_to_os).collect())
+        let mut argv = Records::new();
+        for w in words {
+            argv.push_values([w.as_slice()]);
+        }
+        Program::Direct(argv)
     }
 
     /// The same line run through the shell.
@@ -62,9 +69,4 @@ impl Program {
             line: OsStr::from_bytes(line).to_owned(),
         }
     }
-}
-
-fn bytes_to_os(b: Vec<u8>) -> OsString {
-    use std::os::unix::ffi::OsStringExt;
-    OsString::from_vec(b)
 }

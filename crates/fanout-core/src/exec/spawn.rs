@@ -2,7 +2,9 @@
 //! a pidfd to learn of its exit without SIGCHLD, `wait4` for its status and
 //! resource use, and signals to its whole group.
 
+use std::ffi::OsStr;
 use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -66,14 +68,15 @@ pub(crate) fn spawn(
 ) -> std::io::Result<Spawned> {
     let mut cmd = match prog {
         Program::Direct(argv) => {
-            let Some((prog, args)) = argv.split_first() else {
+            let mut words = argv.values().map(OsStr::from_bytes);
+            let Some(prog) = words.next() else {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::InvalidInput,
                     "empty command",
                 ));
             };
             let mut c = Command::new(prog);
-            c.args(args);
+            c.args(words);
             c
         }
 

@@ -45,7 +45,7 @@ impl JsonLines {
         };
         let start = r.started_at.duration_since(UNIX_EPOCH).unwrap_or_default();
         write!(b, "{{\"seq\":{},\"slot\":{},\"args\":[", r.seq, r.slot)?;
-        for (i, a) in r.records.iter().flatten().enumerate() {
+        for (i, a) in r.records.values().enumerate() {
             if i > 0 {
                 b.push(b',');
             }

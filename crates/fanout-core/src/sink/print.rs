@@ -95,7 +95,7 @@ impl Printer {
         }
 
         let tag = match &self.opts.tag {
-            Some(t) => t.prefix(r.seq, r.slot, &r.args()),
+            Some(t) => t.prefix(r.seq, r.slot, &r.records),
             None => Vec::new(),
         };
         if self.opts.verbose {

@@ -50,8 +50,8 @@ impl ResultsDir {
         match &self.layout {
             ResultsLayout::Tree { dir, names } => {
                 let mut d = dir.clone();
-                for rec in &r.records {
-                    for (i, v) in rec.iter().enumerate() {
+                for rec in r.records.iter() {
+                    for (i, v) in rec.enumerate() {
                         let n = i + 1;
                         let name = names
                             .get(i)

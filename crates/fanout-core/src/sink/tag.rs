@@ -1,6 +1,6 @@
 //! `--tag` and `--tagstring`: a prefix on every output line.
 
-use crate::job::{JobSeq, SlotId};
+use crate::job::{JobSeq, Records, SlotId};
 use crate::template::{RenderCtx, Template};
 
 /// What goes before each output line.
@@ -15,11 +15,13 @@ pub enum Tag {
 
 impl Tag {
     /// The prefix for a job.
-    pub fn prefix(&self, seq: JobSeq, slot: SlotId, args: &[Vec<u8>]) -> Vec<u8> {
+    pub fn prefix(&self, seq: JobSeq, slot: SlotId, args: &Records) -> Vec<u8> {
         let mut out = match self {
-            Tag::Args => args.join(&b' '),
+            Tag::Args => args.values().collect::<Vec<_>>().join(&b' '),
             Tag::Template(t) => {
-                let recs = [args.to_vec()];
+                // All the values as one record, as GNU parallel renders
+                // --tagstring.
+                let recs = Records::one(args.values());
                 t.render_vec(&RenderCtx {
                     records: &recs,
                     seq,

@@ -1,14 +1,14 @@
 //! Rendering a parsed template for one job.
 
 use super::{Pos, Segment, Template, Token};
-use crate::job::{JobSeq, Record, SlotId};
+use crate::job::{JobSeq, Record, Records, SlotId};
 use crate::quote::quote_into;
 
 /// What a job contributes to its command line.
 #[derive(Debug, Clone, Copy)]
 pub struct RenderCtx<'a> {
     /// The job's records (one, or several when batching).
-    pub records: &'a [Record],
+    pub records: &'a Records,
     /// `{#}`.
     pub seq: JobSeq,
     /// `{%}`.
@@ -28,14 +28,10 @@ impl Template {
                         if i > 0 {
                             out.push(b' ');
                         }
-                        let one = RenderCtx {
-                            records: std::slice::from_ref(rec),
-                            ..*ctx
-                        };
-                        self.render_word(toks, &one, out);
+                        self.render_word(toks, ctx, rec, out);
                     }
                 }
-                Segment::Word(toks) => self.render_word(toks, ctx, out),
+                Segment::Word(toks) => self.render_word(toks, ctx, ctx.records.values(), out),
             }
         }
     }
@@ -51,20 +47,21 @@ impl Template {
     /// `-s`: each `{}` grows by the record's values (or, under `-X`, by
     /// another copy of its word), plus a separating space.
     pub fn arg_cost(&self, rec: &Record, context: bool) -> usize {
-        let recs = std::slice::from_ref(rec);
+        let empty = Records::new();
         let ctx = RenderCtx {
-            records: recs,
+            records: &empty,
             seq: JobSeq(0),
             slot: SlotId(0),
             context: false,
         };
+        let vals = rec.iter().map(Vec::as_slice);
         let mut scratch = Vec::new();
         let mut cost = 0;
         for seg in &self.segments {
             let Segment::Word(toks) = seg else { continue };
             if context && has_all(toks) {
                 scratch.clear();
-                self.render_word(toks, &ctx, &mut scratch);
+                self.render_word(toks, &ctx, vals.clone(), &mut scratch);
                 cost += scratch.len() + 1;
                 continue;
             }
@@ -75,7 +72,7 @@ impl Template {
                 } = t
                 {
                     scratch.clear();
-                    self.push_values(rec.iter(), *modifier, &mut scratch);
+                    self.push_values(vals.clone(), *modifier, &mut scratch);
                     cost += scratch.len() + 1;
                 }
             }
@@ -83,7 +80,12 @@ impl Template {
         cost
     }
 
-    fn render_word(&self, toks: &[Token], ctx: &RenderCtx<'_>, out: &mut Vec<u8>) {
+    /// Renders one word with `vals` as the job's values (all of them, or
+    /// one record's under `-X`).
+    fn render_word<'v, V>(&self, toks: &[Token], ctx: &RenderCtx<'_>, vals: V, out: &mut Vec<u8>)
+    where
+        V: ExactSizeIterator<Item = &'v [u8]> + Clone,
+    {
         for t in toks {
             match t {
                 Token::Lit(b) => out.extend_from_slice(b),
@@ -92,11 +94,11 @@ impl Template {
                 Token::Arg {
                     pos: Pos::All,
                     modifier,
-                } => self.push_values(ctx.records.iter().flatten(), *modifier, out),
+                } => self.push_values(vals.clone(), *modifier, out),
                 Token::Arg { pos, modifier } => {
                     // A position past the job's values is empty, unquoted,
                     // as GNU parallel renders it under -N.
-                    if let Some(v) = nth_value(ctx.records, *pos) {
+                    if let Some(v) = nth_value(vals.clone(), *pos) {
                         self.push_value(modifier.apply(v), out);
                     }
                 }
@@ -106,7 +108,7 @@ impl Template {
 
     fn push_values<'v>(
         &self,
-        vals: impl Iterator<Item = &'v Vec<u8>>,
+        vals: impl Iterator<Item = &'v [u8]>,
         m: super::Modifier,
         out: &mut Vec<u8>,
     ) {
@@ -133,14 +135,14 @@ fn has_all(toks: &[Token]) -> bool {
 }
 
 /// The n-th value of the job, counting every column of every record.
-fn nth_value(records: &[Record], pos: Pos) -> Option<&[u8]> {
-    let total: usize = records.iter().map(Vec::len).sum();
+fn nth_value<'v>(mut vals: impl ExactSizeIterator<Item = &'v [u8]>, pos: Pos) -> Option<&'v [u8]> {
+    let total = vals.len();
     let idx = match pos {
         Pos::All => return None,
         Pos::Index(n) => n.checked_sub(1)?,
         Pos::FromEnd(n) => total.checked_sub(n)?,
     };
-    records.iter().flatten().nth(idx).map(Vec::as_slice)
+    vals.nth(idx)
 }
 
 fn push_num(n: u64, out: &mut Vec<u8>) {

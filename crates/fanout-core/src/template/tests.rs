@@ -1,14 +1,14 @@
 //! Template parsing and rendering against GNU parallel's output.
 
 use super::*;
-use crate::job::{JobSeq, Record, SlotId};
+use crate::job::{JobSeq, Record, Records, SlotId};
 use proptest::prelude::*;
 
 fn render(cmd: &[&str], recs: &[&[&str]], context: bool) -> String {
     let t = Template::from_command(cmd, &TemplateOptions::default()).unwrap();
-    let records: Vec<_> = recs
+    let records: Records = recs
         .iter()
-        .map(|r| r.iter().map(|v| v.as_bytes().to_vec()).collect())
+        .map(|r| r.iter().map(|v| v.as_bytes().to_vec()).collect::<Vec<_>>())
         .collect();
     let ctx = RenderCtx {
         records: &records,
@@ -69,7 +69,7 @@ fn custom_replace_string_and_quoted_command() {
         ..Default::default()
     };
     let t = Template::from_command(&["echo", ",,", "{}"], &opts).unwrap();
-    let recs = vec![vec![b"a".to_vec()]];
+    let recs = Records::from(vec![vec![b"a".to_vec()]]);
     let ctx = RenderCtx {
         records: &recs,
         seq: JobSeq(1),
@@ -90,7 +90,7 @@ proptest! {
     #[test]
     fn quoted_values_round_trip(vals in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..12), 1..4)) {
         let t = Template::from_command(&["cat"], &TemplateOptions::default()).unwrap();
-        let recs: Vec<Record> = vec![vals.clone()];
+        let recs = Records::from(vec![Record::from(vals.clone())]);
         let ctx = RenderCtx { records: &recs, seq: JobSeq(1), slot: SlotId(1), context: false };
         let line = t.render_vec(&ctx);
         let words = crate::quote::split_simple(&line).expect("quoted values never need a shell");

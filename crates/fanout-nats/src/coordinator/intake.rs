@@ -338,7 +338,7 @@ mod tests {
             if crate::check::result(&w).is_err() {
                 return Ok(());
             }
-            let job = JobArgs { seq: JobSeq(1), records: vec![vec![b"a".to_vec()]], stdin: None };
+            let job = JobArgs { seq: JobSeq(1), records: vec![vec![b"a".to_vec()]].into(), stdin: None };
             let r = job_result(job, &w, b"echo a".to_vec(), Captured::default(), Captured::default());
             let mut row = Vec::new();
             fanout_core::joblog::format_row(&r, &mut row);

@@ -42,12 +42,11 @@ impl Coord<'_> {
         let seq = job.seq.0;
         self.emit(Event::Queued { seq: job.seq });
         let command = self.commands.render(&job, SlotId(1));
-        let args: Vec<Vec<u8>> = job.records.iter().flatten().cloned().collect();
         self.emit(Event::Started {
             seq: job.seq,
             slot: SlotId(1),
             command: &command,
-            args: &args,
+            args: &job.records,
         });
         self.halt.started();
         self.summary.started += 1;

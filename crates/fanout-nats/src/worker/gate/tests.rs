@@ -115,7 +115,7 @@ proptest! {
             let c = commands(&s).unwrap();
             let args = fanout_core::JobArgs {
                 seq: fanout_core::JobSeq(1),
-                records: vec![vec![record.into_bytes()]],
+                records: vec![vec![record.into_bytes()]].into(),
                 stdin: None,
             };
             let _ = c.render(&args, fanout_core::SlotId(1));
