@@ -149,6 +149,13 @@ impl TrustedKeys {
         Ok(TrustedKeys { keys })
     }
 
+    /// The public half of `key`, alone.
+    pub fn of(key: &SecretKey) -> TrustedKeys {
+        TrustedKeys {
+            keys: vec![(key.public.clone(), key.key.verifying_key())],
+        }
+    }
+
     /// Whether no key is trusted (then nothing is checked).
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()

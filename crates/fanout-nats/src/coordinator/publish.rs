@@ -16,7 +16,7 @@ use fanout_core::{Event, JobArgs, SlotId};
 use super::{Coord, Early};
 use crate::error::broker;
 use crate::schema::{from_records, JobMsg, WireJob, VERSION};
-use crate::trust::{with_signature, Kind};
+use crate::trust::{self, with_signature, Kind, TrustedKeys};
 use crate::{streams, Error, Result};
 
 /// A publish in flight: its first job's seq, the message and what the
@@ -135,6 +135,16 @@ impl Coord<'_> {
         Ok(())
     }
 
+    /// Whether a job message found in the stream is this run's own: signed
+    /// with this coordinator's key, when it signs.
+    fn own_message(&self, headers: Option<&async_nats::HeaderMap>, payload: &[u8]) -> bool {
+        let Some(key) = &self.opts.sign else {
+            return true;
+        };
+        let own = TrustedKeys::of(key);
+        trust::verify_msg(&own, Kind::Jobs, &self.n.run, headers, payload).is_ok()
+    }
+
     /// The signature headers of a job message, with `--sign-key`.
     fn signature(&self, msg: &[u8]) -> Option<(String, String)> {
         let key = self.opts.sign.as_ref()?;
@@ -180,6 +190,11 @@ impl Coord<'_> {
                 let Ok(m) = jobs.get_raw_message(s).await else {
                     continue;
                 };
+                // A job message someone else put in the stream must not
+                // stand for a job of this run (it would never be published).
+                if !self.own_message(Some(&m.headers), &m.payload) {
+                    continue;
+                }
                 if let Ok(m) = serde_json::from_slice::<JobMsg>(&m.payload) {
                     self.queued.extend(m.jobs.iter().map(|j| j.seq));
                 }

@@ -324,13 +324,21 @@ impl Send {
             ("Fanout-Stream", stream),
         ];
         let mut ok = true;
+        let mut index = 0u64;
         while let Some(piece) = rx.recv().await {
             if ok {
                 let sig = self.sign.as_ref().map(|k| {
                     let signed = chunk_bytes(&seq, &w.token, stream, &piece);
                     k.sign(Kind::Chunk, &self.run, &signed)
                 });
-                ok = self.publish(&self.chunks, piece, None, &headers, sig).await;
+                // A publish retried after a lost ack is dropped by the
+                // broker as a duplicate: the coordinator would otherwise
+                // append the chunk twice. The token names the delivery.
+                let id = format!("{}.{stream}.{index}", w.token);
+                index += 1;
+                ok = self
+                    .publish(&self.chunks, piece, Some(&id), &headers, sig)
+                    .await;
             }
         }
         let _ = reader.await;
