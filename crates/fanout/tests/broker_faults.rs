@@ -8,33 +8,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::cluster::{worker_in, Cluster};
-use common::nats::{self, lines, wait_for, Nats, Worker};
-use common::{fanout, Fanout};
-
-/// Starts a coordinator in the background, its output captured.
-fn start(f: Fanout) -> std::process::Child {
-    let mut c = f.command();
-    c.stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    c.spawn().unwrap()
-}
-
-/// Waits for a coordinator from [`start`], which must succeed; its
-/// output lines.
-fn finished_ok(child: std::process::Child) -> Vec<String> {
-    let out = child.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "stderr: {err}");
-    let text = String::from_utf8(out.stdout).unwrap();
-    text.lines().map(str::to_owned).collect()
-}
-
-/// Each of 1..=n exactly once in `got`, and nothing else.
-fn each_once(got: &[String], n: usize) {
-    let mut got: Vec<usize> = got.iter().map(|l| l.trim().parse().unwrap()).collect();
-    got.sort();
-    assert_eq!(got, (1..=n).collect::<Vec<_>>());
-}
+use common::fanout;
+use common::nats::{self, each_once, finished_ok, lines, start, wait_for, Nats, Worker};
 
 /// The seqs of a job log's rows.
 fn logged(log: &Path) -> Vec<String> {

@@ -7,7 +7,7 @@ mod common;
 use std::os::unix::ffi::OsStringExt;
 use std::time::Duration;
 
-use common::nats::{self, lines, wait_for, Nats, Worker};
+use common::nats::{self, each_once, finished_ok, lines, start, wait_for, Nats, Worker};
 use common::{fanout, Fanout};
 
 /// The same invocation, through the broker.
@@ -15,31 +15,6 @@ fn via(nats: &Nats, args: &[&str]) -> Fanout {
     fanout(["--broker", &nats.url()])
         .args(nats::coordinator_keys())
         .args(args)
-}
-
-/// Starts a coordinator in the background, its output captured.
-fn start(f: Fanout) -> std::process::Child {
-    let mut c = f.command();
-    c.stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    c.spawn().unwrap()
-}
-
-/// Waits for a coordinator from [`start`], which must succeed; its
-/// output lines.
-fn finished_ok(child: std::process::Child) -> Vec<String> {
-    let out = child.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "stderr: {err}");
-    let text = String::from_utf8(out.stdout).unwrap();
-    text.lines().map(str::to_owned).collect()
-}
-
-/// Each seq in `seqs` (as lines of a file) once, and nothing else.
-fn each_once(got: &[String], n: usize) {
-    let mut got: Vec<usize> = got.iter().map(|l| l.trim().parse().unwrap()).collect();
-    got.sort();
-    assert_eq!(got, (1..=n).collect::<Vec<_>>());
 }
 
 #[test]

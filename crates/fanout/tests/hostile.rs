@@ -167,10 +167,7 @@ fn a_spec_with_a_timeout_of_1e300_does_not_crash_workers() {
 #[test]
 fn a_spec_no_worker_can_serve_ends_the_run_with_a_clear_error() {
     let nats = Nats::start(&[]);
-    let mut run = unsigned(&nats, &["--run-id", "victim", "echo", ":::", "1"]).command();
-    run.stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let run = run.spawn().unwrap();
+    let run = nats::start(unsigned(&nats, &["--run-id", "victim", "echo", ":::", "1"]));
     let c = Client::new(&nats.url());
     let mut bad = c.spec_of("victim");
     bad["ack_wait_ms"] = json!(0);
@@ -213,16 +210,14 @@ fn a_forged_result_never_becomes_a_command() {
     let _w = Worker::start_with(&nats.url(), &["-j1", "--insecure"]);
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("log");
-    let mut run = unsigned(
-        &nats,
-        &["--run-id", "forged", "--joblog", log.to_str().unwrap()],
-    )
-    .args(["sleep 2; false", ":::", "1"])
-    .dir(dir.path())
-    .command();
-    run.stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let run = run.spawn().unwrap();
+    let run = nats::start(
+        unsigned(
+            &nats,
+            &["--run-id", "forged", "--joblog", log.to_str().unwrap()],
+        )
+        .args(["sleep 2; false", ":::", "1"])
+        .dir(dir.path()),
+    );
     let c = Client::new(&nats.url());
     let epoch = c.spec_of("forged")["epoch"].as_u64().unwrap();
     let forged = json!({"v": 2, "epoch": epoch, "worker": "evil", "results": [{
@@ -245,13 +240,11 @@ fn a_forged_result_never_becomes_a_command() {
 fn a_coordinator_that_trusts_worker_keys_ignores_forged_results() {
     let nats = Nats::start(&[]);
     let _w = Worker::start(&nats.url(), &["-j1"]);
-    let mut run = fanout(["--broker", &nats.url(), "--run-id", "guarded"])
-        .args(nats::coordinator_keys())
-        .args(["sleep 2; echo real", ":::", "1"])
-        .command();
-    run.stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let run = run.spawn().unwrap();
+    let run = nats::start(
+        fanout(["--broker", &nats.url(), "--run-id", "guarded"])
+            .args(nats::coordinator_keys())
+            .args(["sleep 2; echo real", ":::", "1"]),
+    );
     let c = Client::new(&nats.url());
     let epoch = c.spec_of("guarded")["epoch"].as_u64().unwrap();
     let forged = json!({"v": 2, "epoch": epoch, "worker": "evil", "results": [{
@@ -289,12 +282,11 @@ fn a_worker_that_trusts_a_key_runs_no_unsigned_run_or_job() {
     wait_for("the refusal", || w.stderr().contains("refusing run evil"));
     assert!(w.stderr().contains("not signed"), "{}", w.stderr());
     // A signed run whose job stream gets a job message from elsewhere.
-    let mut run = fanout(["--broker", &nats.url(), "--run-id", "legit"])
-        .args(nats::coordinator_keys())
-        .args([":::", "sleep 2; echo ok"])
-        .command();
-    run.stdout(std::process::Stdio::piped());
-    let run = run.spawn().unwrap();
+    let run = nats::start(
+        fanout(["--broker", &nats.url(), "--run-id", "legit"])
+            .args(nats::coordinator_keys())
+            .args([":::", "sleep 2; echo ok"]),
+    );
     let epoch = c.spec_of("legit")["epoch"].as_u64().unwrap();
     let pwned2 = dir.path().join("PWNED2");
     let mut injected = jobs(&[(2, &format!("touch {}", pwned2.display()))]);

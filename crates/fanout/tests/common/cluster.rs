@@ -132,16 +132,7 @@ impl Drop for Cluster {
 /// A `fanout --worker` started in `dir` (its jobs run there), stderr to
 /// a file there.
 pub fn worker_in(dir: &Path, url: &str, extra: &[&str]) -> Worker {
-    let log = dir.join("worker.err");
-    let child = Command::new(super::bin())
-        .args(["--worker", "--broker", url])
-        .args(super::nats::worker_keys())
-        .args(extra)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    Worker { child, log }
+    let mut args = super::nats::worker_keys();
+    args.extend(extra.iter().map(Into::into));
+    Worker::spawn(url, &args, Some(dir), dir.join("worker.err"))
 }

@@ -189,14 +189,27 @@ impl Worker {
             .into_temp_path()
             .keep()
             .unwrap();
-        let child = Command::new(super::bin())
-            .args(["--worker", "--broker", url])
+        Worker::spawn(url, extra, None, log)
+    }
+
+    /// Starts a worker, in `dir` if given (its jobs run there), its
+    /// stderr to `log`.
+    pub fn spawn<A: AsRef<std::ffi::OsStr>>(
+        url: &str,
+        extra: &[A],
+        dir: Option<&Path>,
+        log: PathBuf,
+    ) -> Worker {
+        let mut c = Command::new(super::bin());
+        c.args(["--worker", "--broker", url])
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
+            .stderr(std::fs::File::create(&log).unwrap());
+        if let Some(d) = dir {
+            c.current_dir(d);
+        }
+        let child = c.spawn().unwrap();
         Worker { child, log }
     }
 
@@ -253,6 +266,31 @@ pub fn children_of(pid: i32) -> Vec<i32> {
         }
     }
     out
+}
+
+/// Starts a coordinator in the background, its output captured.
+pub fn start(f: super::Fanout) -> Child {
+    let mut c = f.command();
+    c.stdout(Stdio::piped()).stderr(Stdio::piped());
+    c.spawn().unwrap()
+}
+
+/// Waits for a coordinator from [`start`], which must succeed; its
+/// output lines.
+pub fn finished_ok(child: Child) -> Vec<String> {
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "stderr: {err}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    text.lines().map(str::to_owned).collect()
+}
+
+/// Each of 1..=n exactly once in `got` (lines holding numbers), and
+/// nothing else.
+pub fn each_once(got: &[String], n: usize) {
+    let mut got: Vec<usize> = got.iter().map(|l| l.trim().parse().unwrap()).collect();
+    got.sort();
+    assert_eq!(got, (1..=n).collect::<Vec<_>>());
 }
 
 /// Waits until `f` holds (10 s at most).
