@@ -336,7 +336,7 @@ pub struct Cli {
     #[arg(long = "replicas", value_name = "N", help_heading = "Distributed")]
     pub replicas: Option<u32>,
 
-    /// Worker: run only commands that match REGEX in full; others are reported failed (repeatable).
+    /// Worker: run only commands that match REGEX in full and hold no newline, backtick or $(; others are reported failed (repeatable).
     #[arg(long = "allow", value_name = "REGEX", help_heading = "Distributed")]
     pub allow: Vec<String>,
 
