@@ -156,6 +156,18 @@ impl TrustedKeys {
         }
     }
 
+    /// Only the key named `public` of these (none if it is not one).
+    pub fn only(&self, public: &str) -> TrustedKeys {
+        TrustedKeys {
+            keys: self
+                .keys
+                .iter()
+                .filter(|(k, _)| k == public)
+                .cloned()
+                .collect(),
+        }
+    }
+
     /// Whether no key is trusted (then nothing is checked).
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()

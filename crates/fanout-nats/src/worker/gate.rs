@@ -23,22 +23,26 @@ pub(crate) enum JobRefusal {
     Invalid(String),
 }
 
-/// The run spec, if it may be served.
+/// The run spec, if it may be served, with the keys its job messages
+/// must be signed with: the spec's own signer (none when this worker
+/// trusts no key), so one trusted key cannot add jobs to another's run.
 pub(crate) fn spec(
     trusted: &TrustedKeys,
     run: &str,
     headers: Option<&HeaderMap>,
     payload: &[u8],
-) -> Result<RunSpec, (RefusalKind, String)> {
+) -> Result<(RunSpec, TrustedKeys), (RefusalKind, String)> {
+    let mut signer = TrustedKeys::default();
     if !trusted.is_empty() {
-        trust::verify_msg(trusted, Kind::Spec, run, headers, payload)
+        let key = trust::verify_msg(trusted, Kind::Spec, run, headers, payload)
             .map_err(|e| (RefusalKind::Untrusted, format!("run spec {e}")))?;
+        signer = trusted.only(&key);
     }
     let spec: RunSpec = schema::decode(payload).map_err(|e| (RefusalKind::Invalid, e))?;
     check::spec(&spec).map_err(|e| (RefusalKind::Invalid, format!("run spec: {e}")))?;
     // The template must build, or no job of the run can be rendered.
     commands(&spec).map_err(|e| (RefusalKind::Invalid, format!("run spec: {e}")))?;
-    Ok(spec)
+    Ok((spec, signer))
 }
 
 /// The command template of a checked spec.
@@ -58,7 +62,8 @@ pub(crate) fn commands(spec: &RunSpec) -> fanout_core::Result<fanout_core::Comma
     })
 }
 
-/// A job message of run `run`, incarnation `epoch`, if it may be run.
+/// A job message of run `run`, incarnation `epoch`, if it may be run:
+/// signed by one of `trusted` (the spec's signer), when not empty.
 pub(crate) fn jobs(
     trusted: &TrustedKeys,
     run: &str,

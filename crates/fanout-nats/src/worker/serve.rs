@@ -23,7 +23,7 @@ use crate::error::broker;
 use crate::names::{workers, Names};
 use crate::schema::{self, JobMsg, Refusal, RefusalKind, RunSpec, StopMsg, WireExit, WireJob};
 use crate::streams::{is_not_found, MAX_MESSAGE};
-use crate::trust::{with_signature, Kind};
+use crate::trust::{with_signature, Kind, TrustedKeys};
 use crate::Result;
 use fanout_core::signals::Signals;
 
@@ -58,6 +58,8 @@ struct HeldJob {
 struct Serving<'a> {
     opts: &'a WorkerOptions,
     run: String,
+    /// The keys job messages must be signed with (the spec's signer).
+    job_keys: TrustedKeys,
     spec: RunSpec,
     commands: Commands,
     /// By stream sequence.
@@ -94,8 +96,8 @@ pub(super) async fn serve(
     if refused.contains(&key) {
         return Ok(Served::Refused);
     }
-    let spec = match gate::spec(&opts.trust, &n.run, Some(&headers), &payload) {
-        Ok(spec) => spec,
+    let (spec, job_keys) = match gate::spec(&opts.trust, &n.run, Some(&headers), &payload) {
+        Ok(accepted) => accepted,
         Err((why, reason)) => {
             // One bad run must not stop the worker serving others.
             eprintln!("fanout: worker: refusing run {}: {reason}", n.run);
@@ -140,6 +142,7 @@ pub(super) async fn serve(
     let mut s = Serving {
         opts,
         run: n.run.clone(),
+        job_keys,
         commands,
         msgs: HashMap::new(),
         held: HashMap::new(),
@@ -345,7 +348,7 @@ impl Serving<'_> {
             return false;
         }
         let checked = gate::jobs(
-            &self.opts.trust,
+            &self.job_keys,
             &self.run,
             self.spec.epoch,
             msg.headers.as_ref(),

@@ -107,7 +107,7 @@ proptest! {
     fn a_hostile_spec_is_refused_or_safe_to_run(v in hostile_spec(), record in "[a-z{}]{0,5}") {
         let payload = serde_json::to_vec(&v).unwrap();
         let open = TrustedKeys::default();
-        if let Ok(s) = spec(&open, "r", None, &payload) {
+        if let Ok((s, _)) = spec(&open, "r", None, &payload) {
             // What a worker then does with it must not panic either.
             if let Some(t) = s.timeout {
                 prop_assert!(crate::check::timeout(t).is_ok());
@@ -201,4 +201,26 @@ fn allow_refuses_newlines_backticks_and_dollar_paren() {
         assert!(allowed(&allow, true, smuggled));
     }
     assert!(allowed(&[], false, b"anything\n"));
+}
+
+#[test]
+fn jobs_must_be_signed_by_the_key_that_signed_the_spec() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["a", "b"] {
+        keygen(&dir.path().join(name)).unwrap();
+    }
+    let a = SecretKey::load(&dir.path().join("a")).unwrap();
+    let b = SecretKey::load(&dir.path().join("b")).unwrap();
+    let both = TrustedKeys::load(&[dir.path().join("a.pub"), dir.path().join("b.pub")]).unwrap();
+    let spec_json = br#"{"v":2,"epoch":1,"command":["echo"],"replace":"{}","quote_command":false,"header":[],"append_missing":true,"context":false,"retries":0,"timeout":null,"max_deliveries":5,"ack_wait_ms":30000}"#;
+    let (k, s) = a.sign(Kind::Spec, "r", spec_json);
+    let (_, signer) = spec(&both, "r", Some(&headers(&k, &s)), spec_json).unwrap();
+    let jobs_json = br#"{"v":2,"epoch":1,"jobs":[{"seq":1,"records":[["a"]]}]}"#;
+    let (k, s) = b.sign(Kind::Jobs, "r", jobs_json);
+    assert!(matches!(
+        jobs(&signer, "r", 1, Some(&headers(&k, &s)), jobs_json),
+        Err(JobRefusal::Untrusted(_))
+    ));
+    let (k, s) = a.sign(Kind::Jobs, "r", jobs_json);
+    assert!(jobs(&signer, "r", 1, Some(&headers(&k, &s)), jobs_json).is_ok());
 }
