@@ -66,7 +66,15 @@ fn a_broker_sigkill_reruns_only_jobs_in_flight() {
             .args((1..=N).map(|i| i.to_string())),
     );
     wait_for("jobs to run", || lines(&exec).len() >= N / 10);
+    // In flight at a kill: every job the workers hold (slots and
+    // prefetch), and every job that ran but whose result the coordinator
+    // has not recorded yet (its result or its ack may be lost with the
+    // broker). A job recorded before the kill must never run again.
+    let mut bound = 0;
     for _ in 0..KILLS {
+        let ran: std::collections::HashSet<String> = lines(&exec).into_iter().collect();
+        let recorded: std::collections::HashSet<String> = logged(&log).into_iter().collect();
+        bound += ran.difference(&recorded).count() + (SLOTS + PREFETCH) * WORKERS;
         nats.restart_after(Duration::from_millis(300));
         // Paces the kills (a second of running between them), asserts
         // nothing.
@@ -75,7 +83,7 @@ fn a_broker_sigkill_reruns_only_jobs_in_flight() {
     each_once(&finished_ok(child), N);
     each_once(&logged(&log), N);
     let extra = extra_executions(&exec, N);
-    let bound = (SLOTS + PREFETCH) * WORKERS * KILLS;
+    eprintln!("{extra} extra executions; {bound} jobs in flight at the {KILLS} kills");
     assert!(
         extra <= bound,
         "{extra} executions beyond one per job, more than the {bound} jobs in flight at {KILLS} kills"
