@@ -91,8 +91,9 @@ pub(crate) fn allowed(allow: &[regex::bytes::Regex], metachars: bool, command: &
     if allow.is_empty() {
         return true;
     }
-    let smuggles =
-        command.contains(&b'\n') || command.contains(&b'`') || memchr_pair(command, b'$', b'(');
+    let smuggles = command.contains(&b'\n')
+        || command.contains(&b'`')
+        || command.windows(2).any(|w| w == b"$(");
     if smuggles && !metachars {
         return false;
     }
@@ -100,10 +101,6 @@ pub(crate) fn allowed(allow: &[regex::bytes::Regex], metachars: bool, command: &
         re.find(command)
             .is_some_and(|m| m.start() == 0 && m.end() == command.len())
     })
-}
-
-fn memchr_pair(s: &[u8], a: u8, b: u8) -> bool {
-    s.windows(2).any(|w| w[0] == a && w[1] == b)
 }
 
 #[cfg(test)]
