@@ -23,6 +23,10 @@ use crate::trust::{self, Kind, TrustedKeys};
 /// How long a worker waits for the coordinator's answer.
 const ASK_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// How long the coordinator may wait to take in stored results before it
+/// answers (within the worker's wait).
+pub(crate) const ANSWER_WITHIN: Duration = Duration::from_millis(1500);
+
 /// Worker to coordinator: which of these jobs are done?
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DoneQuery {

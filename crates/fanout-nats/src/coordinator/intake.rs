@@ -17,6 +17,7 @@ use crate::{check, Error};
 impl Coord<'_> {
     /// Takes in one message of the results stream.
     pub(super) async fn intake(&mut self, m: &Message) {
+        self.taken = self.taken.max(m.info().map_or(0, |i| i.stream_sequence));
         let subject = m.subject.as_str();
         if subject == self.n.chunks {
             self.chunk(m);

@@ -157,6 +157,21 @@ struct Coord<'a> {
     fatal: Option<Error>,
     /// Senders of rejected messages already warned about.
     warned: HashSet<String>,
+    /// The stream sequence of the last result message taken in.
+    taken: u64,
+    /// Done queries waiting for the results already stored to be taken
+    /// in (see `answer_done`), with when they must be answered anyway.
+    deferred: Vec<Deferred>,
+}
+
+/// A done query waiting for the coordinator to take in what the results
+/// stream held when it came.
+struct Deferred {
+    q: async_nats::Message,
+    /// The stream sequence to take in first.
+    target: u64,
+    /// When it is answered anyway.
+    until: std::time::Instant,
 }
 
 impl<'a> Coord<'a> {
@@ -260,6 +275,8 @@ impl<'a> Coord<'a> {
             avg_runtime_ns: None,
             started_at: std::time::Instant::now(),
             fatal: None,
+            taken: 0,
+            deferred: Vec::new(),
             warned: HashSet::new(),
             opts,
         })
@@ -304,6 +321,7 @@ impl<'a> Coord<'a> {
             let want_input = !no_new && self.table.len() < window;
             let probe_end = (window < self.opts.window && self.table.len() >= window)
                 .then(|| self.started_at + publish::PROBE_TIME);
+            let recheck_at = self.deferred.iter().map(|d| d.until.into()).min();
             tokio::select! {
                 biased;
                 sig = signals.recv() => {
@@ -317,10 +335,16 @@ impl<'a> Coord<'a> {
                     }
                 }
                 Some(q) = done_q.next() => self.answer_done(q).await,
+                () = crate::sleep_until(recheck_at), if recheck_at.is_some() => {
+                    self.answer_deferred().await;
+                }
                 m = results.next() => match m {
                     Some(Ok(m)) => {
                         self.intake(&m).await;
                         let _ = m.ack().await;
+                        if !self.deferred.is_empty() {
+                            self.answer_deferred().await;
+                        }
                     }
                     // Missed heartbeats while the broker restarts: the
                     // stream of messages goes on by itself.
@@ -406,8 +430,37 @@ impl<'a> Coord<'a> {
     }
 
     /// Tells a worker which of the jobs it asks about are recorded (see
-    /// `recheck`).
+    /// `recheck`), once the result messages the broker stored before the
+    /// question are taken in: after a broker restart the coordinator is
+    /// behind, and a job whose result waits in the stream must not be
+    /// called undone and run again. Answered anyway after
+    /// `recheck::ANSWER_WITHIN`, or at once when the broker cannot say.
     async fn answer_done(&mut self, q: async_nats::Message) {
+        // Messages of the stream up to `delivered` went out to this
+        // coordinator; `num_pending` more wait, numbered after it.
+        let target = match self.results.info().await {
+            Ok(i) => i.delivered.stream_sequence + i.num_pending,
+            Err(_) => 0,
+        };
+        let until = std::time::Instant::now() + crate::recheck::ANSWER_WITHIN;
+        self.deferred.push(Deferred { q, target, until });
+        self.answer_deferred().await;
+    }
+
+    /// Answers the deferred done queries that are caught up with, or due.
+    async fn answer_deferred(&mut self) {
+        let now = std::time::Instant::now();
+        let taken = self.taken;
+        let (due, wait) = std::mem::take(&mut self.deferred)
+            .into_iter()
+            .partition(|d| d.target <= taken || d.until <= now);
+        self.deferred = wait;
+        for d in due {
+            self.send_done(d.q).await;
+        }
+    }
+
+    async fn send_done(&mut self, q: async_nats::Message) {
         let Some(reply) = q.reply.clone() else {
             return;
         };

@@ -4,6 +4,7 @@
 
 mod bridge;
 mod gate;
+mod recent;
 mod report;
 mod serve;
 

@@ -16,6 +16,7 @@ use fanout_core::{Commands, JobArgs, JobResult, SlotId};
 
 use super::bridge::Bridge;
 use super::gate::{self, JobRefusal};
+use super::recent::Recent;
 use super::report::{Outbox, Reply};
 use super::{Served, WorkerOptions};
 use crate::connect::Conn;
@@ -77,6 +78,9 @@ struct Serving<'a> {
     runtime_ns: Option<f64>,
     /// Jobs the coordinator said are done: acked without running.
     done: HashSet<u64>,
+    /// Jobs this worker ran and reported lately: a redelivery of their
+    /// message after a broker restart is acked without running them.
+    reported: Recent,
 }
 
 /// Serves run `n` until it ends on the broker or the worker is stopped.
@@ -152,6 +156,7 @@ pub(super) async fn serve(
         halting,
         runtime_ns: None,
         done: HashSet::new(),
+        reported: Recent::default(),
         spec,
     };
     let served = s.run(conn, n, &consumer, done_rx, stop).await;
@@ -384,7 +389,7 @@ impl Serving<'_> {
         let token = format!("{}.{stream_seq}.{delivered}", self.opts.id);
         let mut left = 0;
         for job in jobs {
-            if self.done.remove(&job.seq) {
+            if self.done.remove(&job.seq) || self.reported.contains(job.seq) {
                 continue;
             }
             if self.job(job, &token, delivered, stream_seq) {
@@ -520,7 +525,7 @@ impl Serving<'_> {
             .filter_map(|m| serde_json::from_slice::<JobMsg>(&m.payload).ok())
             .filter(|j| j.epoch == self.spec.epoch)
             .flat_map(|j| j.jobs.into_iter().map(|j| j.seq))
-            .filter(|s| !self.held.contains_key(s))
+            .filter(|s| !self.held.contains_key(s) && !self.reported.contains(*s))
             .collect();
         let done = crate::recheck::ask(conn, n, &self.opts.trust, self.spec.epoch, seqs).await;
         self.done.extend(done);
@@ -534,6 +539,7 @@ impl Serving<'_> {
         // to stop prefetching more behind it.
         let rt = r.runtime.as_nanos() as f64;
         self.runtime_ns = Some(self.runtime_ns.map_or(rt, |a| (a * 0.9 + rt * 0.1).max(rt)));
+        self.reported.insert(r.seq.0);
         self.outbox.push_result(r, h.token);
         if let Some(m) = self.msgs.get_mut(&h.msg) {
             m.left -= 1;
