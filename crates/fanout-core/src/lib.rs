@@ -47,6 +47,7 @@ pub mod signals;
 pub mod sink;
 pub mod template;
 pub mod units;
+pub mod verdict;
 
 pub use batch::{BatchOptions, Batcher, MultiArgs, DEFAULT_MAX_CHARS};
 pub use control::{Halt, HaltOn, HaltWhen, JobControl, Threshold, Timeout};
@@ -60,3 +61,4 @@ pub use job::{ExitKind, JobArgs, JobResult, JobSeq, KillReason, Record, Records,
 pub use scheduler::Slots;
 pub use sink::{Files, JsonLines, Ordered, PrintOptions, Printer, ResultsDir, ResultsLayout, Tag};
 pub use template::{Template, TemplateOptions};
+pub use verdict::{Stopped, Verdict};

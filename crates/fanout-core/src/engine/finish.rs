@@ -5,7 +5,6 @@
 use std::time::{Duration, Instant};
 
 use super::run::{Kill, Meta, Requeued, Run};
-use crate::control::HaltWhen;
 use crate::exec::{group_alive, kill_group, Captured, Outcome};
 use crate::job::{ExitKind, JobResult, JobSeq, KillReason};
 use crate::{Error, Event, Sink};
@@ -16,14 +15,9 @@ impl<S: Sink> Run<'_, S> {
             .meta
             .remove(&o.seq)
             .expect("every running job has meta");
-        if self.halting == Some(HaltWhen::Now)
-            || self.summary.interrupted.is_some()
-            || self.fatal.is_some()
-        {
-            // As GNU parallel: jobs killed by `--halt now` or by an
-            // interrupted run are not reported, printed or logged (so
-            // `--resume` runs them again); so are those a fatal error
-            // (a full spool disk) ends, their output cut short.
+        if !self.verdict.reports() {
+            // Killed by `--halt now`, an interruption or a fatal error
+            // (see `Verdict::reports`).
             self.slots.release(m.slot);
             return;
         }
@@ -39,7 +33,7 @@ impl<S: Sink> Run<'_, S> {
                 kill_group(m.pgid, libc::SIGKILL);
             }
             self.slots.release(m.slot);
-            self.fatal.get_or_insert(Error::Spool {
+            self.verdict.fail(Error::Spool {
                 seq: o.seq.0,
                 command: m.command,
                 err,
@@ -88,26 +82,17 @@ impl<S: Sink> Run<'_, S> {
             self.emit(Event::Retried(r));
             return;
         }
-        if r.failed() {
-            self.summary.failed += 1;
-        } else {
+        if !r.failed() {
             self.timeouts.succeeded(r.runtime);
         }
-        let counted = self.halt.count(&r);
-        self.emit(Event::Finished(r));
-        let Some(c) = counted else {
-            return;
-        };
-        if c.reached && self.halting.is_none() {
-            self.halting = Some(c.halt.when);
-        }
-        self.emit(c.event(self.meta.len()));
+        let running = self.meta.len();
+        self.verdict.finished(&mut *self.sink, r, running);
     }
 
     /// True when the job runs again: killed for memory, or failed with
     /// retries left (unless the run is being halted or interrupted).
     fn again(&self, r: &JobResult) -> bool {
-        if self.halting.is_some() || self.summary.interrupted.is_some() {
+        if !self.verdict.may_retry() {
             return false;
         }
         if r.killed == Some(KillReason::Memory) {

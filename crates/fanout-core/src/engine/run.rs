@@ -14,13 +14,11 @@ use super::feed::Receiver as Feed;
 use super::policy::Timeouts;
 use super::throttle::Throttle;
 use super::{Commands, OutputMode, RunConfig, RunSummary};
-use crate::control::HaltWhen;
 use crate::exec::{Chunk, Outcome, Spool};
-use crate::halt::HaltCounter;
 use crate::job::{JobArgs, JobSeq, KillReason, SlotId};
 use crate::scheduler::Slots;
 use crate::signals::Signals;
-use crate::{Error, Event, Result, Sink};
+use crate::{Error, Event, Result, Sink, Stopped, Verdict};
 
 pub(super) type JobFuture<'a> = Pin<Box<dyn Future<Output = Outcome> + 'a>>;
 
@@ -73,17 +71,11 @@ pub(super) struct Run<'a, S> {
     pub throttle: Throttle,
     /// When running jobs are next checked against `--memfree`.
     pub mem_check: Option<Instant>,
-    pub halt: HaltCounter,
-    /// Set when `--halt` decided to stop.
-    pub halting: Option<HaltWhen>,
+    /// Halting, interruption, fatal and sink errors, the summary.
+    pub verdict: Verdict<Error>,
     pub live_tx: Option<mpsc::Sender<Chunk>>,
     /// Live output under `--line-buffer`.
     pub live_rx: Option<mpsc::Receiver<Chunk>>,
-    pub summary: RunSummary,
-    /// An error that ends the run (output could not be spooled).
-    pub fatal: Option<Error>,
-    /// The first sink error; the run stops when one is set.
-    pub sink_error: Option<io::Error>,
 }
 
 pub(super) async fn run<S: Sink>(
@@ -102,10 +94,7 @@ pub(super) async fn run<S: Sink>(
     // A run that stops early ends its jobs, and what they left behind
     // outside their groups; one that ran out of jobs leaves a job's
     // background descendants alone, as GNU parallel does.
-    let stopped = run.summary.interrupted.is_some()
-        || run.halting == Some(HaltWhen::Now)
-        || run.fatal.is_some()
-        || run.sink_error.is_some();
+    let stopped = run.verdict.stops_now();
     if !run.running.is_empty() || (stopped && cfg.subreaper) {
         run.terminate().await;
     }
@@ -133,13 +122,9 @@ impl<'a, S: Sink> Run<'a, S> {
             kills: BTreeSet::new(),
             throttle: Throttle::new(&cfg.control),
             mem_check: None,
-            halt: HaltCounter::new(cfg.control.halt, cfg.total_jobs),
-            halting: None,
+            verdict: Verdict::new(cfg.control.halt, cfg.total_jobs),
             live_tx,
             live_rx,
-            summary: RunSummary::default(),
-            fatal: None,
-            sink_error: None,
         }
     }
 
@@ -157,12 +142,9 @@ impl<'a, S: Sink> Run<'a, S> {
         let mut input_done = false;
         let mut input_error = None;
         loop {
-            let no_new = self.halting.is_some() || (input_done && self.requeue.is_empty());
-            if (no_new && self.running.is_empty())
-                || self.halting == Some(HaltWhen::Now)
-                || self.sink_error.is_some()
-                || self.fatal.is_some()
-            {
+            let no_new =
+                self.verdict.halting().is_some() || (input_done && self.requeue.is_empty());
+            if (no_new && self.running.is_empty()) || self.verdict.stops_now() {
                 return input_error;
             }
             let (can_start, wait) = self.may_start(no_new);
@@ -173,7 +155,7 @@ impl<'a, S: Sink> Run<'a, S> {
                 }
             }
             let want_input = !input_done
-                && self.halting.is_none()
+                && self.verdict.halting().is_none()
                 && self.requeue.is_empty()
                 && self.slots.has_free();
             let timer = [
@@ -188,11 +170,11 @@ impl<'a, S: Sink> Run<'a, S> {
             tokio::select! {
                 biased;
                 sig = signals.recv() => {
-                    self.summary.interrupted = Some(sig);
+                    self.verdict.interrupt(sig);
                     return input_error;
                 }
                 () = super::CancelToken::cancelled(self.cfg.cancel.as_ref()) => {
-                    self.summary.interrupted = Some(libc::SIGTERM);
+                    self.verdict.interrupt(libc::SIGTERM);
                     return input_error;
                 }
                 () = orphans.exited() => {
@@ -242,28 +224,16 @@ impl<'a, S: Sink> Run<'a, S> {
     /// What the run comes to, once every job has ended.
     fn outcome(mut self, input_error: Option<Error>) -> Result<RunSummary> {
         let finish = self.sink.finish();
-        let sink_error = self.sink_error.take().or(finish.err());
-        if let Some(e) = input_error.or(self.fatal.take()) {
-            return Err(e);
-        }
-        self.summary.halted = self.halting;
-        self.summary.halt_status = self.halt.final_status();
-        match sink_error {
-            Some(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(RunSummary {
-                broken_pipe: true,
-                ..self.summary
-            }),
-            Some(e) => Err(Error::from_sink(e)),
-            None => Ok(self.summary),
-        }
+        self.verdict
+            .outcome(finish, input_error)
+            .map_err(|e| match e {
+                Stopped::Failed(e) => e,
+                Stopped::Sink(e) => Error::from_sink(e),
+            })
     }
 
     pub(super) fn emit(&mut self, event: Event<'_>) {
-        if self.sink_error.is_none() {
-            if let Err(e) = self.sink.event(event) {
-                self.sink_error = Some(e);
-            }
-        }
+        self.verdict.emit(&mut *self.sink, event);
     }
 
     pub(super) fn live(&mut self, c: Chunk) {

@@ -25,8 +25,7 @@ impl<S: Sink> Run<'_, S> {
         let command = commands.render(&job, slot);
         let seq = job.seq;
         if again.is_none() {
-            self.summary.started += 1;
-            self.halt.started();
+            self.verdict.started();
         }
         self.emit(Event::Started {
             seq,

@@ -95,7 +95,7 @@ impl Coord<'_> {
         }
         match r.why {
             RefusalKind::Invalid => {
-                self.fatal.get_or_insert(Error::Refused {
+                self.verdict.fail(Error::Refused {
                     worker: r.worker,
                     run: self.n.run.clone(),
                     reason: r.reason,
@@ -152,7 +152,7 @@ impl Coord<'_> {
             &mut entry.out
         };
         if let Err(e) = target.push(&m.payload, &self.spool) {
-            self.sink_error.get_or_insert(e);
+            self.verdict.sink_failed(e);
         }
     }
 
@@ -160,7 +160,7 @@ impl Coord<'_> {
         let seq = w.seq;
         // After `--halt now`, as locally, nothing more is reported (a
         // batch may carry results of jobs that ended after the halting one).
-        if self.is_recorded(seq) || self.halting == Some(HaltWhen::Now) {
+        if self.is_recorded(seq) || !self.verdict.reports() {
             self.chunks.remove(&(seq, w.token));
             return;
         }
@@ -192,7 +192,7 @@ impl Coord<'_> {
     /// is not halting (the halt was an earlier coordinator's), when it is
     /// published again.
     fn skipped(&mut self, seq: u64) {
-        if self.halting.is_some() {
+        if self.verdict.halting().is_some() {
             if self.table.remove(&seq).is_some() {
                 self.recorded.insert(JobSeq(seq));
             }
@@ -226,9 +226,6 @@ impl Coord<'_> {
         // `--retry-failed` runs later.
         let command = self.commands.render(&job, SlotId(w.slot));
         let r = job_result(job, &w, command, out, err);
-        if r.failed() {
-            self.summary.failed += 1;
-        }
         if r.killed.is_some() {
             self.emit(Event::Killed {
                 seq: r.seq,
@@ -236,26 +233,14 @@ impl Coord<'_> {
                 command: &r.command.clone(),
             });
         }
-        let counted = self.halt.count(&r);
-        self.emit(Event::Finished(r));
-        let Some(c) = counted else {
-            return;
-        };
-        if c.reached && self.halting.is_none() {
-            self.halting = Some(c.halt.when);
-            if c.halt.when == HaltWhen::Soon {
-                self.broadcast_stop("soon").await;
-            }
+        let running = self.table.len();
+        if self.verdict.finished(&mut *self.sink, r, running) == Some(HaltWhen::Soon) {
+            self.broadcast_stop("soon").await;
         }
-        self.emit(c.event(self.table.len()));
     }
 
     pub(super) fn emit(&mut self, e: Event<'_>) {
-        if self.sink_error.is_none() {
-            if let Err(e) = self.sink.event(e) {
-                self.sink_error = Some(e);
-            }
-        }
+        self.verdict.emit(&mut *self.sink, e);
     }
 }
 

@@ -14,10 +14,10 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::mpsc;
 
 use fanout_core::exec::{Captured, Spool};
-use fanout_core::halt::HaltCounter;
+
 use fanout_core::joblog::SeqSet;
 use fanout_core::signals::Signals;
-use fanout_core::{Commands, Halt, HaltWhen, JobArgs, JobSeq, RunSummary, Sink};
+use fanout_core::{Commands, Halt, JobArgs, JobSeq, RunSummary, Sink, Stopped, Verdict};
 
 use crate::connect::{connect, BrokerOptions, Conn};
 use crate::error::broker;
@@ -122,7 +122,6 @@ struct Coord<'a> {
     opts: CoordinatorOptions,
     commands: &'a Commands,
     sink: &'a mut dyn Sink,
-    sink_error: Option<std::io::Error>,
     spool: Spool,
     results: PullConsumer,
     results_name: String,
@@ -139,9 +138,9 @@ struct Coord<'a> {
     epoch: u64,
     /// The run's incarnation (see `RunSpec::epoch`).
     run_epoch: u64,
-    halt: HaltCounter,
-    halting: Option<HaltWhen>,
-    summary: RunSummary,
+    /// Halting, interruption, fatal and sink errors, the summary: the
+    /// same decisions as a local run's.
+    verdict: Verdict<Error>,
     published: u64,
     done: u64,
     input_done: bool,
@@ -153,8 +152,6 @@ struct Coord<'a> {
     /// Average runtime of recent jobs (what packing goes by).
     avg_runtime_ns: Option<f64>,
     started_at: std::time::Instant,
-    /// Ends the run: a worker refused the spec as invalid.
-    fatal: Option<Error>,
     /// Senders of rejected messages already warned about.
     warned: HashSet<String>,
     /// The stream sequence of the last result message taken in.
@@ -245,7 +242,7 @@ impl<'a> Coord<'a> {
             .await
             .map_err(broker)?;
         let _ = conn.client.publish(ANNOUNCE, n.run.clone().into()).await;
-        let halt = HaltCounter::new(opts.halt, opts.total_jobs);
+        let verdict = Verdict::new(opts.halt, opts.total_jobs);
         Ok(Coord {
             spool: Spool::new(opts.spool_threshold),
             recorded: SeqSet::default(),
@@ -253,7 +250,6 @@ impl<'a> Coord<'a> {
             n,
             commands,
             sink,
-            sink_error: None,
             results,
             results_name,
             table: HashMap::new(),
@@ -263,9 +259,7 @@ impl<'a> Coord<'a> {
             acks: FuturesUnordered::new(),
             epoch,
             run_epoch,
-            halt,
-            halting: None,
-            summary: RunSummary::default(),
+            verdict,
             published: 0,
             done: 0,
             input_done: false,
@@ -274,7 +268,6 @@ impl<'a> Coord<'a> {
             pack: Vec::new(),
             avg_runtime_ns: None,
             started_at: std::time::Instant::now(),
-            fatal: None,
             taken: 0,
             deferred: Vec::new(),
             warned: HashSet::new(),
@@ -306,13 +299,13 @@ impl<'a> Coord<'a> {
             .map_err(broker)?;
         let mut results = self.results.messages().await.map_err(broker)?;
         loop {
-            let no_new = self.halting.is_some() || self.input_done || self.sink_error.is_some();
-            if self.halting == Some(HaltWhen::Now) || self.sink_error.is_some() {
-                return self.stop_now().await;
-            }
-            if let Some(e) = self.fatal.take() {
+            let no_new = self.verdict.takes_no_new() || self.input_done;
+            if let Some(e) = self.verdict.take_fatal() {
                 self.stop_now().await?;
                 return Err(e);
+            }
+            if self.verdict.stops_now() {
+                return self.stop_now().await;
             }
             if no_new && self.table.is_empty() && self.acks.is_empty() {
                 return Ok(());
@@ -325,12 +318,12 @@ impl<'a> Coord<'a> {
             tokio::select! {
                 biased;
                 sig = signals.recv() => {
-                    self.summary.interrupted = Some(sig);
+                    self.verdict.interrupt(sig);
                     return self.stop_now().await;
                 }
                 Some(req) = ctl.next() => {
                     if self.control(req).await {
-                        self.summary.interrupted = Some(libc::SIGTERM);
+                        self.verdict.interrupt(libc::SIGTERM);
                         return self.stop_now().await;
                     }
                 }
@@ -371,7 +364,7 @@ impl<'a> Coord<'a> {
     ) -> Result<()> {
         self.job(job).await;
         let (k, window) = (self.pack_size(), self.window());
-        while self.pack.len() < k && self.table.len() < window && self.halting.is_none() {
+        while self.pack.len() < k && self.table.len() < window && self.verdict.halting().is_none() {
             match input.try_recv() {
                 Ok(Ok(job)) => self.job(job).await,
                 Ok(Err(e)) => {
@@ -486,7 +479,7 @@ impl<'a> Coord<'a> {
     }
 
     fn status(&self) -> Status {
-        let state = match self.halting {
+        let state = match self.verdict.halting() {
             Some(_) => "halting",
             None => "running",
         };
@@ -496,7 +489,7 @@ impl<'a> Coord<'a> {
             state: state.into(),
             published: self.published,
             done: self.done,
-            failed: self.summary.failed,
+            failed: self.verdict.failed_jobs(),
             in_flight: self.table.len() as u64,
             input_done: self.input_done,
         }
@@ -561,19 +554,11 @@ impl<'a> Coord<'a> {
         let _ = self.conn.client.flush().await;
         let finish = self.sink.finish();
         result?;
-        if let Some(e) = self.input_error.take() {
-            return Err(e);
-        }
-        self.summary.halted = self.halting;
-        self.summary.halt_status = self.halt.final_status();
-        match self.sink_error.take().or(finish.err()) {
-            Some(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(RunSummary {
-                broken_pipe: true,
-                ..self.summary.clone()
-            }),
-            Some(e) => Err(Error::Io(e)),
-            None => Ok(self.summary.clone()),
-        }
+        let first = self.input_error.take();
+        self.verdict.outcome(finish, first).map_err(|e| match e {
+            Stopped::Failed(e) => e,
+            Stopped::Sink(e) => Error::Io(e),
+        })
     }
 }
 

@@ -48,8 +48,7 @@ impl Coord<'_> {
             command: &command,
             args: &job.records,
         });
-        self.halt.started();
-        self.summary.started += 1;
+        self.verdict.started();
         self.published += 1;
         let records = from_records(&job.records);
         self.table.insert(seq, job);
