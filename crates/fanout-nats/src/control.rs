@@ -8,80 +8,87 @@ use futures_util::TryStreamExt;
 use crate::connect::{connect, BrokerOptions};
 use crate::error::broker;
 use crate::names::Names;
-use crate::schema::{self, CtlRequest, Status, StopMsg, VERSION};
+use crate::schema::{self, CtlOp, CtlRequest, HaltState, Status, StopMsg, VERSION};
 use crate::{streams, Error, Result};
 
-/// One line per run on the broker (or only run `run`): its state and
-/// counts, from its coordinator, or from its streams when none answers.
-pub fn status(broker_opts: &BrokerOptions, run: Option<&str>) -> Result<Vec<String>> {
-    runtime()?.block_on(async {
-        let conn = connect(broker_opts, "status").await?;
-        let runs = match run {
-            Some(r) => vec![r.to_owned()],
-            None => run_ids(&conn.js).await?,
-        };
-        let mut lines = Vec::new();
-        for run in runs {
-            let n = Names::new(&run)?;
-            match ask(&conn.client, &n, "status").await {
-                Some(reply) => {
-                    let s: Status = schema::decode(&reply).map_err(Error::Broker)?;
-                    lines.push(format!(
-                        "{} {} published={} done={} failed={} in_flight={}{}",
-                        s.run,
-                        s.state,
-                        s.published,
-                        s.done,
-                        s.failed,
-                        s.in_flight,
-                        if s.input_done { " input=done" } else { "" }
-                    ));
-                }
-                None => match conn.js.get_stream(&n.jobs_stream).await {
-                    Ok(mut st) => {
-                        let queued = st.info().await.map_err(broker)?.state.messages;
-                        lines.push(format!("{run} no-coordinator queued={queued}"));
-                    }
-                    Err(_) => return Err(Error::NoRun(run)),
-                },
+/// What `fanout --status` found of one run.
+#[derive(Debug, Clone)]
+pub enum RunStatus {
+    /// Its coordinator answered with its counts.
+    Coordinated(Status),
+    /// No coordinator answered; the job stream still holds `queued` jobs.
+    NoCoordinator {
+        /// The run id.
+        run: String,
+        /// Jobs waiting in the job stream.
+        queued: u64,
+    },
+}
+
+/// Every run on the broker (or only run `run`): its state and counts, from
+/// its coordinator, or from its streams when none answers. Blocks; see
+/// [`status_async`].
+pub fn status(broker_opts: &BrokerOptions, run: Option<&str>) -> Result<Vec<RunStatus>> {
+    runtime()?.block_on(status_async(broker_opts, run))
+}
+
+/// [`status`], to await inside the caller's tokio runtime.
+pub async fn status_async(
+    broker_opts: &BrokerOptions,
+    run: Option<&str>,
+) -> Result<Vec<RunStatus>> {
+    let conn = connect(broker_opts, "status").await?;
+    let runs = match run {
+        Some(r) => vec![r.to_owned()],
+        None => run_ids(&conn.js).await?,
+    };
+    let mut found = Vec::new();
+    for run in runs {
+        let n = Names::new(&run)?;
+        match ask(&conn.client, &n, CtlOp::Status).await {
+            Some(reply) => {
+                let s: Status = schema::decode(&reply).map_err(Error::Broker)?;
+                found.push(RunStatus::Coordinated(s));
             }
+            None => match conn.js.get_stream(&n.jobs_stream).await {
+                Ok(mut st) => {
+                    let queued = st.info().await.map_err(broker)?.state.messages;
+                    found.push(RunStatus::NoCoordinator { run, queued });
+                }
+                Err(_) => return Err(Error::NoRun(run)),
+            },
         }
-        Ok(lines)
-    })
+    }
+    Ok(found)
 }
 
 /// Cancels run `run`: its coordinator stops it as on SIGTERM; with no
 /// coordinator, workers are told to stop and the run's streams go.
+/// Blocks; see [`cancel_async`].
 pub fn cancel(broker_opts: &BrokerOptions, run: &str) -> Result<()> {
-    runtime()?.block_on(async {
-        let conn = connect(broker_opts, "cancel").await?;
-        let n = Names::new(run)?;
-        if ask(&conn.client, &n, "cancel").await.is_some() {
-            return Ok(());
-        }
-        if conn.js.get_stream(&n.jobs_stream).await.is_err() {
-            return Err(Error::NoRun(run.to_owned()));
-        }
-        let stop = serde_json::to_vec(&StopMsg {
-            v: VERSION,
-            halt: "now".into(),
-        })
-        .map_err(broker)?;
-        conn.client
-            .publish(n.stop.clone(), stop.into())
-            .await
-            .map_err(broker)?;
-        conn.client.flush().await.map_err(broker)?;
-        streams::delete(&conn.js, &n).await
-    })
+    runtime()?.block_on(cancel_async(broker_opts, run))
 }
 
-async fn ask(client: &async_nats::Client, n: &Names, op: &str) -> Option<Vec<u8>> {
-    let req = serde_json::to_vec(&CtlRequest {
-        v: VERSION,
-        op: op.into(),
-    })
-    .ok()?;
+/// [`cancel`], to await inside the caller's tokio runtime.
+pub async fn cancel_async(broker_opts: &BrokerOptions, run: &str) -> Result<()> {
+    let conn = connect(broker_opts, "cancel").await?;
+    let n = Names::new(run)?;
+    if ask(&conn.client, &n, CtlOp::Cancel).await.is_some() {
+        return Ok(());
+    }
+    if conn.js.get_stream(&n.jobs_stream).await.is_err() {
+        return Err(Error::NoRun(run.to_owned()));
+    }
+    conn.client
+        .publish(n.stop.clone(), StopMsg::encode(HaltState::Now).into())
+        .await
+        .map_err(broker)?;
+    conn.client.flush().await.map_err(broker)?;
+    streams::delete(&conn.js, &n).await
+}
+
+async fn ask(client: &async_nats::Client, n: &Names, op: CtlOp) -> Option<Vec<u8>> {
+    let req = serde_json::to_vec(&CtlRequest { v: VERSION, op }).ok()?;
     let r = tokio::time::timeout(
         Duration::from_secs(5),
         client.request(n.ctl.clone(), req.into()),

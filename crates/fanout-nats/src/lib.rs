@@ -22,12 +22,12 @@ pub mod trust;
 mod worker;
 
 pub use connect::BrokerOptions;
-pub use control::{cancel, status};
-pub use coordinator::{coordinate, CoordinatorOptions};
+pub use control::{cancel, cancel_async, status, status_async, RunStatus};
+pub use coordinator::{coordinate, coordinate_async, CoordinatorOptions};
 pub use error::{Error, Result};
 pub use schema::RunSpec;
 pub use trust::{keygen, SecretKey, TrustError, TrustedKeys};
-pub use worker::{work, WorkerOptions};
+pub use worker::{work, work_async, WorkerOptions};
 
 /// Sleeps until `t`; forever without one (a `select!` branch that is off
 /// until a deadline is set).

@@ -4,12 +4,19 @@
 //! byte-exact.
 
 use base64::Engine as _;
-use fanout_core::Records;
+use fanout_core::{ExitKind, KillReason, Records};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// The protocol version this build speaks; messages with another are
 /// refused.
 pub const VERSION: u32 = 2;
+
+/// Header of an output chunk: the job it belongs to.
+pub const SEQ_HEADER: &str = "Fanout-Seq";
+/// Header of an output chunk: the delivery that produced it.
+pub const TOKEN_HEADER: &str = "Fanout-Token";
+/// Header of an output chunk: `out` or `err`.
+pub const STREAM_HEADER: &str = "Fanout-Stream";
 
 /// Bytes that serialize as a string when they are UTF-8.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -139,6 +146,65 @@ pub enum WireExit {
     Skipped,
 }
 
+impl From<ExitKind> for WireExit {
+    fn from(e: ExitKind) -> Self {
+        match e {
+            ExitKind::Code(c) => WireExit::Code(c),
+            ExitKind::Signal(s) => WireExit::Signal(s),
+            ExitKind::SpawnFailed(e) => WireExit::SpawnFailed(e),
+        }
+    }
+}
+
+/// A job that was not run ([`WireExit::Skipped`]) has no exit.
+impl TryFrom<WireExit> for ExitKind {
+    type Error = WireExit;
+
+    fn try_from(w: WireExit) -> Result<Self, WireExit> {
+        match w {
+            WireExit::Code(c) => Ok(ExitKind::Code(c)),
+            WireExit::Signal(s) => Ok(ExitKind::Signal(s)),
+            // An OS error of 0 would read as success to some callers.
+            WireExit::SpawnFailed(0) => Ok(ExitKind::SpawnFailed(libc::EPERM)),
+            WireExit::SpawnFailed(e) => Ok(ExitKind::SpawnFailed(e)),
+            WireExit::Skipped => Err(w),
+        }
+    }
+}
+
+/// Why fanout killed a job, on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WireKill {
+    /// `--timeout`.
+    Timeout,
+    /// `--memfree`.
+    Memory,
+}
+
+/// A kill reason this protocol version has no name for is sent as
+/// `timed_out` alone.
+impl TryFrom<KillReason> for WireKill {
+    type Error = KillReason;
+
+    fn try_from(k: KillReason) -> Result<Self, KillReason> {
+        match k {
+            KillReason::Timeout => Ok(WireKill::Timeout),
+            KillReason::Memory => Ok(WireKill::Memory),
+            other => Err(other),
+        }
+    }
+}
+
+impl From<WireKill> for KillReason {
+    fn from(k: WireKill) -> Self {
+        match k {
+            WireKill::Timeout => KillReason::Timeout,
+            WireKill::Memory => KillReason::Memory,
+        }
+    }
+}
+
 /// One job's result.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WireResult {
@@ -153,9 +219,13 @@ pub struct WireResult {
     pub attempt: u32,
     /// How it ended.
     pub exit: WireExit,
-    /// Killed by `--timeout`.
+    /// Killed by fanout (set alongside `killed`, for peers that know
+    /// only this field).
     #[serde(default)]
     pub timed_out: bool,
+    /// Why fanout killed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub killed: Option<WireKill>,
     /// Start, in nanoseconds since the Unix epoch.
     pub start_ns: u64,
     /// Wall-clock run time in nanoseconds.
@@ -180,8 +250,42 @@ pub struct WireResult {
 pub struct CtlRequest {
     /// Protocol version.
     pub v: u32,
-    /// `status` or `cancel`.
-    pub op: String,
+    /// What is asked.
+    pub op: CtlOp,
+}
+
+/// What a coordinator can be asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CtlOp {
+    /// Its counts ([`Status`]).
+    Status,
+    /// To stop the run as on SIGTERM ([`CtlReply`]).
+    Cancel,
+}
+
+/// A coordinator's answer to `cancel`, or to a request it cannot read.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CtlReply {
+    /// Protocol version.
+    pub v: u32,
+    /// The request was taken.
+    #[serde(default)]
+    pub ok: bool,
+    /// Why it was not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A run's state, as its coordinator reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunState {
+    /// Publishing jobs and taking in results.
+    #[default]
+    Running,
+    /// `--halt` decided to stop; running jobs finish.
+    Halting,
 }
 
 /// A coordinator's answer to `status`.
@@ -191,8 +295,8 @@ pub struct Status {
     pub v: u32,
     /// The run id.
     pub run: String,
-    /// running, halting, cancelled, done.
-    pub state: String,
+    /// Running or halting.
+    pub state: RunState,
     /// Jobs published.
     pub published: u64,
     /// Jobs with a recorded result.
@@ -206,14 +310,50 @@ pub struct Status {
 }
 
 /// Broadcast to a run's workers (`fanout.<run>.stop`) and stored as the
-/// run's state: halt `soon` (start nothing new) or `now` (kill running
-/// jobs too).
+/// run's state (`fanout.<run>.state`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StopMsg {
     /// Protocol version.
     pub v: u32,
-    /// `soon` or `now`.
-    pub halt: String,
+    /// What workers are to do.
+    pub halt: HaltState,
+}
+
+/// The halt state of a run, as workers are told it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HaltState {
+    /// Run jobs (a coordinator started or resumed the run).
+    Running,
+    /// `--halt soon`: start nothing new, report what runs.
+    Soon,
+    /// `--halt now`, a cancel or a signal: kill running jobs, leave.
+    Now,
+    /// Every job has its result: leave.
+    Done,
+}
+
+impl HaltState {
+    /// True when a worker leaves the run.
+    pub fn ends(self) -> bool {
+        matches!(self, HaltState::Now | HaltState::Done)
+    }
+}
+
+impl From<fanout_core::HaltWhen> for HaltState {
+    fn from(w: fanout_core::HaltWhen) -> Self {
+        match w {
+            fanout_core::HaltWhen::Soon => HaltState::Soon,
+            fanout_core::HaltWhen::Now => HaltState::Now,
+        }
+    }
+}
+
+impl StopMsg {
+    /// The message for `halt`, encoded.
+    pub fn encode(halt: HaltState) -> Vec<u8> {
+        serde_json::to_vec(&StopMsg { v: VERSION, halt }).expect("a StopMsg encodes")
+    }
 }
 
 /// A worker's word that it will not serve a run (`fanout.<run>.r.refused`).
@@ -267,6 +407,7 @@ versioned!(
     JobMsg,
     ResultBatch,
     CtlRequest,
+    CtlReply,
     Status,
     StopMsg,
     Refusal
@@ -312,6 +453,32 @@ mod tests {
         assert!(serde_json::to_string(&Bytes(vec![0xff]))
             .unwrap()
             .contains("b64"));
+    }
+
+    #[test]
+    fn exits_and_kill_reasons_survive_the_round_trip() {
+        for e in [ExitKind::Code(3), ExitKind::Signal(9), ExitKind::SpawnFailed(2)] {
+            assert_eq!(ExitKind::try_from(WireExit::from(e)), Ok(e));
+        }
+        assert_eq!(ExitKind::try_from(WireExit::Skipped), Err(WireExit::Skipped));
+        for k in [KillReason::Timeout, KillReason::Memory] {
+            assert_eq!(KillReason::from(WireKill::try_from(k).unwrap()), k);
+        }
+    }
+
+    #[test]
+    fn protocol_states_keep_their_wire_names_and_unknown_ones_are_refused() {
+        let stop = StopMsg::encode(HaltState::Soon);
+        assert_eq!(stop, br#"{"v":2,"halt":"soon"}"#);
+        assert_eq!(decode::<StopMsg>(&stop).unwrap().halt, HaltState::Soon);
+        assert!(decode::<StopMsg>(br#"{"v":2,"halt":"later"}"#).is_err());
+        let op = decode::<CtlRequest>(br#"{"v":2,"op":"cancel"}"#)
+            .unwrap()
+            .op;
+        assert_eq!(op, CtlOp::Cancel);
+        assert!(decode::<CtlRequest>(br#"{"v":2,"op":"reboot"}"#).is_err());
+        assert_eq!(HaltState::from(fanout_core::HaltWhen::Now), HaltState::Now);
+        assert!(HaltState::Done.ends() && !HaltState::Soon.ends());
     }
 
     #[test]

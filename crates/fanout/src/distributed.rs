@@ -2,7 +2,8 @@
 //! like a local one, see `run.rs`): the worker, `--status` and `--cancel`.
 
 use anyhow::Result;
-use fanout_nats::WorkerOptions;
+use fanout_nats::schema::RunState;
+use fanout_nats::{RunStatus, WorkerOptions};
 
 use crate::cli::{Config, Role};
 
@@ -38,8 +39,8 @@ pub fn serve(config: &Config) -> Result<Option<u8>> {
             Ok(Some(0))
         }
         Role::Status => {
-            for line in fanout_nats::status(&d.broker, d.run_id.as_deref())? {
-                println!("{line}");
+            for run in fanout_nats::status(&d.broker, d.run_id.as_deref())? {
+                println!("{}", status_line(&run));
             }
             Ok(Some(0))
         }
@@ -48,6 +49,28 @@ pub fn serve(config: &Config) -> Result<Option<u8>> {
             fanout_nats::cancel(&d.broker, run)?;
             Ok(Some(0))
         }
+    }
+}
+
+/// One line of `--status` output for `run`.
+fn status_line(run: &RunStatus) -> String {
+    match run {
+        RunStatus::Coordinated(s) => {
+            let state = match s.state {
+                RunState::Running => "running",
+                RunState::Halting => "halting",
+            };
+            format!(
+                "{} {state} published={} done={} failed={} in_flight={}{}",
+                s.run,
+                s.published,
+                s.done,
+                s.failed,
+                s.in_flight,
+                if s.input_done { " input=done" } else { "" }
+            )
+        }
+        RunStatus::NoCoordinator { run, queued } => format!("{run} no-coordinator queued={queued}"),
     }
 }
 

@@ -211,9 +211,10 @@ impl Engine {
     }
 
     /// Runs every job `jobs` yields and pushes events to `sink`; blocks
-    /// until all have ended. `jobs` is read on its own thread, a bounded
-    /// number ahead of the running jobs, so memory stays flat however long
-    /// the input.
+    /// until all have ended, on a runtime of its own. (Inside an async
+    /// program, await [`Engine::run_async`] instead.) `jobs` is read on its
+    /// own thread, a bounded number ahead of the running jobs, so memory
+    /// stays flat however long the input.
     pub fn run<I, S>(&self, jobs: I, commands: &Commands, sink: &mut S) -> Result<RunSummary>
     where
         I: Iterator<Item = Result<JobArgs>> + Send + 'static,
@@ -224,6 +225,49 @@ impl Engine {
             .enable_time()
             .build()
             .map_err(Error::Runtime)?;
+        rt.block_on(self.run_async(jobs, commands, sink))
+    }
+
+    /// [`Engine::run`] as a future, to await inside the caller's tokio
+    /// runtime (which must have its I/O and time drivers enabled, as
+    /// `#[tokio::main]` does). The future is not `Send`: await it where
+    /// it is made, or on a `LocalSet`.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use fanout_core::{Batcher, BatchOptions, Collect, Commands, Engine, Inputs, RunConfig,
+    ///                   Template, TemplateOptions};
+    ///
+    /// #[tokio::main]
+    /// async fn main() -> fanout_core::Result<()> {
+    ///     let template = Arc::new(Template::from_command(&["echo", "{}"], &TemplateOptions::default())?);
+    ///     let (_header, records) = Inputs::from_values(["x", "y", "z"]).open()?;
+    ///     let jobs = Batcher::new(records, template.clone(), BatchOptions::default());
+    ///     let engine = Engine::new(RunConfig { jobs: 3, ..RunConfig::default() });
+    ///     let commands = Commands::Template { template, context: false };
+    ///     let mut results = Collect::default();
+    ///     // Other tasks of this runtime go on while the jobs run.
+    ///     let ticker = tokio::spawn(async { tokio::task::yield_now().await; "ticked" });
+    ///     let summary = engine.run_async(jobs, &commands, &mut results).await?;
+    ///     assert_eq!(ticker.await.unwrap(), "ticked");
+    ///     assert_eq!(summary.started, 3);
+    ///     let out: Vec<Vec<u8>> = results.into_sorted().into_iter()
+    ///         .map(|mut r| r.stdout.to_vec().unwrap())
+    ///         .collect();
+    ///     assert_eq!(out, [&b"x\n"[..], b"y\n", b"z\n"]);
+    ///     Ok(())
+    /// }
+    /// ```
+    pub async fn run_async<I, S>(
+        &self,
+        jobs: I,
+        commands: &Commands,
+        sink: &mut S,
+    ) -> Result<RunSummary>
+    where
+        I: Iterator<Item = Result<JobArgs>> + Send + 'static,
+        S: Sink,
+    {
         crate::exec::keep_children_reapable();
         if self.config.subreaper {
             crate::exec::orphans::become_subreaper().map_err(Error::Runtime)?;
@@ -242,6 +286,6 @@ impl Engine {
                 }
             })
             .map_err(Error::Runtime)?;
-        rt.block_on(run::run(&self.config, rx, commands, sink))
+        run::run(&self.config, rx, commands, sink).await
     }
 }

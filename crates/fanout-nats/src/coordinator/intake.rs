@@ -10,7 +10,10 @@ use fanout_core::exec::Captured;
 use fanout_core::{Event, ExitKind, HaltWhen, JobArgs, JobResult, JobSeq, KillReason, SlotId};
 
 use super::{Coord, Early};
-use crate::schema::{self, Refusal, RefusalKind, ResultBatch, WireExit, WireJob, WireResult};
+use crate::schema::{
+    self, Refusal, RefusalKind, ResultBatch, WireExit, WireJob, WireResult, SEQ_HEADER,
+    STREAM_HEADER, TOKEN_HEADER,
+};
 use crate::trust::{self, Kind};
 use crate::{check, Error};
 
@@ -124,7 +127,7 @@ impl Coord<'_> {
                 .map(|v| v.as_str().to_owned())
         };
         let (Some(seq), Some(token), Some(stream)) =
-            (h("Fanout-Seq"), h("Fanout-Token"), h("Fanout-Stream"))
+            (h(SEQ_HEADER), h(TOKEN_HEADER), h(STREAM_HEADER))
         else {
             return;
         };
@@ -226,16 +229,16 @@ impl Coord<'_> {
         // `--retry-failed` runs later.
         let command = self.commands.render(&job, SlotId(w.slot));
         let r = job_result(job, &w, command, out, err);
-        if r.killed.is_some() {
+        if let Some(reason) = r.killed {
             self.emit(Event::Killed {
                 seq: r.seq,
-                reason: KillReason::Timeout,
+                reason,
                 command: &r.command.clone(),
             });
         }
         let running = self.table.len();
         if self.verdict.finished(&mut *self.sink, r, running) == Some(HaltWhen::Soon) {
-            self.broadcast_stop("soon").await;
+            self.broadcast_stop(HaltWhen::Soon.into()).await;
         }
     }
 
@@ -259,28 +262,19 @@ pub(super) fn job_result(
         slot: SlotId(w.slot),
         command,
         records: job.records,
-        exit: match w.exit {
-            WireExit::Code(c) => ExitKind::Code(c),
-            WireExit::Signal(s) => ExitKind::Signal(s),
-            WireExit::SpawnFailed(e) => ExitKind::SpawnFailed(e_or(e)),
-            WireExit::Skipped => ExitKind::SpawnFailed(libc::EPERM),
-        },
+        // A skipped job is answered before it gets here.
+        exit: ExitKind::try_from(w.exit).unwrap_or(ExitKind::SpawnFailed(libc::EPERM)),
         stdout: out,
         stderr: err,
         runtime: Duration::from_nanos(w.runtime_ns),
         cpu_time: Duration::from_nanos(w.cpu_ns),
         max_rss_kib: w.max_rss_kib,
         started_at: UNIX_EPOCH + Duration::from_nanos(w.start_ns),
-        killed: w.timed_out.then_some(KillReason::Timeout),
+        killed: w
+            .killed
+            .map(KillReason::from)
+            .or(w.timed_out.then_some(KillReason::Timeout)),
         attempt: w.attempt,
-    }
-}
-
-fn e_or(e: i32) -> i32 {
-    if e == 0 {
-        libc::EPERM
-    } else {
-        e
     }
 }
 
@@ -313,6 +307,7 @@ mod tests {
                     _ => WireExit::Skipped,
                 },
                 timed_out,
+                killed: None,
                 start_ns: start,
                 runtime_ns: runtime,
                 cpu_ns: cpu,

@@ -22,7 +22,10 @@ use fanout_core::{Commands, Halt, JobArgs, JobSeq, RunSummary, Sink, Stopped, Ve
 use crate::connect::{connect, BrokerOptions, Conn};
 use crate::error::broker;
 use crate::names::{Names, ANNOUNCE};
-use crate::schema::{self, CtlRequest, RunSpec, Status, StopMsg, WireResult, VERSION};
+use crate::schema::{
+    self, CtlOp, CtlReply, CtlRequest, HaltState, RunSpec, RunState, Status, StopMsg, WireResult,
+    VERSION,
+};
 use crate::trust::{with_signature, Kind, SecretKey, TrustedKeys};
 use crate::{streams, Error, Result};
 use async_nats::jetstream::message::PublishMessage;
@@ -65,7 +68,7 @@ pub struct CoordinatorOptions {
 
 /// Runs `jobs` on the broker's workers; blocks until each has a result
 /// (or the run halts or is cancelled) and pushes events to `sink` as a
-/// local run would.
+/// local run would. See [`coordinate_async`] to await it instead.
 pub fn coordinate<I>(
     jobs: I,
     commands: &Commands,
@@ -79,6 +82,21 @@ where
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    rt.block_on(coordinate_async(jobs, commands, spec, sink, opts))
+}
+
+/// [`coordinate`], to await inside the caller's tokio runtime (I/O and
+/// time drivers enabled). `jobs` is read on a thread of its own.
+pub async fn coordinate_async<I>(
+    jobs: I,
+    commands: &Commands,
+    spec: RunSpec,
+    sink: &mut dyn Sink,
+    opts: CoordinatorOptions,
+) -> Result<RunSummary>
+where
+    I: Iterator<Item = fanout_core::Result<JobArgs>> + Send + 'static,
+{
     let (tx, rx) = mpsc::channel(1024);
     std::thread::Builder::new()
         .name("fanout-input".into())
@@ -90,12 +108,10 @@ where
                 }
             }
         })?;
-    rt.block_on(async move {
-        let conn = connect(&opts.broker, "coordinator").await?;
-        let mut c = Coord::start(conn, commands, sink, opts, spec).await?;
-        let result = c.main_loop(rx).await;
-        c.end(result).await
-    })
+    let conn = connect(&opts.broker, "coordinator").await?;
+    let mut c = Coord::start(conn, commands, sink, opts, spec).await?;
+    let result = c.main_loop(rx).await;
+    c.end(result).await
 }
 
 /// A job's output while its chunks arrive, before its result does.
@@ -182,7 +198,7 @@ impl<'a> Coord<'a> {
         let n = Names::new(&opts.run_id)?;
         let status = CtlRequest {
             v: VERSION,
-            op: "status".into(),
+            op: CtlOp::Status,
         };
         let asked = conn
             .client
@@ -226,11 +242,7 @@ impl<'a> Coord<'a> {
             .map_err(broker)?;
         // A halt state left by an earlier coordinator of this run (one
         // killed while halting) no longer holds.
-        let running = serde_json::to_vec(&StopMsg {
-            v: VERSION,
-            halt: "running".into(),
-        })
-        .map_err(broker)?;
+        let running = StopMsg::encode(HaltState::Running);
         let _ = conn
             .client
             .publish(n.stop.clone(), running.clone().into())
@@ -392,31 +404,18 @@ impl<'a> Coord<'a> {
         let Some(reply) = req.reply.clone() else {
             return false;
         };
-        let op = schema::decode::<CtlRequest>(&req.payload).map(|r| r.op);
-        let (answer, cancel) = match op.as_deref() {
-            Ok("status") => (
-                serde_json::to_vec(&self.status()).unwrap_or_default(),
-                false,
-            ),
-            Ok("cancel") => (
-                serde_json::json!({"v": VERSION, "ok": true})
-                    .to_string()
-                    .into_bytes(),
-                true,
-            ),
-            Ok(other) => (
-                serde_json::json!({"v": VERSION, "error": format!("unknown op {other}")})
-                    .to_string()
-                    .into_bytes(),
-                false,
-            ),
-            Err(e) => (
-                serde_json::json!({"v": VERSION, "error": e})
-                    .to_string()
-                    .into_bytes(),
-                false,
-            ),
+        let reply_with = |ok, error| CtlReply {
+            v: VERSION,
+            ok,
+            error,
         };
+        let (answer, cancel) = match schema::decode::<CtlRequest>(&req.payload).map(|r| r.op) {
+            Ok(CtlOp::Status) => (serde_json::to_vec(&self.status()), false),
+            Ok(CtlOp::Cancel) => (serde_json::to_vec(&reply_with(true, None)), true),
+            // An unknown op is an unreadable request too.
+            Err(e) => (serde_json::to_vec(&reply_with(false, Some(e))), false),
+        };
+        let answer = answer.unwrap_or_default();
         let _ = self.conn.client.publish(reply, answer.into()).await;
         let _ = self.conn.client.flush().await;
         cancel
@@ -480,13 +479,13 @@ impl<'a> Coord<'a> {
 
     fn status(&self) -> Status {
         let state = match self.verdict.halting() {
-            Some(_) => "halting",
-            None => "running",
+            Some(_) => RunState::Halting,
+            None => RunState::Running,
         };
         Status {
             v: VERSION,
             run: self.n.run.clone(),
-            state: state.into(),
+            state,
             published: self.published,
             done: self.done,
             failed: self.verdict.failed_jobs(),
@@ -498,16 +497,12 @@ impl<'a> Coord<'a> {
     /// Tells workers to kill the run's jobs and removes the run from the
     /// broker: `--halt now`, cancel, or a signal.
     async fn stop_now(&mut self) -> Result<()> {
-        self.broadcast_stop("now").await;
+        self.broadcast_stop(HaltState::Now).await;
         streams::delete(&self.conn.js, &self.n).await
     }
 
-    async fn broadcast_stop(&self, halt: &str) {
-        let msg = serde_json::to_vec(&StopMsg {
-            v: VERSION,
-            halt: halt.into(),
-        })
-        .unwrap_or_default();
+    pub(super) async fn broadcast_stop(&self, halt: HaltState) {
+        let msg = StopMsg::encode(halt);
         let _ = self
             .conn
             .client
@@ -525,11 +520,7 @@ impl<'a> Coord<'a> {
     async fn end(&mut self, result: Result<()>) -> Result<RunSummary> {
         if result.is_ok() {
             // Workers waiting on the run's jobs leave at once.
-            let done = serde_json::to_vec(&StopMsg {
-                v: VERSION,
-                halt: "done".into(),
-            })
-            .unwrap_or_default();
+            let done = StopMsg::encode(HaltState::Done);
             let _ = self
                 .conn
                 .client

@@ -1,9 +1,12 @@
-//! The local engine inside a worker: it runs on its own thread (it has its
-//! own runtime), takes jobs from a channel, and hands each finished job
-//! back to the worker's loop.
+//! The local engine inside a worker: awaited on the worker's own runtime,
+//! beside the worker's loop (no thread of its own), it takes jobs from a
+//! channel and hands each finished job back to the loop.
 
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::mpsc;
-use std::thread::JoinHandle;
 
 use fanout_core::{
     CancelToken, Commands, Engine, Event, JobArgs, JobControl, JobResult, RunConfig, Sink,
@@ -13,23 +16,28 @@ use tokio::sync::mpsc::UnboundedSender;
 use super::WorkerOptions;
 use crate::schema::RunSpec;
 
-/// A running engine.
+/// The engine's run, to be awaited beside the worker's loop; it ends once
+/// the job channel is closed and its jobs ended (or were killed).
+pub(super) type EngineRun = Pin<Box<dyn Future<Output = ()>>>;
+
+/// The worker loop's handle on a running engine.
 pub(super) struct Bridge {
     /// Jobs to run; dropping it lets the engine finish.
     pub jobs: Option<mpsc::Sender<JobArgs>>,
     /// Ends the engine's run, killing its jobs unreported.
     pub cancel: CancelToken,
-    thread: Option<JoinHandle<()>>,
+    /// Set when the engine's run has ended.
+    ended: Rc<Cell<bool>>,
 }
 
 impl Bridge {
-    /// Starts an engine for one run's jobs.
+    /// An engine for one run's jobs, and its run to await.
     pub(super) fn start(
         opts: &WorkerOptions,
         spec: &RunSpec,
         commands: Commands,
         done: UnboundedSender<JobResult>,
-    ) -> std::io::Result<Bridge> {
+    ) -> (Bridge, EngineRun) {
         let cancel = CancelToken::default();
         let config = RunConfig {
             jobs: opts.jobs,
@@ -50,37 +58,39 @@ impl Bridge {
             ..RunConfig::default()
         };
         let (tx, rx) = mpsc::channel::<JobArgs>();
-        let thread = std::thread::Builder::new()
-            .name("fanout-engine".into())
-            .spawn(move || {
-                let mut sink = Finished(done);
-                let jobs = rx.into_iter().map(Ok);
-                if let Err(e) = Engine::new(config).run(jobs, &commands, &mut sink) {
-                    eprintln!("fanout: worker engine: {e}");
-                }
-            })?;
-        Ok(Bridge {
+        let ended = Rc::new(Cell::new(false));
+        let flag = ended.clone();
+        let run = Box::pin(async move {
+            let mut sink = Finished(done);
+            let jobs = rx.into_iter().map(Ok);
+            if let Err(e) = Engine::new(config)
+                .run_async(jobs, &commands, &mut sink)
+                .await
+            {
+                eprintln!("fanout: worker engine: {e}");
+            }
+            flag.set(true);
+        });
+        let bridge = Bridge {
             jobs: Some(tx),
             cancel,
-            thread: Some(thread),
-        })
+            ended,
+        };
+        (bridge, run)
     }
 
-    /// True when the engine's thread ended (it fails only on errors such
-    /// as a full spool disk).
+    /// True when the engine's run ended (it fails only on errors such as
+    /// a full spool disk).
     pub(super) fn is_finished(&self) -> bool {
-        self.thread.as_ref().is_none_or(JoinHandle::is_finished)
+        self.ended.get()
     }
 
-    /// Lets running jobs finish (or, with `kill`, kills them) and waits
-    /// for the engine's thread.
-    pub(super) async fn stop(mut self, kill: bool) {
+    /// Lets running jobs finish (or, with `kill`, kills them); the run
+    /// being awaited then ends.
+    pub(super) fn stop(mut self, kill: bool) {
         self.jobs = None;
         if kill {
             self.cancel.cancel();
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = tokio::task::spawn_blocking(move || t.join()).await;
         }
     }
 }

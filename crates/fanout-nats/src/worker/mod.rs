@@ -71,45 +71,50 @@ enum Served {
 
 /// Serves runs until SIGINT, SIGTERM or SIGHUP. Jobs held then are given
 /// back to the broker (NAK) for other workers; finished ones are reported.
+/// Blocks; see [`work_async`].
 pub fn work(opts: WorkerOptions) -> Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    rt.block_on(async move {
-        let conn = connect(&opts.broker, "worker").await?;
-        let mut announce = conn.client.subscribe(ANNOUNCE).await.map_err(broker)?;
-        // SIGINT, SIGTERM and SIGHUP end a worker.
-        let mut stop = Signals::new(true)?;
-        let mut refused = HashSet::new();
-        loop {
-            let mut served = false;
-            for run in run_ids(&conn.js).await.unwrap_or_default() {
-                let Ok(n) = Names::new(&run) else { continue };
-                if !has_jobs(&conn.js, &n).await {
-                    continue;
-                }
-                let outcome = serve::serve(&conn, &n, &opts, &mut stop, &mut refused).await?;
-                served |= outcome != Served::Refused;
-                let served = outcome;
-                // Acks and NAKs are sent without waiting for an answer:
-                // make sure they leave before the process does.
-                let _ = conn.client.flush().await;
-                match served {
-                    Served::Shutdown => return Ok(()),
-                    Served::Failed => tokio::time::sleep(Duration::from_secs(1)).await,
-                    Served::Ended | Served::Refused => {}
-                }
-            }
-            if served {
+    rt.block_on(work_async(opts))
+}
+
+/// [`work`], to await inside the caller's tokio runtime. The engine that
+/// runs the jobs is awaited in the same task (its future is not `Send`).
+pub async fn work_async(opts: WorkerOptions) -> Result<()> {
+    let conn = connect(&opts.broker, "worker").await?;
+    let mut announce = conn.client.subscribe(ANNOUNCE).await.map_err(broker)?;
+    // SIGINT, SIGTERM and SIGHUP end a worker.
+    let mut stop = Signals::new(true)?;
+    let mut refused = HashSet::new();
+    loop {
+        let mut served = false;
+        for run in run_ids(&conn.js).await.unwrap_or_default() {
+            let Ok(n) = Names::new(&run) else { continue };
+            if !has_jobs(&conn.js, &n).await {
                 continue;
             }
-            tokio::select! {
-                _ = stop.recv() => return Ok(()),
-                _ = announce.next() => {}
-                () = tokio::time::sleep(Duration::from_millis(500)) => {}
+            let outcome = serve::serve(&conn, &n, &opts, &mut stop, &mut refused).await?;
+            served |= outcome != Served::Refused;
+            let served = outcome;
+            // Acks and NAKs are sent without waiting for an answer:
+            // make sure they leave before the process does.
+            let _ = conn.client.flush().await;
+            match served {
+                Served::Shutdown => return Ok(()),
+                Served::Failed => tokio::time::sleep(Duration::from_secs(1)).await,
+                Served::Ended | Served::Refused => {}
             }
         }
-    })
+        if served {
+            continue;
+        }
+        tokio::select! {
+            _ = stop.recv() => return Ok(()),
+            _ = announce.next() => {}
+            () = tokio::time::sleep(Duration::from_millis(500)) => {}
+        }
+    }
 }
 
 async fn has_jobs(js: &async_nats::jetstream::Context, n: &Names) -> bool {

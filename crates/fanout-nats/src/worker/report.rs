@@ -15,12 +15,12 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 use tokio::task::JoinHandle;
 
 use fanout_core::exec::Captured;
-use fanout_core::{ExitKind, JobResult};
+use fanout_core::JobResult;
 
 use super::WorkerOptions;
 use crate::connect::Conn;
 use crate::names::Names;
-use crate::schema::{Bytes, WireExit, WireResult, VERSION};
+use crate::schema::{self, Bytes, WireExit, WireResult, VERSION};
 use crate::trust::{chunk_bytes, with_signature, Kind, SecretKey};
 
 /// Output up to this size (both streams) travels inside the result (JSON
@@ -60,6 +60,7 @@ impl Reply {
             attempt: 0,
             exit,
             timed_out: false,
+            killed: None,
             start_ns: now_ns(),
             runtime_ns: 0,
             cpu_ns: 0,
@@ -148,12 +149,9 @@ impl Outbox {
             token,
             slot: r.slot.0,
             attempt: r.attempt,
-            exit: match r.exit {
-                ExitKind::Code(c) => WireExit::Code(c),
-                ExitKind::Signal(s) => WireExit::Signal(s),
-                ExitKind::SpawnFailed(e) => WireExit::SpawnFailed(e),
-            },
+            exit: r.exit.into(),
             timed_out: r.killed.is_some(),
+            killed: r.killed.and_then(|k| k.try_into().ok()),
             start_ns: r
                 .started_at
                 .duration_since(UNIX_EPOCH)
@@ -319,9 +317,9 @@ impl Send {
         });
         let seq = w.seq.to_string();
         let headers = [
-            ("Fanout-Seq", seq.as_str()),
-            ("Fanout-Token", w.token.as_str()),
-            ("Fanout-Stream", stream),
+            (schema::SEQ_HEADER, seq.as_str()),
+            (schema::TOKEN_HEADER, w.token.as_str()),
+            (schema::STREAM_HEADER, stream),
         ];
         let mut ok = true;
         let mut index = 0u64;

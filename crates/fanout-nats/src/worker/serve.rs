@@ -22,7 +22,9 @@ use super::{Served, WorkerOptions};
 use crate::connect::Conn;
 use crate::error::broker;
 use crate::names::{workers, Names};
-use crate::schema::{self, JobMsg, Refusal, RefusalKind, RunSpec, StopMsg, WireExit, WireJob};
+use crate::schema::{
+    self, HaltState, JobMsg, Refusal, RefusalKind, RunSpec, StopMsg, WireExit, WireJob,
+};
 use crate::streams::{is_not_found, MAX_MESSAGE};
 use crate::trust::{with_signature, Kind, TrustedKeys};
 use crate::Result;
@@ -113,8 +115,8 @@ pub(super) async fn serve(
     let mut halting = false;
     if let Some((_, state)) = last(conn, n, &n.state).await {
         match schema::decode::<StopMsg>(&state).map(|s| s.halt) {
-            Ok(h) if h == "now" => return Ok(Served::Ended),
-            Ok(h) => halting = h == "soon",
+            Ok(HaltState::Now) => return Ok(Served::Ended),
+            Ok(h) => halting = h == HaltState::Soon,
             Err(_) => {}
         }
     }
@@ -133,15 +135,12 @@ pub(super) async fn serve(
         Err(_) => return Ok(Served::Ended),
     };
     let (done_tx, done_rx) = tokio::sync::mpsc::unbounded_channel();
-    let bridge = match opts.noop {
-        true => None,
-        false => match Bridge::start(opts, &spec, commands.clone(), done_tx) {
-            Ok(b) => Some(b),
-            Err(e) => {
-                eprintln!("fanout: worker: cannot start an engine: {e}");
-                return Ok(Served::Failed);
-            }
-        },
+    let (bridge, engine) = match opts.noop {
+        true => (None, None),
+        false => {
+            let (b, run) = Bridge::start(opts, &spec, commands.clone(), done_tx);
+            (Some(b), Some(run))
+        }
     };
     let mut s = Serving {
         opts,
@@ -159,10 +158,17 @@ pub(super) async fn serve(
         reported: Recent::default(),
         spec,
     };
-    let served = s.run(conn, n, &consumer, done_rx, stop).await;
-    s.end(matches!(served, Ok(Served::Shutdown | Served::Failed)))
-        .await;
-    served
+    let work = async {
+        let served = s.run(conn, n, &consumer, done_rx, stop).await;
+        s.end(matches!(served, Ok(Served::Shutdown | Served::Failed)))
+            .await;
+        served
+    };
+    // The engine runs in this task, beside the loop.
+    match engine {
+        Some(engine) => tokio::join!(work, engine).0,
+        None => work.await,
+    }
 }
 
 fn hash(b: &[u8]) -> u64 {
@@ -266,10 +272,9 @@ impl Serving<'_> {
                     return Ok(Served::Shutdown);
                 }
                 Some(m) = stops.next() => match schema::decode::<StopMsg>(&m.payload) {
-                    // "done": the run ended; "now": it was halted.
-                    Ok(s) if s.halt == "now" || s.halt == "done" => return Ok(Served::Ended),
-                    // "soon", or "running" from a coordinator resuming the run.
-                    Ok(s) => self.halting = s.halt == "soon",
+                    Ok(s) if s.halt.ends() => return Ok(Served::Ended),
+                    // Soon, or running from a coordinator resuming the run.
+                    Ok(s) => self.halting = s.halt == HaltState::Soon,
                     Err(_) => {}
                 },
                 Some(r) = done.recv() => self.finished(r),
@@ -566,7 +571,7 @@ impl Serving<'_> {
     /// (shutdown) the jobs still held are given back for other workers.
     async fn end(&mut self, give_back: bool) {
         if let Some(b) = self.bridge.take() {
-            b.stop(true).await;
+            b.stop(true);
         }
         self.outbox.flush();
         self.outbox.drain().await;
