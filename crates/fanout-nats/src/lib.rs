@@ -19,6 +19,7 @@ pub mod recheck;
 pub mod schema;
 mod streams;
 pub mod trust;
+pub mod warning;
 mod worker;
 
 pub use connect::BrokerOptions;
@@ -27,6 +28,7 @@ pub use coordinator::{coordinate, coordinate_async, CoordinatorOptions};
 pub use error::{Error, Result};
 pub use schema::RunSpec;
 pub use trust::{keygen, SecretKey, TrustError, TrustedKeys};
+pub use warning::{WarnTo, Warning};
 pub use worker::{work, work_async, WorkerOptions};
 
 /// Sleeps until `t`; forever without one (a `select!` branch that is off

@@ -457,10 +457,17 @@ mod tests {
 
     #[test]
     fn exits_and_kill_reasons_survive_the_round_trip() {
-        for e in [ExitKind::Code(3), ExitKind::Signal(9), ExitKind::SpawnFailed(2)] {
+        for e in [
+            ExitKind::Code(3),
+            ExitKind::Signal(9),
+            ExitKind::SpawnFailed(2),
+        ] {
             assert_eq!(ExitKind::try_from(WireExit::from(e)), Ok(e));
         }
-        assert_eq!(ExitKind::try_from(WireExit::Skipped), Err(WireExit::Skipped));
+        assert_eq!(
+            ExitKind::try_from(WireExit::Skipped),
+            Err(WireExit::Skipped)
+        );
         for k in [KillReason::Timeout, KillReason::Memory] {
             assert_eq!(KillReason::from(WireKill::try_from(k).unwrap()), k);
         }

@@ -4,8 +4,11 @@
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::{pull, AckPolicy, DeliverPolicy, PullConsumer};
+use async_nats::jetstream::context::{
+    ConsumerInfoError, ConsumerInfoErrorKind, GetStreamError, GetStreamErrorKind,
+};
 use async_nats::jetstream::stream::{Config, DiscardPolicy, RetentionPolicy, Stream};
-use async_nats::jetstream::Context;
+use async_nats::jetstream::{Context, ErrorCode};
 
 use crate::error::broker;
 use crate::names::{workers, Names};
@@ -107,16 +110,36 @@ pub(crate) async fn results_consumer(
 pub(crate) async fn delete(js: &Context, n: &Names) -> Result<()> {
     for s in [&n.jobs_stream, &n.results_stream] {
         if let Err(e) = js.delete_stream(s).await {
-            if !is_not_found(&e.to_string()) {
-                return Err(broker(e));
+            match e.kind() {
+                GetStreamErrorKind::JetStream(j) if is_missing(&j) => {}
+                _ => return Err(broker(e)),
             }
         }
     }
     Ok(())
 }
 
-/// Whether a JetStream error says the stream or consumer does not exist.
-pub(crate) fn is_not_found(msg: &str) -> bool {
-    let m = msg.to_ascii_lowercase();
-    m.contains("not found") || m.contains("10059") || m.contains("10014")
+/// Whether the server says the stream or consumer does not exist (by its
+/// error code, never by the message text).
+pub(crate) fn is_missing(e: &async_nats::jetstream::Error) -> bool {
+    matches!(
+        e.error_code(),
+        ErrorCode::STREAM_NOT_FOUND | ErrorCode::CONSUMER_NOT_FOUND
+    )
+}
+
+/// Whether an answer to a stream lookup says the stream does not exist
+/// (a request that failed says nothing).
+pub(crate) fn stream_missing(e: &GetStreamError) -> bool {
+    matches!(e.kind(), GetStreamErrorKind::JetStream(j) if is_missing(&j))
+}
+
+/// Whether an answer to a consumer lookup says it (or its stream) does not
+/// exist.
+pub(crate) fn consumer_missing(e: &ConsumerInfoError) -> bool {
+    match e.kind() {
+        ConsumerInfoErrorKind::NotFound | ConsumerInfoErrorKind::StreamNotFound => true,
+        ConsumerInfoErrorKind::JetStream(j) => is_missing(&j),
+        _ => false,
+    }
 }

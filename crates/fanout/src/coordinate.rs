@@ -61,6 +61,7 @@ pub fn run(
         spool_threshold: config.run.spool_threshold,
         sign: d.sign.clone(),
         trust: d.trust.clone(),
+        warn: crate::distributed::warnings_to_stderr(),
     };
     Ok(fanout_nats::coordinate(
         jobs,

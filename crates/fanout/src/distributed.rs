@@ -35,6 +35,7 @@ pub fn serve(config: &Config) -> Result<Option<u8>> {
                 term_seq: config.run.term_seq.clone(),
                 spool_threshold: config.run.spool_threshold,
                 id: worker_id(),
+                warn: warnings_to_stderr(),
             })?;
             Ok(Some(0))
         }
@@ -50,6 +51,11 @@ pub fn serve(config: &Config) -> Result<Option<u8>> {
             Ok(Some(0))
         }
     }
+}
+
+/// The broker side's warnings, printed as every message of fanout is.
+pub fn warnings_to_stderr() -> fanout_nats::WarnTo {
+    fanout_nats::WarnTo::new(|w| eprintln!("fanout: {w}"))
 }
 
 /// One line of `--status` output for `run`.

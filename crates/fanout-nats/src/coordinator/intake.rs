@@ -15,6 +15,7 @@ use crate::schema::{
     STREAM_HEADER, TOKEN_HEADER,
 };
 use crate::trust::{self, Kind};
+use crate::warning::Warning;
 use crate::{check, Error};
 
 impl Coord<'_> {
@@ -45,7 +46,7 @@ impl Coord<'_> {
                         }
                     }
                 }
-                Err(e) => eprintln!("fanout: ignoring a result message: {e}"),
+                Err(why) => self.opts.warn.warn(Warning::UnreadableResults { why }),
             }
         } else if subject == self.n.refused {
             self.refusal(m);
@@ -79,7 +80,7 @@ impl Coord<'_> {
     /// One warning per sender, so a flood of forged messages is one line.
     fn warn(&mut self, from: &str, text: String) {
         if self.warned.insert(from.to_owned()) {
-            eprintln!("fanout: warning: {text}");
+            self.opts.warn.warn(Warning::Ignored { what: text });
         }
     }
 
@@ -207,7 +208,8 @@ impl Coord<'_> {
                 records: crate::schema::from_records(&job.records),
             };
             if let Err(e) = self.publish_jobs(vec![again]) {
-                eprintln!("fanout: cannot publish job {seq} again: {e}");
+                let error = e.to_string();
+                self.opts.warn.warn(Warning::Republish { seq, error });
             }
         }
     }

@@ -27,6 +27,7 @@ use crate::schema::{
     VERSION,
 };
 use crate::trust::{with_signature, Kind, SecretKey, TrustedKeys};
+use crate::warning::{WarnTo, Warning};
 use crate::{streams, Error, Result};
 use async_nats::jetstream::message::PublishMessage;
 
@@ -64,6 +65,8 @@ pub struct CoordinatorOptions {
     /// Take results only when signed by one of these worker keys (any
     /// result, when empty).
     pub trust: TrustedKeys,
+    /// Where warnings go (messages ignored, streams left behind).
+    pub warn: WarnTo,
 }
 
 /// Runs `jobs` on the broker's workers; blocks until each has a result
@@ -529,10 +532,10 @@ impl<'a> Coord<'a> {
             // Every job has its result by now: a stream that cannot be
             // deleted is worth a warning, not a failed run.
             if let Err(e) = streams::delete(&self.conn.js, &self.n).await {
-                eprintln!(
-                    "fanout: warning: run {} left on the broker: {e}",
-                    self.n.run
-                );
+                self.opts.warn.warn(Warning::LeftOnBroker {
+                    run: self.n.run.clone(),
+                    error: e.to_string(),
+                });
             }
         } else {
             // Broken off by a broker failure: the run stays, for --resume.

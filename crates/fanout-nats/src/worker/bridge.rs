@@ -15,6 +15,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::WorkerOptions;
 use crate::schema::RunSpec;
+use crate::warning::Warning;
 
 /// The engine's run, to be awaited beside the worker's loop; it ends once
 /// the job channel is closed and its jobs ended (or were killed).
@@ -60,6 +61,7 @@ impl Bridge {
         let (tx, rx) = mpsc::channel::<JobArgs>();
         let ended = Rc::new(Cell::new(false));
         let flag = ended.clone();
+        let warn = opts.warn.clone();
         let run = Box::pin(async move {
             let mut sink = Finished(done);
             let jobs = rx.into_iter().map(Ok);
@@ -67,7 +69,9 @@ impl Bridge {
                 .run_async(jobs, &commands, &mut sink)
                 .await
             {
-                eprintln!("fanout: worker engine: {e}");
+                warn.warn(Warning::EngineFailed {
+                    error: e.to_string(),
+                });
             }
             flag.set(true);
         });

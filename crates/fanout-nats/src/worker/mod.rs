@@ -20,6 +20,7 @@ use crate::control::run_ids;
 use crate::error::broker;
 use crate::names::{Names, ANNOUNCE};
 use crate::trust::{SecretKey, TrustedKeys};
+use crate::warning::WarnTo;
 use crate::Result;
 
 /// Settings of a worker.
@@ -52,6 +53,8 @@ pub struct WorkerOptions {
     pub spool_threshold: usize,
     /// This worker's name in results.
     pub id: String,
+    /// Where warnings go (messages dropped, runs refused).
+    pub warn: WarnTo,
 }
 
 /// Why serving a run stopped.

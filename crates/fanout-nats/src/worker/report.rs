@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
+use async_nats::jetstream::context::PublishErrorKind;
 use async_nats::jetstream::message::{Acker, PublishMessage};
 use async_nats::jetstream::Context;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
@@ -365,16 +366,19 @@ impl Send {
             // A publish whose broker died is never answered: waiting the
             // client's whole timeout would hold back every later result
             // (and the acks behind them). The retry has the same id.
+            // `None`: no answer in time.
             let res = match self.js.send_publish(subject.to_owned(), m).await {
                 Ok(ack) => match tokio::time::timeout(ACK_TIMEOUT, ack).await {
-                    Ok(r) => r.map(drop).map_err(|e| e.to_string()),
-                    Err(_) => Err("no publish ack".to_owned()),
+                    Ok(r) => r.map(drop).map_err(|e| Some(e.kind())),
+                    Err(_) => Err(None),
                 },
-                Err(e) => Err(e.to_string()),
+                Err(e) => Err(Some(e.kind())),
             };
             match res {
                 Ok(()) => return true,
-                Err(e) if e.contains("no responders") && attempt > 25 => break,
+                // Nothing takes the subject for ~5 s: the run's streams
+                // are gone.
+                Err(Some(PublishErrorKind::StreamNotFound)) if attempt > 25 => break,
                 Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
             }
         }

@@ -25,8 +25,9 @@ use crate::names::{workers, Names};
 use crate::schema::{
     self, HaltState, JobMsg, Refusal, RefusalKind, RunSpec, StopMsg, WireExit, WireJob,
 };
-use crate::streams::{is_not_found, MAX_MESSAGE};
+use crate::streams::{consumer_missing, stream_missing, MAX_MESSAGE};
 use crate::trust::{with_signature, Kind, TrustedKeys};
+use crate::warning::Warning;
 use crate::Result;
 use fanout_core::signals::Signals;
 
@@ -106,7 +107,10 @@ pub(super) async fn serve(
         Ok(accepted) => accepted,
         Err((why, reason)) => {
             // One bad run must not stop the worker serving others.
-            eprintln!("fanout: worker: refusing run {}: {reason}", n.run);
+            opts.warn.warn(Warning::RefusingRun {
+                run: n.run.clone(),
+                reason: reason.clone(),
+            });
             refused.insert(key);
             refuse(conn, n, opts, &payload, why, reason).await;
             return Ok(Served::Refused);
@@ -123,7 +127,10 @@ pub(super) async fn serve(
     let commands = match gate::commands(&spec) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("fanout: worker: cannot serve run {}: {e}", n.run);
+            opts.warn.warn(Warning::CannotServe {
+                run: n.run.clone(),
+                error: e.to_string(),
+            });
             return Ok(Served::Failed);
         }
     };
@@ -260,7 +267,7 @@ impl Serving<'_> {
                         pull_deadline =
                             Some(tokio::time::Instant::now() + PULL_EXPIRES + PULL_GRACE);
                     }
-                    Err(e) if is_not_found(&e.to_string()) => return Ok(Served::Ended),
+                    Err(_) if gone(conn, n, self.spec.epoch).await => return Ok(Served::Ended),
                     Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
                 }
                 continue;
@@ -306,8 +313,11 @@ impl Serving<'_> {
                             }
                         }
                     }
-                    Some(Err(e)) if is_not_found(&e.to_string()) => return Ok(Served::Ended),
-                    Some(Err(_)) => {}
+                    // async-nats reports a deleted consumer only as text:
+                    // ask the broker instead of reading it.
+                    Some(Err(_)) => if gone(conn, n, self.spec.epoch).await {
+                        return Ok(Served::Ended);
+                    },
                     None => {
                         batch = None;
                         pull_deadline = None;
@@ -350,10 +360,8 @@ impl Serving<'_> {
             .map_or((1, 0), |i| (i.delivered.max(1) as u64, i.stream_sequence));
         let (msg, acker) = m.split();
         if msg.payload.len() > MAX_MESSAGE {
-            eprintln!(
-                "fanout: worker: dropping a job message of {} bytes",
-                msg.payload.len()
-            );
+            let bytes = msg.payload.len();
+            self.opts.warn.warn(Warning::OversizedJobs { bytes });
             let _ = acker.ack_with(AckKind::Term).await;
             return false;
         }
@@ -372,10 +380,8 @@ impl Serving<'_> {
             }
             Err(JobRefusal::Untrusted(why)) => {
                 // Not the coordinator's: dropped, nothing run or reported.
-                eprintln!(
-                    "fanout: worker: dropping a job message of run {}: {why}",
-                    self.run
-                );
+                let run = self.run.clone();
+                self.opts.warn.warn(Warning::UntrustedJobs { run, why });
                 let _ = acker.ack_with(AckKind::Term).await;
                 return false;
             }
@@ -413,7 +419,8 @@ impl Serving<'_> {
     /// not fanout's): its jobs, when their numbers can be found, are
     /// reported failed with the reason, so the run does not wait for them.
     fn unreadable(&mut self, payload: &[u8], why: &str, acker: Acker) {
-        eprintln!("fanout: worker: cannot run a job message: {why}");
+        let text = why.to_owned();
+        self.opts.warn.warn(Warning::UnreadableJobs { why: text });
         let seqs: Vec<u64> = serde_json::from_slice::<serde_json::Value>(payload)
             .ok()
             .and_then(|v| {
@@ -440,10 +447,8 @@ impl Serving<'_> {
             // Another message names a job this worker already runs: the
             // one held answers for it; this copy is neither run nor
             // reported, so two jobs never mix under one number.
-            eprintln!(
-                "fanout: worker: job {seq} of run {} is already running here; the copy is dropped",
-                self.run
-            );
+            let run = self.run.clone();
+            self.opts.warn.warn(Warning::AlreadyRunning { run, seq });
             return false;
         }
         let args = JobArgs {
@@ -605,13 +610,17 @@ async fn next(
     }
 }
 
-/// Whether this incarnation of the run is gone: its job stream or its
-/// workers' consumer no longer exists (a pull on a missing consumer just
-/// expires, it does not fail).
+/// Whether this incarnation of the run is gone: the broker says its job
+/// stream or its workers' consumer does not exist (a pull on a missing
+/// consumer just expires, it does not fail). A broker that cannot be
+/// asked (restarting, say) has not said so.
 async fn gone(conn: &Conn, n: &Names, epoch: u64) -> bool {
     match conn.js.get_stream(&n.jobs_stream).await {
-        Ok(s) => s.consumer_info(workers(epoch)).await.is_err(),
-        Err(_) => true,
+        Ok(s) => s
+            .consumer_info(workers(epoch))
+            .await
+            .is_err_and(|e| consumer_missing(&e)),
+        Err(e) => stream_missing(&e),
     }
 }
 
