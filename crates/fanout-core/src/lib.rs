@@ -41,11 +41,14 @@ pub mod input;
 mod job;
 pub mod joblog;
 pub mod pipe;
+pub mod plan;
 pub mod quote;
 mod scheduler;
 pub mod signals;
 pub mod sink;
 pub mod template;
+#[cfg(test)]
+mod test_support;
 pub mod units;
 pub mod verdict;
 

@@ -13,8 +13,7 @@ use fanout_core::{Inputs, JobArgs, JobSeq, Records, Source};
 
 use crate::cli::PipeMode;
 
-/// The jobs, boxed.
-pub type Jobs = Box<dyn Iterator<Item = fanout_core::Result<JobArgs>> + Send>;
+pub use fanout_core::plan::Jobs;
 
 /// A read error met by the `--round-robin` reader thread, reported after
 /// the run.

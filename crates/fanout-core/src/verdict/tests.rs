@@ -2,11 +2,9 @@
 //! process, no clock.
 
 use std::io;
-use std::time::{Duration, SystemTime};
 
 use super::*;
-use crate::exec::Captured;
-use crate::job::{ExitKind, JobSeq, Records, SlotId};
+use crate::test_support::result;
 
 /// A sink that records what it got, and fails once told to.
 #[derive(Default)]
@@ -29,24 +27,6 @@ impl Sink for Seen {
             _ => {}
         }
         Ok(())
-    }
-}
-
-fn result(seq: u64, code: i32) -> JobResult {
-    JobResult {
-        seq: JobSeq(seq),
-        slot: SlotId(1),
-        command: format!("job {seq}").into_bytes(),
-        records: Records::new(),
-        exit: ExitKind::Code(code),
-        stdout: Captured::default(),
-        stderr: Captured::default(),
-        runtime: Duration::from_millis(1),
-        cpu_time: Duration::ZERO,
-        max_rss_kib: 0,
-        started_at: SystemTime::now(),
-        killed: None,
-        attempt: 0,
     }
 }
 

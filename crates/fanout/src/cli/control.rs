@@ -14,18 +14,7 @@ use fanout_core::JobControl;
 
 use super::Cli;
 
-/// How the job log is used.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Resume {
-    /// Run every job.
-    No,
-    /// `--resume`: skip jobs the log lists.
-    Skip,
-    /// `--resume-failed`: skip jobs the log lists as succeeded.
-    SkipSucceeded,
-    /// `--retry-failed`: run the log's failed commands, not the input.
-    RetryFailed,
-}
+pub use fanout_core::plan::Resume;
 
 /// The job log, if any.
 #[derive(Debug, Clone)]
