@@ -40,6 +40,7 @@ pub mod halt;
 pub mod input;
 mod job;
 pub mod joblog;
+pub mod killing;
 pub mod pipe;
 pub mod plan;
 pub mod quote;

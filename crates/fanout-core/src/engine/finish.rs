@@ -4,9 +4,10 @@
 
 use std::time::{Duration, Instant};
 
-use super::run::{Kill, Meta, Requeued, Run};
+use super::run::{Meta, Requeued, Run};
 use crate::exec::{group_alive, kill_group, Captured, Outcome};
-use crate::job::{ExitKind, JobResult, JobSeq, KillReason};
+use crate::job::{ExitKind, JobResult, KillReason};
+use crate::killing::KillStep;
 use crate::{Error, Event, Sink};
 
 impl<S: Sink> Run<'_, S> {
@@ -25,10 +26,7 @@ impl<S: Sink> Run<'_, S> {
             // Part of the output is lost (the spool disk is full): print
             // none of it, rather than break --group's whole-or-nothing,
             // and end the run naming the job.
-            self.timeouts.remove(m.start, o.seq);
-            if let Some(due) = m.kill.as_ref().and_then(|k| k.due) {
-                self.kills.remove(&(due, o.seq));
-            }
+            self.killing.ended(o.seq, m.start);
             if group_alive(m.pgid) {
                 kill_group(m.pgid, libc::SIGKILL);
             }
@@ -45,19 +43,15 @@ impl<S: Sink> Run<'_, S> {
         while let Some(c) = self.live_rx.as_mut().and_then(|rx| rx.try_recv().ok()) {
             self.live(c);
         }
-        self.timeouts.remove(m.start, o.seq);
-        if let Some(k) = &m.kill {
-            if let Some(due) = k.due {
-                self.kills.remove(&(due, o.seq));
-            }
-            // The job's own process is gone; what it left in its group
-            // (a background grandchild) goes too.
-            if group_alive(m.pgid) {
-                kill_group(m.pgid, libc::SIGKILL);
-            }
+        let killed = self.killing.ended(o.seq, m.start);
+        // The job's own process is gone; what a killed job left in its
+        // group (a background grandchild) goes too.
+        if killed.is_some() && group_alive(m.pgid) {
+            kill_group(m.pgid, libc::SIGKILL);
         }
         let mut m = m;
         let mut r = result(&mut m, o.reaped.exit, o.stdout, o.stderr);
+        r.killed = killed;
         r.cpu_time = o.reaped.cpu_time;
         r.max_rss_kib = o.reaped.max_rss_kib;
         self.report(m, r);
@@ -71,7 +65,7 @@ impl<S: Sink> Run<'_, S> {
 
     fn report(&mut self, m: Meta, r: JobResult) {
         self.slots.release(r.slot);
-        if self.again(&r) {
+        if self.verdict.runs_again(&r, self.cfg.control.retries) {
             let failed_again = r.killed != Some(KillReason::Memory);
             let mut job = m.job;
             job.records = r.records.clone();
@@ -83,46 +77,16 @@ impl<S: Sink> Run<'_, S> {
             return;
         }
         if !r.failed() {
-            self.timeouts.succeeded(r.runtime);
+            self.killing.succeeded(r.runtime);
         }
         let running = self.meta.len();
         self.verdict.finished(&mut *self.sink, r, running);
     }
 
-    /// True when the job runs again: killed for memory, or failed with
-    /// retries left (unless the run is being halted or interrupted).
-    fn again(&self, r: &JobResult) -> bool {
-        if !self.verdict.may_retry() {
-            return false;
-        }
-        if r.killed == Some(KillReason::Memory) {
-            return true;
-        }
-        // Not even the shell could start (E2BIG, no shell): again would
-        // fail the same way at once.
-        if matches!(r.exit, ExitKind::SpawnFailed(_)) {
-            return false;
-        }
-        let retries = self.cfg.control.retries;
-        r.failed() && retries != 1 && (retries == 0 || r.attempt + 1 < retries)
-    }
-
-    /// The earliest due step of a term sequence.
-    pub(super) fn next_kill(&self) -> Option<Instant> {
-        self.kills.first().map(|k| k.0)
-    }
-
     /// Handles every timer due at `now`.
     pub(super) fn on_timers(&mut self, now: Instant) {
-        for seq in self.timeouts.expired(now) {
-            self.begin_kill(seq, KillReason::Timeout, now);
-        }
-        while let Some(&(due, seq)) = self.kills.first() {
-            if due > now {
-                break;
-            }
-            self.kills.pop_first();
-            self.kill_step(seq, now);
+        for step in self.killing.due(now) {
+            self.kill_step(step);
         }
         if self.mem_check.is_some_and(|t| t <= now) {
             self.check_memory(now);
@@ -139,51 +103,42 @@ impl<S: Sink> Run<'_, S> {
         if self.throttle.memory_critical() {
             let youngest = self
                 .meta
-                .iter()
-                .filter(|(_, m)| m.kill.is_none())
-                .map(|(&seq, _)| seq)
-                .max();
-            if let Some(seq) = youngest {
-                self.begin_kill(seq, KillReason::Memory, now);
+                .keys()
+                .filter(|&&seq| !self.killing.is_killing(seq))
+                .max()
+                .copied();
+            if let Some(step) = youngest.and_then(|s| self.killing.kill(s, KillReason::Memory, now))
+            {
+                self.kill_step(step);
             }
         }
         self.mem_check = self.throttle.watch_interval().map(|d| now + d);
     }
 
-    fn begin_kill(&mut self, seq: JobSeq, reason: KillReason, now: Instant) {
-        let Some(m) = self.meta.get_mut(&seq).filter(|m| m.kill.is_none()) else {
-            // Already being killed (say, for memory): let that finish.
-            return;
+    /// Takes a step the kill schedule decided: reports a kill begun, and
+    /// signals the job's process group.
+    fn kill_step(&mut self, step: KillStep) {
+        let (seq, signal) = match step {
+            KillStep::Begin {
+                seq,
+                reason,
+                signal,
+            } => {
+                if let Some(m) = self.meta.get(&seq) {
+                    let command = m.command.clone();
+                    self.emit(Event::Killed {
+                        seq,
+                        reason,
+                        command: &command,
+                    });
+                }
+                (seq, signal)
+            }
+            KillStep::Next { seq, signal } => (seq, Some(signal)),
         };
-        m.kill = Some(Kill {
-            reason,
-            step: 0,
-            due: None,
-        });
-        let command = m.command.clone();
-        self.emit(Event::Killed {
-            seq,
-            reason,
-            command: &command,
-        });
-        self.kill_step(seq, now);
-    }
-
-    /// Sends the next signal of the job's term sequence.
-    fn kill_step(&mut self, seq: JobSeq, now: Instant) {
-        let Some(m) = self.meta.get_mut(&seq) else {
-            return;
-        };
-        let Some(k) = m.kill.as_mut() else { return };
-        k.due = None;
-        let Some(&(sig, wait)) = self.cfg.term_seq.get(k.step) else {
-            return;
-        };
-        kill_group(m.pgid, sig);
-        k.step += 1;
-        let due = now + wait.max(Duration::from_millis(1));
-        k.due = Some(due);
-        self.kills.insert((due, seq));
+        if let (Some(m), Some(sig)) = (self.meta.get(&seq), signal) {
+            kill_group(m.pgid, sig);
+        }
     }
 }
 
@@ -202,7 +157,7 @@ fn result(m: &mut Meta, exit: ExitKind, stdout: Captured, stderr: Captured) -> J
         cpu_time: Duration::ZERO,
         max_rss_kib: 0,
         started_at: m.started_at,
-        killed: m.kill.as_ref().map(|k| k.reason),
+        killed: None,
         attempt: m.attempt,
     }
 }

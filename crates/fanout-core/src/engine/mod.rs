@@ -4,7 +4,6 @@
 
 mod feed;
 mod finish;
-mod policy;
 mod run;
 mod start;
 mod terminate;

@@ -1,7 +1,7 @@
 //! The event loop of one run: start jobs while slots, throttles and halt
 //! allow; handle exits, live output, timers and signals as they come.
 
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
@@ -11,11 +11,11 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::mpsc;
 
 use super::feed::Receiver as Feed;
-use super::policy::Timeouts;
 use super::throttle::Throttle;
 use super::{Commands, OutputMode, RunConfig, RunSummary};
 use crate::exec::{Chunk, Outcome, Spool};
-use crate::job::{JobArgs, JobSeq, KillReason, SlotId};
+use crate::job::{JobArgs, JobSeq, SlotId};
+use crate::killing::Killing;
 use crate::scheduler::Slots;
 use crate::signals::Signals;
 use crate::{Error, Event, Result, Sink, Stopped, Verdict};
@@ -32,8 +32,6 @@ pub(super) struct Meta {
     pub started_at: SystemTime,
     /// Failed runs before this one.
     pub attempt: u32,
-    /// Set once fanout started killing the job.
-    pub kill: Option<Kill>,
     /// `--cat`/`--fifo`: the file `{}` names, removed when the job ends
     /// (whichever way: this is dropped with the rest of the job's state).
     pub temp: Option<tempfile::TempPath>,
@@ -46,15 +44,6 @@ pub(super) struct Requeued {
     pub attempt: Option<u32>,
 }
 
-/// A job's term sequence in progress.
-pub(super) struct Kill {
-    pub reason: KillReason,
-    /// The next step of the term sequence.
-    pub step: usize,
-    /// When that step is due.
-    pub due: Option<Instant>,
-}
-
 /// The state of one run, shared by the loop and the termination sequence.
 pub(super) struct Run<'a, S> {
     pub cfg: &'a RunConfig,
@@ -65,9 +54,8 @@ pub(super) struct Run<'a, S> {
     pub meta: HashMap<JobSeq, Meta>,
     /// Jobs to run again (retries, `--memfree` kills), before new input.
     pub requeue: VecDeque<Requeued>,
-    pub timeouts: Timeouts,
-    /// Due steps of term sequences, by time.
-    pub kills: BTreeSet<(Instant, JobSeq)>,
+    /// `--timeout` deadlines and the term sequences of jobs being killed.
+    pub killing: Killing,
     pub throttle: Throttle,
     /// When running jobs are next checked against `--memfree`.
     pub mem_check: Option<Instant>,
@@ -118,8 +106,7 @@ impl<'a, S: Sink> Run<'a, S> {
             running: FuturesUnordered::new(),
             meta: HashMap::new(),
             requeue: VecDeque::new(),
-            timeouts: Timeouts::new(cfg.control.timeout),
-            kills: BTreeSet::new(),
+            killing: Killing::new(cfg.control.timeout, cfg.term_seq.clone()),
             throttle: Throttle::new(&cfg.control),
             mem_check: None,
             verdict: Verdict::new(cfg.control.halt, cfg.total_jobs),
@@ -158,15 +145,10 @@ impl<'a, S: Sink> Run<'a, S> {
                 && self.verdict.halting().is_none()
                 && self.requeue.is_empty()
                 && self.slots.has_free();
-            let timer = [
-                wait,
-                self.timeouts.next_deadline(),
-                self.next_kill(),
-                self.mem_check,
-            ]
-            .into_iter()
-            .flatten()
-            .min();
+            let timer = [wait, self.killing.next_due(), self.mem_check]
+                .into_iter()
+                .flatten()
+                .min();
             tokio::select! {
                 biased;
                 sig = signals.recv() => {

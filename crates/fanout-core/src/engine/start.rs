@@ -46,7 +46,6 @@ impl<S: Sink> Run<'_, S> {
             start: now,
             started_at: SystemTime::now(),
             attempt,
-            kill: None,
             temp: temp.as_mut().ok().and_then(Option::take),
         };
         if let Err(e) = temp {
@@ -101,7 +100,7 @@ impl<S: Sink> Run<'_, S> {
                         .map(|p| Feeder::fifo(p.to_path_buf(), stdin)),
                     _ => None,
                 };
-                self.timeouts.insert(m.start, seq);
+                self.killing.started(seq, m.start);
                 self.meta.insert(seq, m);
                 let ctx = DriveCtx {
                     spool: self.spool,

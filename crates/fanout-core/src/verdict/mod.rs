@@ -9,7 +9,7 @@ use std::io;
 
 use crate::control::{Halt, HaltWhen};
 use crate::halt::HaltCounter;
-use crate::job::JobResult;
+use crate::job::{ExitKind, JobResult, KillReason};
 use crate::{Event, RunSummary, Sink};
 
 /// The decisions of one run. `E` is the error type of the backend that
@@ -116,6 +116,25 @@ impl<E> Verdict<E> {
     /// an interruption).
     pub fn may_retry(&self) -> bool {
         self.halting.is_none() && self.summary.interrupted.is_none()
+    }
+
+    /// True when a job that ended with `r` runs again: killed for memory
+    /// (`--memfree` requeues it), or failed with retries left of
+    /// `--retries` (`retries` runs in all; 0: until it succeeds) — never
+    /// while halting or after an interruption.
+    pub fn runs_again(&self, r: &JobResult, retries: u32) -> bool {
+        if !self.may_retry() {
+            return false;
+        }
+        if r.killed == Some(KillReason::Memory) {
+            return true;
+        }
+        // Not even the shell could start (E2BIG, no shell): again would
+        // fail the same way at once.
+        if matches!(r.exit, ExitKind::SpawnFailed(_)) {
+            return false;
+        }
+        r.failed() && retries != 1 && (retries == 0 || r.attempt + 1 < retries)
     }
 
     /// Jobs reported failed so far.

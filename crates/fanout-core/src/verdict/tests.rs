@@ -4,6 +4,7 @@
 use std::io;
 
 use super::*;
+use crate::job::{ExitKind, KillReason};
 use crate::test_support::result;
 
 /// A sink that records what it got, and fails once told to.
@@ -144,4 +145,34 @@ fn no_event_goes_to_a_sink_after_it_failed() {
     run(&mut v, &mut sink, &[0]);
     assert!(sink.finished.is_empty());
     assert_eq!(v.failed_jobs(), 0);
+}
+
+#[test]
+fn a_failed_job_runs_again_while_retries_are_left_and_never_once_halting() {
+    let v = verdict("never");
+    let failed = |attempt| JobResult {
+        attempt,
+        ..result(1, 1)
+    };
+    assert!(v.runs_again(&failed(0), 3) && v.runs_again(&failed(1), 3));
+    assert!(!v.runs_again(&failed(2), 3), "3 runs in all");
+    assert!(!v.runs_again(&failed(0), 1), "--retries 1: no retry");
+    assert!(
+        v.runs_again(&failed(40), 0),
+        "--retries 0: until it succeeds"
+    );
+    assert!(!v.runs_again(&result(1, 0), 3), "succeeded");
+    let spawn = JobResult {
+        exit: ExitKind::SpawnFailed(libc::E2BIG),
+        ..result(1, 0)
+    };
+    assert!(!v.runs_again(&spawn, 0), "would fail the same way at once");
+    let memory = JobResult {
+        killed: Some(KillReason::Memory),
+        ..result(1, 0)
+    };
+    assert!(v.runs_again(&memory, 1), "a --memfree kill is requeued");
+    let (mut v, mut sink) = (verdict("soon,fail=1"), Seen::default());
+    run(&mut v, &mut sink, &[1]);
+    assert!(!v.runs_again(&failed(0), 3) && !v.runs_again(&memory, 1));
 }

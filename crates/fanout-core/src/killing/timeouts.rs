@@ -1,6 +1,5 @@
-//! The bookkeeping behind `--timeout` and `--halt`: which running job is
-//! over its time, and the median runtime that `--timeout N%` is measured
-//! against. (Halt counting is [`crate::halt::HaltCounter`].)
+//! `--timeout`: which running job is over its time, and the median
+//! runtime that `--timeout N%` is measured against.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -11,14 +10,14 @@ use crate::job::JobSeq;
 /// Running jobs by start time, for `--timeout`. Every job gets the same
 /// allowance, so the job that started first is always the first to expire.
 #[derive(Debug)]
-pub(super) struct Timeouts {
+pub(crate) struct Timeouts {
     timeout: Option<Timeout>,
     by_start: BTreeSet<(Instant, JobSeq)>,
     median: Remedian,
 }
 
 impl Timeouts {
-    pub(super) fn new(timeout: Option<Timeout>) -> Self {
+    pub(crate) fn new(timeout: Option<Timeout>) -> Self {
         Timeouts {
             timeout,
             by_start: BTreeSet::new(),
@@ -38,25 +37,25 @@ impl Timeouts {
         }
     }
 
-    pub(super) fn insert(&mut self, start: Instant, seq: JobSeq) {
+    pub(crate) fn insert(&mut self, start: Instant, seq: JobSeq) {
         if self.timeout.is_some() {
             self.by_start.insert((start, seq));
         }
     }
 
-    pub(super) fn remove(&mut self, start: Instant, seq: JobSeq) {
+    pub(crate) fn remove(&mut self, start: Instant, seq: JobSeq) {
         self.by_start.remove(&(start, seq));
     }
 
     /// When the oldest running job runs out of time.
-    pub(super) fn next_deadline(&self) -> Option<Instant> {
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
         let first = self.by_start.first()?;
         // A deadline past what an Instant holds is no deadline.
         first.0.checked_add(self.allowance()?)
     }
 
     /// Takes out the jobs whose time is up at `now`.
-    pub(super) fn expired(&mut self, now: Instant) -> Vec<JobSeq> {
+    pub(crate) fn expired(&mut self, now: Instant) -> Vec<JobSeq> {
         let Some(allow) = self.allowance() else {
             return Vec::new();
         };
@@ -73,7 +72,7 @@ impl Timeouts {
 
     /// Counts a succeeded job's runtime towards the median (as GNU
     /// parallel, only succeeded jobs count).
-    pub(super) fn succeeded(&mut self, runtime: Duration) {
+    pub(crate) fn succeeded(&mut self, runtime: Duration) {
         if matches!(self.timeout, Some(Timeout::Median(_))) {
             self.median.push(runtime.as_secs_f64());
         }
