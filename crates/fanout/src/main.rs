@@ -56,7 +56,9 @@ fn main_inner() -> Result<u8> {
     if let Some(done) = distributed::keygen(&cli)? {
         return Ok(done);
     }
-    let config = Config::new(cli, sources)?;
+    let env = cli::Environment::read();
+    let mut config = Config::new(cli, sources, &env)?;
+    config.apply_to_process();
     if let Some(done) = distributed::serve(&config)? {
         return Ok(done);
     }

@@ -82,10 +82,6 @@ pub fn job_control(cli: &Cli, cpus: usize) -> Result<JobControl> {
     if let Some(l) = &cli.load {
         c.max_load = Some(parse_load(l, cpus)?);
     }
-    if let Some(path) = std::env::var_os("FANOUT_MEMINFO") {
-        // For tests: read free memory from a file they control.
-        c.meminfo = path.into();
-    }
     if let Some(m) = &cli.memfree {
         c.memfree =
             Some(parse_size(m).ok_or_else(|| {

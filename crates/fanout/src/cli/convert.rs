@@ -13,6 +13,7 @@ use fanout_core::{
 };
 
 use super::control::{job_control, joblog_options, term_seq, JobLogOptions};
+use super::environment::{Environment, FileNeed, MAX_ANY};
 use super::escape::unescape;
 use super::jobs::parse_jobs;
 use super::pipe::{pipe_mode, pipe_requested, PipeMode};
@@ -61,6 +62,10 @@ pub struct Config {
     pub pipe: Option<PipeMode>,
     /// `--broker` and the distributed options.
     pub distributed: Option<super::Distributed>,
+    /// The descriptors the jobs need (see `Config::apply_to_process`).
+    pub files_needed: FileNeed,
+    /// Warnings validation found, printed by `Config::apply_to_process`.
+    pub warnings: Vec<String>,
 }
 
 /// Which progress display was asked for.
@@ -86,9 +91,14 @@ pub struct Plan {
 
 impl Config {
     /// Converts the parsed options and the split-off sources.
-    pub fn new(cli: Cli, sources: Vec<SourceSpec>) -> Result<Self> {
+    /// Reads nothing of the process and changes nothing in it: `env` is
+    /// what it needs of the environment, and what must change in the
+    /// process (the open-file limit) or be said (warnings) is left to
+    /// [`Config::apply_to_process`].
+    pub fn new(cli: Cli, sources: Vec<SourceSpec>, env: &Environment) -> Result<Self> {
+        let mut warnings = Vec::new();
         let distributed = super::broker::distributed(&cli)?;
-        let run = run_config(&cli)?;
+        let (run, files_needed) = run_config(&cli, env)?;
         let joblog = joblog_options(&cli)?;
         let pipe = pipe_mode(&cli)?;
         let progress = progress_kind(&cli);
@@ -110,7 +120,7 @@ impl Config {
         let batch = BatchOptions {
             max_args,
             multi,
-            max_chars: max_chars(cli.max_chars),
+            max_chars: max_chars(cli.max_chars, &mut warnings),
             slots: run.jobs,
         };
         let mut run = run;
@@ -146,12 +156,14 @@ impl Config {
             results: cli.results.map(PathBuf::from),
             files: cli
                 .files
-                .then(|| cli.tmpdir.clone().unwrap_or_else(std::env::temp_dir)),
+                .then(|| cli.tmpdir.clone().unwrap_or_else(|| env.temp_dir.clone())),
             json: cli.json,
             shuf: cli.shuf,
             results_names: Vec::new(),
             pipe,
             distributed,
+            files_needed,
+            warnings,
         })
     }
 
@@ -210,23 +222,31 @@ fn input_options(cli: &Cli) -> Result<InputOptions> {
     })
 }
 
-/// Engine settings: job slots, output mode, shell, signal handling.
-fn run_config(cli: &Cli) -> Result<RunConfig> {
+/// Engine settings: job slots, output mode, shell, signal handling; and
+/// the descriptors the jobs will need.
+fn run_config(cli: &Cli, env: &Environment) -> Result<(RunConfig, FileNeed)> {
     let base = RunConfig::default();
     let requested = match cli.jobs.as_deref() {
         None => Some(base.jobs),
         Some(s) => parse_jobs(s, base.jobs).map_err(anyhow::Error::msg)?,
     };
     // Pipe mode adds a descriptor per job: the writing end of its stdin.
-    let jobs = fit_open_files(requested, if pipe_requested(cli) { 4 } else { 3 });
-    let shell = std::env::var_os("PARALLEL_SHELL").filter(|s| !s.is_empty());
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let control = job_control(cli, cpus)?;
+    let need = FileNeed {
+        requested,
+        per_job: if pipe_requested(cli) { 4 } else { 3 },
+    };
+    let jobs = requested.unwrap_or(MAX_ANY);
+    let shell = env.parallel_shell.clone();
+    let mut control = job_control(cli, env.cpus)?;
+    if let Some(path) = &env.meminfo {
+        // For tests: read free memory from a file they control.
+        control.meminfo = path.clone();
+    }
     let term_seq = match &cli.term_seq {
         Some(s) => term_seq(s)?,
         None => base.term_seq.clone(),
     };
-    Ok(RunConfig {
+    let run = RunConfig {
         jobs,
         // A dry run prints each command as the job's output; --json,
         // --files and --results need each job's whole output.
@@ -243,15 +263,18 @@ fn run_config(cli: &Cli) -> Result<RunConfig> {
         term_seq,
         tmpdir: cli.tmpdir.clone(),
         ..base
-    })
+    };
+    Ok((run, need))
 }
 
 /// `-s`, capped (with a warning, as GNU parallel does) at what a shell
 /// can take as one `-c` argument.
-fn max_chars(given: Option<usize>) -> usize {
+fn max_chars(given: Option<usize>, warnings: &mut Vec<String>) -> usize {
     match given {
         Some(n) if n > DEFAULT_MAX_CHARS => {
-            eprintln!("fanout: warning: -s {n} is more than a command line may hold; using {DEFAULT_MAX_CHARS}");
+            warnings.push(format!(
+                "-s {n} is more than a command line may hold; using {DEFAULT_MAX_CHARS}"
+            ));
             DEFAULT_MAX_CHARS
         }
         Some(n) => n,
@@ -292,26 +315,4 @@ fn output_mode(cli: &Cli) -> OutputMode {
     } else {
         OutputMode::Group
     }
-}
-
-/// `-j 0` runs as many jobs as the open-file limit allows, at most this.
-const MAX_ANY: usize = 4096;
-
-/// Raises the open-file limit for the requested jobs (three descriptors
-/// each: two pipes and a pidfd; plus room for `-k` to hold finished jobs'
-/// spool files) and returns how many can run. `None` is `-j 0`: as many as
-/// fit. A number that does not fit is lowered with a warning, as GNU
-/// parallel does.
-fn fit_open_files(requested: Option<usize>, per_job: usize) -> usize {
-    let jobs = requested.unwrap_or(MAX_ANY);
-    let want = jobs.saturating_mul(per_job).saturating_add(64).max(4096);
-    let limit = crate::limits::raise_nofile(want);
-    let fit = (limit.saturating_sub(16) / per_job).max(1);
-    if jobs <= fit {
-        return jobs;
-    }
-    if requested.is_some() {
-        eprintln!("fanout: warning: only enough file handles to run {fit} jobs in parallel");
-    }
-    fit
 }

@@ -5,6 +5,7 @@ mod args;
 mod broker;
 mod control;
 mod convert;
+mod environment;
 mod escape;
 mod jobs;
 mod pipe;
@@ -14,6 +15,7 @@ pub use args::Cli;
 pub use broker::{default_run_id, Distributed, Role};
 pub use control::Resume;
 pub use convert::{Config, Plan, ProgressKind};
+pub use environment::Environment;
 pub use pipe::PipeMode;
 pub use split::{split_sources, ValueOptions};
 

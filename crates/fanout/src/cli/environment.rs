@@ -1,0 +1,76 @@
+//! What fanout reads of its process before it validates the options, and
+//! what it changes in its process after: validation (`Config::new`) reads
+//! nothing and changes nothing, so these two steps are the only places
+//! where the environment comes in and the process is altered.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use super::Config;
+
+/// The environment, read once.
+#[derive(Debug, Clone)]
+pub struct Environment {
+    /// `$PARALLEL_SHELL`, when set and not empty.
+    pub parallel_shell: Option<OsString>,
+    /// `$FANOUT_MEMINFO`: a file standing in for `/proc/meminfo` (tests).
+    pub meminfo: Option<PathBuf>,
+    /// The temp directory (`$TMPDIR`, else `/tmp`).
+    pub temp_dir: PathBuf,
+    /// CPU threads available to this process.
+    pub cpus: usize,
+}
+
+impl Environment {
+    /// Reads what fanout takes from its environment.
+    pub fn read() -> Self {
+        Environment {
+            parallel_shell: std::env::var_os("PARALLEL_SHELL").filter(|s| !s.is_empty()),
+            meminfo: std::env::var_os("FANOUT_MEMINFO").map(PathBuf::from),
+            temp_dir: std::env::temp_dir(),
+            cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        }
+    }
+}
+
+/// `-j 0` runs as many jobs as the open-file limit allows, at most this.
+pub(super) const MAX_ANY: usize = 4096;
+
+/// How many descriptors the jobs need: what the open-file limit must hold.
+#[derive(Debug, Clone, Copy)]
+pub struct FileNeed {
+    /// The jobs asked for (`None`: `-j 0`, as many as fit).
+    pub requested: Option<usize>,
+    /// Descriptors per job: two pipes and a pidfd (pipe mode: one more,
+    /// the writing end of its stdin).
+    pub per_job: usize,
+}
+
+impl Config {
+    /// The process-wide step after validation: raises the open-file limit
+    /// for the jobs (lowering `-j`, as GNU parallel does, when it cannot),
+    /// then prints the warnings validation collected.
+    pub fn apply_to_process(&mut self) {
+        let need = self.files_needed;
+        let jobs = need.requested.unwrap_or(MAX_ANY);
+        // Plus room for `-k` to hold finished jobs' spool files.
+        let want = jobs
+            .saturating_mul(need.per_job)
+            .saturating_add(64)
+            .max(4096);
+        let limit = crate::limits::raise_nofile(want);
+        let fit = (limit.saturating_sub(16) / need.per_job).max(1);
+        if jobs > fit {
+            if need.requested.is_some() {
+                self.warnings.push(format!(
+                    "only enough file handles to run {fit} jobs in parallel"
+                ));
+            }
+            self.run.jobs = fit;
+            self.batch.slots = fit;
+        }
+        for w in self.warnings.drain(..) {
+            eprintln!("fanout: warning: {w}");
+        }
+    }
+}
