@@ -124,7 +124,7 @@ mod tests {
     fn spec_with(timeout: Option<WireTimeout>) -> RunSpec {
         RunSpec {
             v: crate::schema::VERSION,
-            epoch: 1,
+            epoch: crate::schema::Epoch(1),
             command: vec![Bytes(b"echo".to_vec())],
             replace: Bytes(b"{}".to_vec()),
             quote_command: false,
@@ -158,13 +158,13 @@ mod tests {
         };
         let m = JobMsg {
             v: 2,
-            epoch: 1,
+            epoch: crate::schema::Epoch(1),
             jobs: vec![job(1), job(2), job(1)],
         };
         assert_eq!(jobs(&m), Err(Invalid::DuplicateSeq(1)));
         let empty = JobMsg {
             v: 2,
-            epoch: 1,
+            epoch: crate::schema::Epoch(1),
             jobs: vec![],
         };
         assert_eq!(jobs(&empty), Err(Invalid::NoJobs));

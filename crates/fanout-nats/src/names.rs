@@ -6,7 +6,7 @@ use crate::{Error, Result};
 /// The durable consumer all workers share on a run's job stream, named
 /// after the run's incarnation (`RunSpec::epoch`): acks a worker still
 /// sends for an earlier incarnation of the run id reach no consumer.
-pub fn workers(epoch: u64) -> String {
+pub fn workers(epoch: crate::schema::Epoch) -> String {
     format!("workers-{epoch}")
 }
 /// Subject coordinators announce new runs on, so idle workers look now.

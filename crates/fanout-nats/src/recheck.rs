@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::connect::Conn;
 use crate::names::Names;
-use crate::schema::{self, Versioned, VERSION};
+use crate::schema::{self, Epoch, Versioned, VERSION};
 use crate::trust::{self, Kind, TrustedKeys};
 
 /// How long a worker waits for the coordinator's answer.
@@ -33,7 +33,7 @@ pub struct DoneQuery {
     /// Protocol version.
     pub v: u32,
     /// The run's incarnation the jobs belong to.
-    pub epoch: u64,
+    pub epoch: Epoch,
     /// Job numbers.
     pub seqs: Vec<u64>,
 }
@@ -44,7 +44,7 @@ pub struct DoneReply {
     /// Protocol version.
     pub v: u32,
     /// The incarnation the answer is about.
-    pub epoch: u64,
+    pub epoch: Epoch,
     /// Of the asked jobs, those already recorded.
     pub done: Vec<u64>,
 }
@@ -69,7 +69,7 @@ pub(crate) async fn ask(
     conn: &Conn,
     n: &Names,
     trusted: &TrustedKeys,
-    epoch: u64,
+    epoch: Epoch,
     seqs: Vec<u64>,
 ) -> Vec<u64> {
     if seqs.is_empty() {
@@ -101,7 +101,7 @@ pub(crate) async fn ask(
 /// Jobs of another incarnation of the run are not this one's to call done.
 pub(crate) fn answer(
     payload: &[u8],
-    run_epoch: u64,
+    run_epoch: Epoch,
     done: impl Fn(u64) -> bool,
 ) -> Option<Vec<u8>> {
     let q = schema::decode::<DoneQuery>(payload).ok()?;
@@ -125,15 +125,15 @@ mod tests {
     fn the_answer_names_only_done_jobs_of_the_same_incarnation() {
         let q = serde_json::to_vec(&DoneQuery {
             v: VERSION,
-            epoch: 7,
+            epoch: Epoch(7),
             seqs: vec![1, 2, 3],
         })
         .unwrap();
-        let a = answer(&q, 7, |s| s != 2).unwrap();
+        let a = answer(&q, Epoch(7), |s| s != 2).unwrap();
         let r: DoneReply = schema::decode(&a).unwrap();
         assert_eq!(r.done, [1, 3]);
-        let a = answer(&q, 8, |_| true).unwrap();
+        let a = answer(&q, Epoch(8), |_| true).unwrap();
         assert!(schema::decode::<DoneReply>(&a).unwrap().done.is_empty());
-        assert!(answer(b"{}", 7, |_| true).is_none());
+        assert!(answer(b"{}", Epoch(7), |_| true).is_none());
     }
 }

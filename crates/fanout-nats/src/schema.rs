@@ -11,6 +11,32 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// refused.
 pub const VERSION: u32 = 2;
 
+/// A run's incarnation: the start time (ns) of the coordinator that
+/// published its spec. Every job, result and answer names the incarnation
+/// it belongs to, so nothing of an earlier one is taken for this one.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct Epoch(pub u64);
+
+impl std::fmt::Display for Epoch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A message's sequence number in its JetStream stream (not a job's
+/// number: a message may carry several jobs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct StreamSeq(pub u64);
+
+impl std::fmt::Display for StreamSeq {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// Header of an output chunk: the job it belongs to.
 pub const SEQ_HEADER: &str = "Fanout-Seq";
 /// Header of an output chunk: the delivery that produced it.
@@ -62,7 +88,7 @@ pub struct RunSpec {
     /// that created the run, kept by `--resume`): a worker never runs a
     /// job of one incarnation with the spec of another.
     #[serde(default)]
-    pub epoch: u64,
+    pub epoch: Epoch,
     /// The command words (empty: each input line is a command).
     pub command: Vec<Bytes>,
     /// The replacement string (`{}` or `-I`'s).
@@ -104,7 +130,7 @@ pub struct JobMsg {
     /// Protocol version.
     pub v: u32,
     /// The run's [`RunSpec::epoch`].
-    pub epoch: u64,
+    pub epoch: Epoch,
     /// The jobs.
     pub jobs: Vec<WireJob>,
 }
@@ -125,7 +151,7 @@ pub struct ResultBatch {
     pub v: u32,
     /// The run's [`RunSpec::epoch`]: results of an earlier incarnation of
     /// the run id are dropped.
-    pub epoch: u64,
+    pub epoch: Epoch,
     /// The worker's id.
     pub worker: String,
     /// The results.
@@ -362,7 +388,7 @@ pub struct Refusal {
     /// Protocol version.
     pub v: u32,
     /// The run's [`RunSpec::epoch`] as the worker read it (0 if unreadable).
-    pub epoch: u64,
+    pub epoch: Epoch,
     /// The worker's id.
     pub worker: String,
     /// Why.

@@ -55,7 +55,7 @@ pub(crate) async fn create(js: &Context, n: &Names, replicas: usize) -> Result<(
 /// Creates the workers' consumer of incarnation `epoch` (or finds it).
 pub(crate) async fn workers_consumer(
     jobs: &Stream,
-    epoch: u64,
+    epoch: crate::schema::Epoch,
     ack_wait: Duration,
 ) -> Result<PullConsumer> {
     let name = workers(epoch);

@@ -27,7 +27,7 @@ pub fn run(
     let spec = RunSpec {
         v: VERSION,
         // Set by the coordinator.
-        epoch: 0,
+        epoch: fanout_nats::schema::Epoch::default(),
         command: bytes(&config.command),
         replace: Bytes(config.template.replace.clone()),
         quote_command: config.template.quote_command,

@@ -11,8 +11,8 @@ use fanout_core::{Event, ExitKind, HaltWhen, JobArgs, JobResult, JobSeq, KillRea
 
 use super::{Coord, Early};
 use crate::schema::{
-    self, Refusal, RefusalKind, ResultBatch, WireExit, WireJob, WireResult, SEQ_HEADER,
-    STREAM_HEADER, TOKEN_HEADER,
+    self, Epoch, Refusal, RefusalKind, ResultBatch, StreamSeq, WireExit, WireJob, WireResult,
+    SEQ_HEADER, STREAM_HEADER, TOKEN_HEADER,
 };
 use crate::trust::{self, Kind};
 use crate::warning::Warning;
@@ -21,7 +21,7 @@ use crate::{check, Error};
 impl Coord<'_> {
     /// Takes in one message of the results stream.
     pub(super) async fn intake(&mut self, m: &Message) {
-        self.taken = self.taken.max(m.info().map_or(0, |i| i.stream_sequence));
+        self.taken = self.taken.max(stream_seq(m));
         let subject = m.subject.as_str();
         if subject == self.n.chunks {
             self.chunk(m);
@@ -94,7 +94,7 @@ impl Coord<'_> {
         let Ok(r) = schema::decode::<Refusal>(&m.payload) else {
             return;
         };
-        if r.epoch != self.run_epoch && r.epoch != 0 {
+        if r.epoch != self.run_epoch && r.epoch != Epoch(0) {
             return;
         }
         match r.why {
@@ -144,7 +144,7 @@ impl Coord<'_> {
         if self.is_recorded(seq) {
             return;
         }
-        let at = m.info().map_or(0, |i| i.stream_sequence);
+        let at = stream_seq(m);
         let entry = self.chunks.entry((seq, token)).or_default();
         if at <= entry.last {
             return;
@@ -278,6 +278,11 @@ pub(super) fn job_result(
             .or(w.timed_out.then_some(KillReason::Timeout)),
         attempt: w.attempt,
     }
+}
+
+/// A message's place in its stream (0 when the broker did not say).
+fn stream_seq(m: &Message) -> StreamSeq {
+    StreamSeq(m.info().map_or(0, |i| i.stream_sequence))
 }
 
 #[cfg(test)]

@@ -23,8 +23,8 @@ use crate::connect::{connect, BrokerOptions, Conn};
 use crate::error::broker;
 use crate::names::{Names, ANNOUNCE};
 use crate::schema::{
-    self, CtlOp, CtlReply, CtlRequest, HaltState, RunSpec, RunState, Status, StopMsg, WireResult,
-    VERSION,
+    self, CtlOp, CtlReply, CtlRequest, Epoch, HaltState, RunSpec, RunState, Status, StopMsg,
+    StreamSeq, WireResult, VERSION,
 };
 use crate::trust::{with_signature, Kind, SecretKey, TrustedKeys};
 use crate::warning::{WarnTo, Warning};
@@ -124,7 +124,7 @@ struct Outputs {
     err: Captured,
     /// The stream sequence of the last chunk taken: a chunk delivered
     /// again is not appended twice.
-    last: u64,
+    last: StreamSeq,
 }
 
 /// A result that came before its job was read from the input (resume).
@@ -156,7 +156,7 @@ struct Coord<'a> {
     /// This process's start, in message ids.
     epoch: u64,
     /// The run's incarnation (see `RunSpec::epoch`).
-    run_epoch: u64,
+    run_epoch: Epoch,
     /// Halting, interruption, fatal and sink errors, the summary: the
     /// same decisions as a local run's.
     verdict: Verdict<Error>,
@@ -174,7 +174,7 @@ struct Coord<'a> {
     /// Senders of rejected messages already warned about.
     warned: HashSet<String>,
     /// The stream sequence of the last result message taken in.
-    taken: u64,
+    taken: StreamSeq,
     /// Done queries waiting for the results already stored to be taken
     /// in (see `answer_done`), with when they must be answered anyway.
     deferred: Vec<Deferred>,
@@ -185,7 +185,7 @@ struct Coord<'a> {
 struct Deferred {
     q: async_nats::Message,
     /// The stream sequence to take in first.
-    target: u64,
+    target: StreamSeq,
     /// When it is answered anyway.
     until: std::time::Instant,
 }
@@ -226,7 +226,7 @@ impl<'a> Coord<'a> {
         // stream are still its own.
         spec.epoch = match (opts.resume, last_spec(&results, &n).await) {
             (true, Some(old)) => old.epoch,
-            _ => epoch,
+            _ => Epoch(epoch),
         };
         let run_epoch = spec.epoch;
         streams::workers_consumer(&jobs, run_epoch, opts.ack_wait).await?;
@@ -283,7 +283,7 @@ impl<'a> Coord<'a> {
             pack: Vec::new(),
             avg_runtime_ns: None,
             started_at: std::time::Instant::now(),
-            taken: 0,
+            taken: StreamSeq(0),
             deferred: Vec::new(),
             warned: HashSet::new(),
             opts,
@@ -434,8 +434,8 @@ impl<'a> Coord<'a> {
         // Messages of the stream up to `delivered` went out to this
         // coordinator; `num_pending` more wait, numbered after it.
         let target = match self.results.info().await {
-            Ok(i) => i.delivered.stream_sequence + i.num_pending,
-            Err(_) => 0,
+            Ok(i) => StreamSeq(i.delivered.stream_sequence + i.num_pending),
+            Err(_) => StreamSeq(0),
         };
         let until = std::time::Instant::now() + crate::recheck::ANSWER_WITHIN;
         self.deferred.push(Deferred { q, target, until });

@@ -7,7 +7,7 @@
 use async_nats::HeaderMap;
 
 use crate::check;
-use crate::schema::{self, JobMsg, RefusalKind, RunSpec};
+use crate::schema::{self, Epoch, JobMsg, RefusalKind, RunSpec};
 use crate::trust::{self, Kind, TrustedKeys};
 
 /// Why a job message is not run.
@@ -67,7 +67,7 @@ pub(crate) fn commands(spec: &RunSpec) -> fanout_core::Result<fanout_core::Comma
 pub(crate) fn jobs(
     trusted: &TrustedKeys,
     run: &str,
-    epoch: u64,
+    epoch: Epoch,
     headers: Option<&HeaderMap>,
     payload: &[u8],
 ) -> Result<JobMsg, JobRefusal> {

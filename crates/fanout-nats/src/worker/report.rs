@@ -21,7 +21,7 @@ use fanout_core::JobResult;
 use super::WorkerOptions;
 use crate::connect::Conn;
 use crate::names::Names;
-use crate::schema::{self, Bytes, WireExit, WireResult, VERSION};
+use crate::schema::{self, Bytes, Epoch, WireExit, WireResult, VERSION};
 use crate::trust::{chunk_bytes, with_signature, Kind, SecretKey};
 
 /// Output up to this size (both streams) travels inside the result (JSON
@@ -102,13 +102,13 @@ pub(super) struct Outbox {
     gone: Arc<AtomicBool>,
     /// When this outbox was made: part of every batch's message id.
     epoch: u64,
-    run_epoch: u64,
+    run_epoch: Epoch,
     run: String,
     sign: Option<SecretKey>,
 }
 
 impl Outbox {
-    pub(super) fn new(conn: &Conn, n: &Names, opts: &WorkerOptions, run_epoch: u64) -> Outbox {
+    pub(super) fn new(conn: &Conn, n: &Names, opts: &WorkerOptions, run_epoch: Epoch) -> Outbox {
         Outbox {
             js: conn.js.clone(),
             results: n.results.clone(),
@@ -242,7 +242,7 @@ struct Send {
     chunks: String,
     worker: String,
     gone: Arc<AtomicBool>,
-    run_epoch: u64,
+    run_epoch: Epoch,
     run: String,
     sign: Option<SecretKey>,
 }
@@ -391,7 +391,7 @@ impl Send {
 #[derive(serde::Serialize)]
 struct BatchRef<'a> {
     v: u32,
-    epoch: u64,
+    epoch: Epoch,
     worker: &'a str,
     results: &'a [WireResult],
 }

@@ -23,7 +23,8 @@ use crate::connect::Conn;
 use crate::error::broker;
 use crate::names::{workers, Names};
 use crate::schema::{
-    self, HaltState, JobMsg, Refusal, RefusalKind, RunSpec, StopMsg, WireExit, WireJob,
+    self, Epoch, HaltState, JobMsg, Refusal, RefusalKind, RunSpec, StopMsg, StreamSeq, WireExit,
+    WireJob,
 };
 use crate::streams::{consumer_missing, stream_missing, MAX_MESSAGE};
 use crate::trust::{with_signature, Kind, TrustedKeys};
@@ -54,7 +55,7 @@ struct HeldMsg {
 /// A job running (or waiting to) in the engine.
 struct HeldJob {
     /// The stream sequence of its message.
-    msg: u64,
+    msg: StreamSeq,
     token: String,
 }
 
@@ -67,7 +68,7 @@ struct Serving<'a> {
     spec: RunSpec,
     commands: Commands,
     /// By stream sequence.
-    msgs: HashMap<u64, HeldMsg>,
+    msgs: HashMap<StreamSeq, HeldMsg>,
     /// By job seq; their number is what counts against the slots.
     held: HashMap<u64, HeldJob>,
     /// Jobs in the last message: how many messages to pull for the free
@@ -197,7 +198,7 @@ async fn refuse(
     let epoch = serde_json::from_slice::<serde_json::Value>(spec)
         .ok()
         .and_then(|v| v.get("epoch")?.as_u64())
-        .unwrap_or(0);
+        .map_or(Epoch(0), Epoch);
     let msg = Refusal {
         v: schema::VERSION,
         epoch,
@@ -355,9 +356,9 @@ impl Serving<'_> {
     /// the run (the run id was started afresh): then this worker leaves
     /// and reads the run's spec again.
     async fn message(&mut self, m: async_nats::jetstream::Message) -> bool {
-        let (delivered, stream_seq) = m
-            .info()
-            .map_or((1, 0), |i| (i.delivered.max(1) as u64, i.stream_sequence));
+        let (delivered, stream_seq) = m.info().map_or((1, StreamSeq(0)), |i| {
+            (i.delivered.max(1) as u64, StreamSeq(i.stream_sequence))
+        });
         let (msg, acker) = m.split();
         if msg.payload.len() > MAX_MESSAGE {
             let bytes = msg.payload.len();
@@ -441,7 +442,7 @@ impl Serving<'_> {
     }
 
     /// One job of a message; true when it went to the engine.
-    fn job(&mut self, job: WireJob, token: &str, delivered: u64, stream_seq: u64) -> bool {
+    fn job(&mut self, job: WireJob, token: &str, delivered: u64, stream_seq: StreamSeq) -> bool {
         let seq = job.seq;
         if self.held.contains_key(&seq) {
             // Another message names a job this worker already runs: the
@@ -614,7 +615,7 @@ async fn next(
 /// stream or its workers' consumer does not exist (a pull on a missing
 /// consumer just expires, it does not fail). A broker that cannot be
 /// asked (restarting, say) has not said so.
-async fn gone(conn: &Conn, n: &Names, epoch: u64) -> bool {
+async fn gone(conn: &Conn, n: &Names, epoch: Epoch) -> bool {
     match conn.js.get_stream(&n.jobs_stream).await {
         Ok(s) => s
             .consumer_info(workers(epoch))

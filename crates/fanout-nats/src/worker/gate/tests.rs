@@ -97,10 +97,10 @@ proptest! {
         let (_, trusted) = keys();
         let h = headers(&key, &sig);
         prop_assert!(spec(&trusted, "r", Some(&h), &payload).is_err());
-        prop_assert!(jobs(&trusted, "r", 1, Some(&h), &payload).is_err());
+        prop_assert!(jobs(&trusted, "r", Epoch(1), Some(&h), &payload).is_err());
         let open = TrustedKeys::default();
         let _ = spec(&open, "r", None, &payload);
-        let _ = jobs(&open, "r", 1, None, &payload);
+        let _ = jobs(&open, "r", Epoch(1), None, &payload);
     }
 
     #[test]
@@ -130,7 +130,7 @@ proptest! {
         let payload = serde_json::to_vec(&v).unwrap();
         let epoch = v["epoch"].as_u64().unwrap_or(0);
         let open = TrustedKeys::default();
-        if let Ok(m) = jobs(&open, "r", epoch, None, &payload) {
+        if let Ok(m) = jobs(&open, "r", Epoch(epoch), None, &payload) {
             let mut seqs: Vec<u64> = m.jobs.iter().map(|j| j.seq).collect();
             prop_assert!(seqs.iter().all(|s| *s >= 1));
             let n = seqs.len();
@@ -183,7 +183,7 @@ fn a_signed_spec_passes_and_one_changed_byte_does_not() {
     let (k, s) = key.sign(Kind::Spec, "r", jobs_json);
     let h = headers(&k, &s);
     assert!(matches!(
-        jobs(&trusted, "r", 1, Some(&h), jobs_json),
+        jobs(&trusted, "r", Epoch(1), Some(&h), jobs_json),
         Err(JobRefusal::Untrusted(_))
     ));
 }
@@ -218,9 +218,9 @@ fn jobs_must_be_signed_by_the_key_that_signed_the_spec() {
     let jobs_json = br#"{"v":2,"epoch":1,"jobs":[{"seq":1,"records":[["a"]]}]}"#;
     let (k, s) = b.sign(Kind::Jobs, "r", jobs_json);
     assert!(matches!(
-        jobs(&signer, "r", 1, Some(&headers(&k, &s)), jobs_json),
+        jobs(&signer, "r", Epoch(1), Some(&headers(&k, &s)), jobs_json),
         Err(JobRefusal::Untrusted(_))
     ));
     let (k, s) = a.sign(Kind::Jobs, "r", jobs_json);
-    assert!(jobs(&signer, "r", 1, Some(&headers(&k, &s)), jobs_json).is_ok());
+    assert!(jobs(&signer, "r", Epoch(1), Some(&headers(&k, &s)), jobs_json).is_ok());
 }
