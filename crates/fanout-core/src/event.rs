@@ -5,8 +5,8 @@
 use std::io;
 
 use crate::control::{HaltOn, HaltWhen};
-use crate::exec::Stream;
 use crate::job::{JobResult, JobSeq, KillReason, Records, SlotId};
+use crate::output::Stream;
 
 /// One step in a job's life, pushed to the sink in the order it happened.
 #[derive(Debug)]

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
-use crate::exec::Captured;
+use crate::output::Captured;
 use crate::pipe::JobStdin;
 
 /// A job's sequence number: 1 for the first job built from the input, as

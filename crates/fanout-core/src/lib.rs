@@ -41,6 +41,7 @@ pub mod input;
 mod job;
 pub mod joblog;
 pub mod killing;
+pub mod output;
 pub mod pipe;
 pub mod plan;
 pub mod quote;

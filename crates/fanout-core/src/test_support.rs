@@ -2,8 +2,8 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::exec::Captured;
 use crate::job::{ExitKind, JobResult, JobSeq, Records, SlotId};
+use crate::output::Captured;
 
 /// Job `seq`'s result: it exited with `code` after a millisecond.
 pub(crate) fn result(seq: u64, code: i32) -> JobResult {

@@ -13,11 +13,11 @@ use tokio::io::unix::{AsyncFd, AsyncFdReadyGuard};
 use tokio::io::Interest;
 use tokio::sync::mpsc;
 
-use super::capture::{Captured, Spool};
 use super::spawn::{kill_group, reap, Reaped, Spawned};
 use super::stdin::{Fed, Feeder};
 use super::Stream;
 use crate::job::JobSeq;
+use crate::output::{Captured, Spool};
 
 /// A piece of output passed on as it arrives (`--line-buffer`).
 #[derive(Debug)]

@@ -2,13 +2,12 @@
 //! group, started directly when its line needs no shell, its output read
 //! through pipes by the one event loop, its exit seen through a pidfd.
 
-mod capture;
 mod drive;
 pub(crate) mod orphans;
 mod spawn;
 mod stdin;
 
-pub use capture::{Captured, Spool};
+pub use crate::output::{Captured, Spool, Stream};
 pub(crate) use drive::{drive, Chunk, DriveCtx, Outcome};
 pub(crate) use spawn::{
     group_alive, keep_children_reapable, kill_group, spawn, Spawned, StdinKind,
@@ -19,15 +18,6 @@ use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 
 use crate::job::Records;
-
-/// Which stream of a job a chunk of output came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stream {
-    /// Standard output.
-    Stdout,
-    /// Standard error.
-    Stderr,
-}
 
 /// How a job's command is executed.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,8 +9,8 @@ use std::io;
 
 use crate::control::HaltWhen;
 use crate::event::{Event, Sink};
-use crate::exec::Stream;
 use crate::job::{JobResult, JobSeq};
+use crate::output::Stream;
 
 /// Puts `Finished` (and live `Output`) events back in start order.
 #[derive(Debug)]

@@ -14,8 +14,8 @@ use std::os::fd::FromRawFd;
 use super::tag::{tagged, Tag};
 use crate::control::{HaltOn, HaltWhen};
 use crate::event::{Event, Sink};
-use crate::exec::{Captured, Stream};
 use crate::job::{JobSeq, KillReason};
+use crate::output::{Captured, Stream};
 use crate::OutputMode;
 
 /// How the printer formats output.

@@ -1,10 +1,21 @@
-//! Holding a job's output until it can be printed: in memory while small,
-//! then in an unnamed file inside the run's private temp directory, so a
-//! job writing gigabytes costs disk, never memory.
+//! A job's output, part of the data model (a `JobResult` carries it):
+//! which stream it came from, and how it is held until it can be printed,
+//! in memory while small, then in an unnamed file inside the run's private
+//! temp directory, so a job writing gigabytes costs disk, never memory.
+//! Every backend fills it; `exec/` re-exports it.
 
 use std::cell::OnceCell;
 use std::fs::File;
 use std::io::{self, Read, Seek, Write};
+
+/// Which stream of a job a chunk of output came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    /// Standard output.
+    Stdout,
+    /// Standard error.
+    Stderr,
+}
 
 /// The run's private temporary directory (mode 0700), created only when
 /// some output outgrows memory, and removed when the spool is dropped.
