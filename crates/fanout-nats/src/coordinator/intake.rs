@@ -180,12 +180,13 @@ impl Coord<'_> {
             self.skipped(seq);
             return;
         }
-        match self.table.remove(&seq) {
+        let key = JobSeq(seq);
+        match self.table.remove(&key) {
             Some(job) => self.finish(job, w, out, err).await,
             // Resume: the job is not read from the input yet.
-            None if self.draining || self.queued.contains(&seq) => {
-                self.queued.remove(&seq);
-                self.early.insert(seq, Early { wire: w, out, err });
+            None if self.draining || self.queued.contains(&key) => {
+                self.queued.remove(&key);
+                self.early.insert(key, Early { wire: w, out, err });
             }
             None => {}
         }
@@ -197,12 +198,12 @@ impl Coord<'_> {
     /// published again.
     fn skipped(&mut self, seq: u64) {
         if self.verdict.halting().is_some() {
-            if self.table.remove(&seq).is_some() {
+            if self.table.remove(&JobSeq(seq)).is_some() {
                 self.recorded.insert(JobSeq(seq));
             }
             return;
         }
-        if let Some(job) = self.table.get(&seq) {
+        if let Some(job) = self.table.get(&JobSeq(seq)) {
             let again = WireJob {
                 seq,
                 records: crate::schema::from_records(&job.records),

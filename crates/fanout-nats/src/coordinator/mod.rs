@@ -145,12 +145,12 @@ struct Coord<'a> {
     results: PullConsumer,
     results_name: String,
     /// Published (or found in the stream on resume) and not yet answered.
-    table: HashMap<u64, JobArgs>,
+    table: HashMap<JobSeq, JobArgs>,
     recorded: SeqSet,
     /// Resume: jobs still in the job stream, not to be published again.
-    queued: HashSet<u64>,
+    queued: HashSet<JobSeq>,
     /// Resume: results of jobs not yet read from the input.
-    early: HashMap<u64, Early>,
+    early: HashMap<JobSeq, Early>,
     chunks: HashMap<(u64, String), Outputs>,
     acks: FuturesUnordered<publish::AckWait>,
     /// This process's start, in message ids.

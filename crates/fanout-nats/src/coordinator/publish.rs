@@ -11,7 +11,7 @@ use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::Context;
 use futures_util::StreamExt;
 
-use fanout_core::{Event, JobArgs, SlotId};
+use fanout_core::{Event, JobArgs, JobSeq, SlotId};
 
 use super::{Coord, Early};
 use crate::error::broker;
@@ -39,8 +39,8 @@ impl Coord<'_> {
     /// follows), then packed for publishing unless the broker already has
     /// it.
     pub(super) async fn job(&mut self, job: JobArgs) {
-        let seq = job.seq.0;
-        self.emit(Event::Queued { seq: job.seq });
+        let seq = job.seq;
+        self.emit(Event::Queued { seq });
         let command = self.commands.render(&job, SlotId(1));
         self.emit(Event::Started {
             seq: job.seq,
@@ -60,7 +60,10 @@ impl Coord<'_> {
         if self.queued.remove(&seq) {
             return;
         }
-        self.pack.push(WireJob { seq, records });
+        self.pack.push(WireJob {
+            seq: seq.0,
+            records,
+        });
     }
 
     /// Jobs per message now: one until results show how long jobs take,
@@ -110,7 +113,7 @@ impl Coord<'_> {
             }
             // As bad input in a local run: nothing new starts, published
             // jobs finish, then fanout exits 255.
-            self.table.remove(&first);
+            self.table.remove(&JobSeq(first));
             self.input_done = true;
             self.input_error = Some(Error::TooBig {
                 seq: first,
@@ -192,7 +195,7 @@ impl Coord<'_> {
                     }
                 }
                 if let Ok(m) = serde_json::from_slice::<JobMsg>(&m.payload) {
-                    self.queued.extend(m.jobs.iter().map(|j| j.seq));
+                    self.queued.extend(m.jobs.iter().map(|j| JobSeq(j.seq)));
                 }
             }
         }

@@ -11,19 +11,21 @@
 
 use std::collections::{HashSet, VecDeque};
 
+use fanout_core::JobSeq;
+
 /// How many reported jobs are remembered.
 const REMEMBERED: usize = 16_384;
 
 /// The last [`REMEMBERED`] job seqs reported, oldest forgotten first.
 #[derive(Debug, Default)]
 pub(super) struct Recent {
-    set: HashSet<u64>,
-    order: VecDeque<u64>,
+    set: HashSet<JobSeq>,
+    order: VecDeque<JobSeq>,
 }
 
 impl Recent {
     /// Remembers `seq`, forgetting the oldest one when full.
-    pub(super) fn insert(&mut self, seq: u64) {
+    pub(super) fn insert(&mut self, seq: JobSeq) {
         if !self.set.insert(seq) {
             return;
         }
@@ -36,7 +38,7 @@ impl Recent {
     }
 
     /// Whether `seq` was reported lately.
-    pub(super) fn contains(&self, seq: u64) -> bool {
+    pub(super) fn contains(&self, seq: JobSeq) -> bool {
         self.set.contains(&seq)
     }
 }
@@ -49,12 +51,12 @@ mod tests {
     fn the_oldest_reported_job_is_forgotten_first_and_memory_stays_bounded() {
         let mut r = Recent::default();
         for s in 0..(REMEMBERED as u64 + 10) {
-            r.insert(s);
-            r.insert(s);
+            r.insert(JobSeq(s));
+            r.insert(JobSeq(s));
         }
-        assert!(!r.contains(9));
-        assert!(r.contains(10));
-        assert!(r.contains(REMEMBERED as u64 + 9));
+        assert!(!r.contains(JobSeq(9)));
+        assert!(r.contains(JobSeq(10)));
+        assert!(r.contains(JobSeq(REMEMBERED as u64 + 9)));
         assert_eq!(r.order.len(), REMEMBERED);
         assert_eq!(r.set.len(), REMEMBERED);
     }

@@ -12,7 +12,7 @@ use async_nats::jetstream::AckKind;
 use async_nats::HeaderMap;
 use futures_util::{FutureExt, StreamExt};
 
-use fanout_core::{Commands, JobArgs, JobResult, SlotId};
+use fanout_core::{Commands, JobArgs, JobResult, JobSeq, SlotId};
 
 use super::bridge::Bridge;
 use super::gate::{self, JobRefusal};
@@ -70,7 +70,7 @@ struct Serving<'a> {
     /// By stream sequence.
     msgs: HashMap<StreamSeq, HeldMsg>,
     /// By job seq; their number is what counts against the slots.
-    held: HashMap<u64, HeldJob>,
+    held: HashMap<JobSeq, HeldJob>,
     /// Jobs in the last message: how many messages to pull for the free
     /// slots.
     last_pack: usize,
@@ -81,7 +81,7 @@ struct Serving<'a> {
     /// with a longer job; none until a job has finished.
     runtime_ns: Option<f64>,
     /// Jobs the coordinator said are done: acked without running.
-    done: HashSet<u64>,
+    done: HashSet<JobSeq>,
     /// Jobs this worker ran and reported lately: a redelivery of their
     /// message after a broker restart is acked without running them.
     reported: Recent,
@@ -401,7 +401,8 @@ impl Serving<'_> {
         let token = format!("{}.{stream_seq}.{delivered}", self.opts.id);
         let mut left = 0;
         for job in jobs {
-            if self.done.remove(&job.seq) || self.reported.contains(job.seq) {
+            let seq = JobSeq(job.seq);
+            if self.done.remove(&seq) || self.reported.contains(seq) {
                 continue;
             }
             if self.job(job, &token, delivered, stream_seq) {
@@ -444,7 +445,7 @@ impl Serving<'_> {
     /// One job of a message; true when it went to the engine.
     fn job(&mut self, job: WireJob, token: &str, delivered: u64, stream_seq: StreamSeq) -> bool {
         let seq = job.seq;
-        if self.held.contains_key(&seq) {
+        if self.held.contains_key(&JobSeq(seq)) {
             // Another message names a job this worker already runs: the
             // one held answers for it; this copy is neither run nor
             // reported, so two jobs never mix under one number.
@@ -498,7 +499,7 @@ impl Serving<'_> {
                         msg: stream_seq,
                         token: token.to_owned(),
                     };
-                    self.held.insert(seq, held);
+                    self.held.insert(JobSeq(seq), held);
                     return true;
                 }
                 // --noop-jobs: succeeded, nothing run.
@@ -536,21 +537,21 @@ impl Serving<'_> {
             .filter_map(|m| serde_json::from_slice::<JobMsg>(&m.payload).ok())
             .filter(|j| j.epoch == self.spec.epoch)
             .flat_map(|j| j.jobs.into_iter().map(|j| j.seq))
-            .filter(|s| !self.held.contains_key(s) && !self.reported.contains(*s))
+            .filter(|&s| !self.held.contains_key(&JobSeq(s)) && !self.reported.contains(JobSeq(s)))
             .collect();
         let done = crate::recheck::ask(conn, n, &self.opts.trust, self.spec.epoch, seqs).await;
-        self.done.extend(done);
+        self.done.extend(done.into_iter().map(JobSeq));
     }
 
     fn finished(&mut self, r: JobResult) {
-        let Some(h) = self.held.remove(&r.seq.0) else {
+        let Some(h) = self.held.remove(&r.seq) else {
             return;
         };
         // Up at once with a long job, down slowly: one long job is enough
         // to stop prefetching more behind it.
         let rt = r.runtime.as_nanos() as f64;
         self.runtime_ns = Some(self.runtime_ns.map_or(rt, |a| (a * 0.9 + rt * 0.1).max(rt)));
-        self.reported.insert(r.seq.0);
+        self.reported.insert(r.seq);
         self.outbox.push_result(r, h.token);
         if let Some(m) = self.msgs.get_mut(&h.msg) {
             m.left -= 1;
