@@ -29,7 +29,7 @@ pub enum RunStatus {
 /// its coordinator, or from its streams when none answers. Blocks; see
 /// [`status_async`].
 pub fn status(broker_opts: &BrokerOptions, run: Option<&str>) -> Result<Vec<RunStatus>> {
-    runtime()?.block_on(status_async(broker_opts, run))
+    crate::runtime()?.block_on(status_async(broker_opts, run))
 }
 
 /// [`status`], to await inside the caller's tokio runtime.
@@ -66,7 +66,7 @@ pub async fn status_async(
 /// coordinator, workers are told to stop and the run's streams go.
 /// Blocks; see [`cancel_async`].
 pub fn cancel(broker_opts: &BrokerOptions, run: &str) -> Result<()> {
-    runtime()?.block_on(cancel_async(broker_opts, run))
+    crate::runtime()?.block_on(cancel_async(broker_opts, run))
 }
 
 /// [`cancel`], to await inside the caller's tokio runtime.
@@ -108,10 +108,4 @@ pub(crate) async fn run_ids(js: &async_nats::jetstream::Context) -> Result<Vec<S
         .collect();
     runs.sort();
     Ok(runs)
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?)
 }

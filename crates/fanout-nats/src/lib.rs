@@ -31,6 +31,14 @@ pub use trust::{keygen, SecretKey, TrustError, TrustedKeys};
 pub use warning::{WarnTo, Warning};
 pub use worker::{work, work_async, WorkerOptions};
 
+/// The runtime the blocking entry points (`coordinate`, `work`, `status`,
+/// `cancel`) run their async forms on: one thread, I/O and timers.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
 /// Sleeps until `t`; forever without one (a `select!` branch that is off
 /// until a deadline is set).
 pub(crate) async fn sleep_until(t: Option<tokio::time::Instant>) {

@@ -82,10 +82,7 @@ pub fn coordinate<I>(
 where
     I: Iterator<Item = fanout_core::Result<JobArgs>> + Send + 'static,
 {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(coordinate_async(jobs, commands, spec, sink, opts))
+    crate::runtime()?.block_on(coordinate_async(jobs, commands, spec, sink, opts))
 }
 
 /// [`coordinate`], to await inside the caller's tokio runtime (I/O and

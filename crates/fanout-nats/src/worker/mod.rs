@@ -76,10 +76,7 @@ enum Served {
 /// back to the broker (NAK) for other workers; finished ones are reported.
 /// Blocks; see [`work_async`].
 pub fn work(opts: WorkerOptions) -> Result<()> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(work_async(opts))
+    crate::runtime()?.block_on(work_async(opts))
 }
 
 /// [`work`], to await inside the caller's tokio runtime. The engine that
