@@ -8,7 +8,7 @@ use futures_util::TryStreamExt;
 use crate::connect::{connect, BrokerOptions};
 use crate::error::broker;
 use crate::names::Names;
-use crate::schema::{self, CtlOp, CtlRequest, HaltState, Status, StopMsg, VERSION};
+use crate::schema::{self, CtlOp, CtlReply, CtlRequest, HaltState, Status, StopMsg, VERSION};
 use crate::{streams, Error, Result};
 
 /// What `fanout --status` found of one run.
@@ -73,8 +73,13 @@ pub fn cancel(broker_opts: &BrokerOptions, run: &str) -> Result<()> {
 pub async fn cancel_async(broker_opts: &BrokerOptions, run: &str) -> Result<()> {
     let conn = connect(broker_opts, "cancel").await?;
     let n = Names::new(run)?;
-    if ask(&conn.client, &n, CtlOp::Cancel).await.is_some() {
-        return Ok(());
+    if let Some(reply) = ask(&conn.client, &n, CtlOp::Cancel).await {
+        // A coordinator that did not take the request says why.
+        let r: CtlReply = schema::decode(&reply).map_err(Error::Broker)?;
+        return match r.ok {
+            true => Ok(()),
+            false => Err(Error::Broker(r.error.unwrap_or_default())),
+        };
     }
     if conn.js.get_stream(&n.jobs_stream).await.is_err() {
         return Err(Error::NoRun(run.to_owned()));
