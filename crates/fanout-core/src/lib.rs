@@ -63,7 +63,7 @@ pub use error::{Error, FileKind, Result};
 pub use event::{Collect, Event, Observed, Observer, Sink};
 pub use input::{InputOptions, Inputs, Source, SourceSpec};
 pub use job::{ExitKind, JobArgs, JobResult, JobSeq, KillReason, Record, Records, SlotId, Values};
-pub use scheduler::Slots;
+pub use scheduler::{Dispatch, Slots, Waiting};
 pub use sink::{Files, JsonLines, Ordered, PrintOptions, Printer, ResultsDir, ResultsLayout, Tag};
 pub use template::{Template, TemplateOptions};
 pub use verdict::{Stopped, Verdict};

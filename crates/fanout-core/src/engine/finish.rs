@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::run::{Meta, Requeued, Run};
+use super::run::{Meta, Run};
 use crate::exec::{group_alive, kill_group, Captured, Outcome};
 use crate::job::{ExitKind, JobResult, KillReason};
 use crate::killing::KillStep;
@@ -19,7 +19,7 @@ impl<S: Sink> Run<'_, S> {
         if !self.verdict.reports() {
             // Killed by `--halt now`, an interruption or a fatal error
             // (see `Verdict::reports`).
-            self.slots.release(m.slot);
+            self.dispatch.slots.release(m.slot);
             return;
         }
         if let Some(err) = o.error {
@@ -30,7 +30,7 @@ impl<S: Sink> Run<'_, S> {
             if group_alive(m.pgid) {
                 kill_group(m.pgid, libc::SIGKILL);
             }
-            self.slots.release(m.slot);
+            self.dispatch.slots.release(m.slot);
             self.verdict.fail(Error::Spool {
                 seq: o.seq.0,
                 command: m.command,
@@ -64,15 +64,13 @@ impl<S: Sink> Run<'_, S> {
     }
 
     fn report(&mut self, m: Meta, r: JobResult) {
-        self.slots.release(r.slot);
+        self.dispatch.slots.release(r.slot);
         if self.verdict.runs_again(&r, self.cfg.control.retries) {
             let failed_again = r.killed != Some(KillReason::Memory);
             let mut job = m.job;
             job.records = r.records.clone();
-            self.requeue.push_front(Requeued {
-                job,
-                attempt: Some(m.attempt + u32::from(failed_again)),
-            });
+            self.dispatch
+                .again(job, m.attempt + u32::from(failed_again));
             self.emit(Event::Retried(r));
             return;
         }

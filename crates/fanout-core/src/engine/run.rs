@@ -1,7 +1,7 @@
 //! The event loop of one run: start jobs while slots, throttles and halt
 //! allow; handle exits, live output, timers and signals as they come.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
@@ -16,7 +16,7 @@ use super::{Commands, OutputMode, RunConfig, RunSummary};
 use crate::exec::{Chunk, Outcome, Spool};
 use crate::job::{JobArgs, JobSeq, SlotId};
 use crate::killing::Killing;
-use crate::scheduler::Slots;
+use crate::scheduler::Dispatch;
 use crate::signals::Signals;
 use crate::{Error, Event, Result, Sink, Stopped, Verdict};
 
@@ -37,23 +37,15 @@ pub(super) struct Meta {
     pub temp: Option<tempfile::TempPath>,
 }
 
-/// A job waiting to run again.
-pub(super) struct Requeued {
-    pub job: JobArgs,
-    /// Failed runs so far; `None` for a new job that a throttle held back.
-    pub attempt: Option<u32>,
-}
-
 /// The state of one run, shared by the loop and the termination sequence.
 pub(super) struct Run<'a, S> {
     pub cfg: &'a RunConfig,
     pub spool: &'a Spool,
     pub sink: &'a mut S,
-    pub slots: Slots,
+    /// Slots, and the jobs waiting for one (retries first).
+    pub dispatch: Dispatch,
     pub running: FuturesUnordered<JobFuture<'a>>,
     pub meta: HashMap<JobSeq, Meta>,
-    /// Jobs to run again (retries, `--memfree` kills), before new input.
-    pub requeue: VecDeque<Requeued>,
     /// `--timeout` deadlines and the term sequences of jobs being killed.
     pub killing: Killing,
     pub throttle: Throttle,
@@ -102,10 +94,9 @@ impl<'a, S: Sink> Run<'a, S> {
             cfg,
             spool,
             sink,
-            slots: Slots::new(cfg.jobs),
+            dispatch: Dispatch::new(cfg.jobs),
             running: FuturesUnordered::new(),
             meta: HashMap::new(),
-            requeue: VecDeque::new(),
             killing: Killing::new(cfg.control.timeout, cfg.term_seq.clone()),
             throttle: Throttle::new(&cfg.control),
             mem_check: None,
@@ -126,25 +117,20 @@ impl<'a, S: Sink> Run<'a, S> {
         signals: &mut Signals,
         orphans: &mut Orphans,
     ) -> Option<Error> {
-        let mut input_done = false;
         let mut input_error = None;
         loop {
-            let no_new =
-                self.verdict.halting().is_some() || (input_done && self.requeue.is_empty());
+            let no_new = self.verdict.halting().is_some() || self.dispatch.exhausted();
             if (no_new && self.running.is_empty()) || self.verdict.stops_now() {
                 return input_error;
             }
             let (can_start, wait) = self.may_start(no_new);
             if can_start {
-                if let Some(again) = self.requeue.pop_front() {
-                    self.start(again.job, again.attempt, commands);
+                if let Some(w) = self.dispatch.next_waiting() {
+                    self.start(w.job, w.attempt, commands);
                     continue;
                 }
             }
-            let want_input = !input_done
-                && self.verdict.halting().is_none()
-                && self.requeue.is_empty()
-                && self.slots.has_free();
+            let want_input = self.verdict.halting().is_none() && self.dispatch.wants_input();
             let timer = [wait, self.killing.next_due(), self.mem_check]
                 .into_iter()
                 .flatten()
@@ -174,15 +160,15 @@ impl<'a, S: Sink> Run<'a, S> {
                         if can_start {
                             self.start(job, None, commands);
                         } else {
-                            self.requeue.push_back(Requeued { job, attempt: None });
+                            self.dispatch.hold(job);
                         }
                     }
                     // Bad input stops new jobs; running ones finish normally.
                     Some(Err(e)) => {
                         input_error = Some(e);
-                        input_done = true;
+                        self.dispatch.input_ended();
                     }
-                    None => input_done = true,
+                    None => self.dispatch.input_ended(),
                 },
             }
         }
@@ -191,7 +177,7 @@ impl<'a, S: Sink> Run<'a, S> {
     /// Whether a job may start now, and if a throttle says not yet, when to
     /// look again.
     fn may_start(&mut self, no_new: bool) -> (bool, Option<std::time::Instant>) {
-        if no_new || !self.slots.has_free() {
+        if no_new || !self.dispatch.slots.has_free() {
             return (false, None);
         }
         if self.throttle.is_off() {

@@ -20,7 +20,11 @@ impl<S: Sink> Run<'_, S> {
     /// failing `attempt` times.
     pub(super) fn start(&mut self, mut job: JobArgs, again: Option<u32>, commands: &Commands) {
         let attempt = again.unwrap_or(0);
-        let slot = self.slots.acquire().expect("started only with a free slot");
+        let slot = self
+            .dispatch
+            .slots
+            .acquire()
+            .expect("started only with a free slot");
         let mut temp = self.chunk_file(&mut job, attempt);
         let command = commands.render(&job, slot);
         let seq = job.seq;
