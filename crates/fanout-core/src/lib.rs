@@ -51,6 +51,7 @@ pub mod sink;
 pub mod template;
 #[cfg(test)]
 mod test_support;
+pub mod throttle;
 pub mod units;
 pub mod verdict;
 

@@ -7,7 +7,6 @@ mod finish;
 mod run;
 mod start;
 mod terminate;
-mod throttle;
 
 use std::ffi::OsString;
 use std::sync::Arc;

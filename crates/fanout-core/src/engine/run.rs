@@ -11,13 +11,13 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::mpsc;
 
 use super::feed::Receiver as Feed;
-use super::throttle::Throttle;
 use super::{Commands, OutputMode, RunConfig, RunSummary};
 use crate::exec::{Chunk, Outcome, Spool};
 use crate::job::{JobArgs, JobSeq, SlotId};
 use crate::killing::Killing;
 use crate::scheduler::Dispatch;
 use crate::signals::Signals;
+use crate::throttle::Throttle;
 use crate::{Error, Event, Result, Sink, Stopped, Verdict};
 
 pub(super) type JobFuture<'a> = Pin<Box<dyn Future<Output = Outcome> + 'a>>;

@@ -1,22 +1,50 @@
 //! `--delay`, `--load` and `--memfree`: whether a job may start now, and
-//! when to look again if not. The machine's state is read from `/proc`,
-//! at most once per `RECHECK`, so a blocked run does not spin.
+//! when to look again if not. The decisions take `now` and ask a
+//! [`Machine`] for its state (the real one reads `/proc`), at most once
+//! per `RECHECK`, so a blocked run does not spin and the rules are tested
+//! with a fake machine.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::control::JobControl;
 
+/// What the throttles need to know of the machine.
+pub trait Machine: std::fmt::Debug {
+    /// Runnable threads on the machine now.
+    fn running_processes(&self) -> Option<u64>;
+    /// Free memory in bytes, as GNU parallel counts it.
+    fn free_memory(&self) -> Option<u64>;
+}
+
+/// The machine this runs on, read from `/proc` (free memory from
+/// `meminfo`, `/proc/meminfo` unless a test says otherwise).
+#[derive(Debug)]
+pub struct ProcFs {
+    /// The meminfo file.
+    pub meminfo: PathBuf,
+}
+
+impl Machine for ProcFs {
+    fn running_processes(&self) -> Option<u64> {
+        running_processes()
+    }
+
+    fn free_memory(&self) -> Option<u64> {
+        free_memory(&self.meminfo)
+    }
+}
+
 /// How long to wait before reading the load or free memory again.
 const RECHECK: Duration = Duration::from_millis(250);
 
 /// The start throttles of one run.
 #[derive(Debug)]
-pub(super) struct Throttle {
+pub struct Throttle {
     delay: Duration,
     max_load: Option<f64>,
     memfree: Option<u64>,
-    meminfo: PathBuf,
+    machine: Box<dyn Machine + Send>,
     /// No job starts before this (the last start plus `--delay`).
     next_start: Option<Instant>,
     /// The machine was too busy at this time; look again after `RECHECK`.
@@ -24,24 +52,33 @@ pub(super) struct Throttle {
 }
 
 impl Throttle {
-    pub(super) fn new(c: &JobControl) -> Self {
+    /// The throttles `c` sets, on this machine.
+    pub fn new(c: &JobControl) -> Self {
+        let machine = ProcFs {
+            meminfo: c.meminfo.clone(),
+        };
+        Throttle::on(c, Box::new(machine))
+    }
+
+    /// The throttles `c` sets, on `machine`.
+    pub fn on(c: &JobControl, machine: Box<dyn Machine + Send>) -> Self {
         Throttle {
             delay: c.delay,
             max_load: c.max_load,
             memfree: c.memfree,
-            meminfo: c.meminfo.clone(),
+            machine,
             next_start: None,
             busy_since: None,
         }
     }
 
     /// True when no throttle is set, so the loop can skip all of this.
-    pub(super) fn is_off(&self) -> bool {
+    pub fn is_off(&self) -> bool {
         self.delay.is_zero() && self.max_load.is_none() && self.memfree.is_none()
     }
 
     /// When a job may start: `None` for now, or the time to look again.
-    pub(super) fn wait_until(&mut self, now: Instant) -> Option<Instant> {
+    pub fn wait_until(&mut self, now: Instant) -> Option<Instant> {
         if let Some(t) = self.next_start.filter(|&t| t > now) {
             return Some(t);
         }
@@ -59,7 +96,7 @@ impl Throttle {
     }
 
     /// Notes that a job started, for `--delay`.
-    pub(super) fn started(&mut self, now: Instant) {
+    pub fn started(&mut self, now: Instant) {
         if !self.delay.is_zero() {
             // A delay too long for an Instant waits as long as one can.
             self.next_start = Some(
@@ -74,23 +111,26 @@ impl Throttle {
             // Like GNU parallel: the number of runnable processes, not the
             // kernel's decaying average, so the answer is current. This
             // process is running while it reads, so it is not counted.
-            if running_processes().is_some_and(|n| n.saturating_sub(1) as f64 >= max) {
+            let running = self.machine.running_processes();
+            if running.is_some_and(|n| n.saturating_sub(1) as f64 >= max) {
                 return true;
             }
         }
+        let free = || self.machine.free_memory();
         self.memfree
-            .is_some_and(|need| free_memory(&self.meminfo).is_some_and(|free| free < need))
+            .is_some_and(|need| free().is_some_and(|free| free < need))
     }
 
     /// True when free memory is under half of `--memfree`: time to kill
     /// the youngest job and run it again later.
-    pub(super) fn memory_critical(&self) -> bool {
+    pub fn memory_critical(&self) -> bool {
+        let free = || self.machine.free_memory();
         self.memfree
-            .is_some_and(|need| free_memory(&self.meminfo).is_some_and(|free| free < need / 2))
+            .is_some_and(|need| free().is_some_and(|free| free < need / 2))
     }
 
     /// How often running jobs are checked against `--memfree`.
-    pub(super) fn watch_interval(&self) -> Option<Duration> {
+    pub fn watch_interval(&self) -> Option<Duration> {
         self.memfree.map(|_| RECHECK)
     }
 }
@@ -142,6 +182,58 @@ mod tests {
         t.started(now);
         assert_eq!(t.wait_until(now), Some(now + Duration::from_secs(1)));
         assert_eq!(t.wait_until(now + Duration::from_secs(1)), None);
+    }
+
+    /// A machine whose state the test sets.
+    #[derive(Debug)]
+    struct Fake(std::sync::Arc<std::sync::Mutex<(u64, u64)>>);
+
+    impl Machine for Fake {
+        fn running_processes(&self) -> Option<u64> {
+            Some(self.0.lock().unwrap().0)
+        }
+
+        fn free_memory(&self) -> Option<u64> {
+            Some(self.0.lock().unwrap().1)
+        }
+    }
+
+    #[test]
+    fn load_blocks_starts_while_busy_and_looks_again_only_after_a_while() {
+        let state = std::sync::Arc::new(std::sync::Mutex::new((5, 1 << 30)));
+        let c = JobControl {
+            max_load: Some(2.0),
+            ..JobControl::default()
+        };
+        let mut t = Throttle::on(&c, Box::new(Fake(state.clone())));
+        let now = Instant::now();
+        assert_eq!(t.wait_until(now), Some(now + RECHECK), "4 others running");
+        state.lock().unwrap().0 = 1;
+        let soon = now + Duration::from_millis(100);
+        assert_eq!(
+            t.wait_until(soon),
+            Some(now + RECHECK),
+            "not read again yet"
+        );
+        assert_eq!(t.wait_until(now + RECHECK), None);
+    }
+
+    #[test]
+    fn memfree_blocks_starts_under_it_and_is_critical_under_half() {
+        let state = std::sync::Arc::new(std::sync::Mutex::new((1, 700)));
+        let c = JobControl {
+            memfree: Some(1000),
+            ..JobControl::default()
+        };
+        let mut t = Throttle::on(&c, Box::new(Fake(state.clone())));
+        let now = Instant::now();
+        assert_eq!(t.wait_until(now), Some(now + RECHECK));
+        assert!(!t.memory_critical(), "700 of 1000 is not under half");
+        state.lock().unwrap().1 = 400;
+        assert!(t.memory_critical());
+        state.lock().unwrap().1 = 2000;
+        assert_eq!(t.wait_until(now + RECHECK), None);
+        assert_eq!(t.watch_interval(), Some(RECHECK));
     }
 
     #[test]
