@@ -5,7 +5,7 @@ use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use crate::output::Captured;
-use crate::pipe::JobStdin;
+use crate::pipe::JobInput;
 
 /// A job's sequence number: 1 for the first job built from the input, as
 /// `{#}` and `$PARALLEL_SEQ` show it. Output order under `-k` is this order.
@@ -290,7 +290,7 @@ pub struct JobArgs {
     pub records: Records,
     /// Pipe mode: the chunk the job reads (on stdin, or as the file or
     /// fifo `{}` names).
-    pub stdin: Option<JobStdin>,
+    pub stdin: Option<JobInput>,
 }
 
 /// How a job's process ended.

@@ -8,7 +8,9 @@ use std::os::fd::FromRawFd;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{bail, Context, Result};
-use fanout_core::pipe::{file_size, part_ranges, Body, ChunkOptions, Chunker, Header, JobStdin};
+use fanout_core::pipe::{
+    file_size, part_ranges, Body, ChunkOptions, Chunker, Delivery, Header, JobInput, JobStdin,
+};
 use fanout_core::{Inputs, JobArgs, JobSeq, Records, Source};
 
 use crate::cli::PipeMode;
@@ -43,16 +45,25 @@ pub fn jobs(
     };
     let chunker = Chunker::new(src, chunk_options(mode, mode.block as usize));
     if mode.round_robin {
-        return Ok(round_robin(chunker, slots, reader_error.clone()));
+        return Ok(round_robin(
+            chunker,
+            slots,
+            mode.delivery,
+            reader_error.clone(),
+        ));
     }
-    let jobs = chunker.enumerate().map(|(i, c)| {
+    let delivery = mode.delivery;
+    let jobs = chunker.enumerate().map(move |(i, c)| {
         c.map(|c| JobArgs {
             seq: JobSeq(i as u64 + 1),
             records: Records::new(),
-            stdin: Some(JobStdin::Block {
-                head: c.head,
-                body: Arc::new(Body::Bytes(c.body)),
-            }),
+            stdin: input(
+                JobStdin::Block {
+                    head: c.head,
+                    body: Arc::new(Body::Bytes(c.body)),
+                },
+                delivery,
+            ),
         })
     });
     Ok(Box::new(jobs))
@@ -101,6 +112,7 @@ fn part_jobs(mode: &PipeMode, file: File, slots: usize) -> Result<Jobs> {
     }
     let size = file_size(&file)?;
     let head = Arc::new(read_header(&file, mode)?);
+    let delivery = mode.delivery;
     let start = head.len() as u64;
     let block = if mode.block < 0 {
         // -N: N chunks per job slot.
@@ -120,14 +132,17 @@ fn part_jobs(mode: &PipeMode, file: File, slots: usize) -> Result<Jobs> {
             Ok(JobArgs {
                 seq: JobSeq(i as u64 + 1),
                 records: Records::new(),
-                stdin: Some(JobStdin::Block {
-                    head: head.clone(),
-                    body: Arc::new(Body::File {
-                        file: file.clone(),
-                        offset,
-                        len,
-                    }),
-                }),
+                stdin: input(
+                    JobStdin::Block {
+                        head: head.clone(),
+                        body: Arc::new(Body::File {
+                            file: file.clone(),
+                            offset,
+                            len,
+                        }),
+                    },
+                    delivery,
+                ),
             })
         });
     Ok(Box::new(jobs))
@@ -153,6 +168,7 @@ fn read_header(file: &File, mode: &PipeMode) -> Result<Vec<u8>> {
 fn round_robin<R: Read + Send + 'static>(
     chunker: Chunker<R>,
     slots: usize,
+    delivery: Delivery,
     error: ReaderError,
 ) -> Jobs {
     let (queue, progress) = fanout_core::pipe::spawn_reader(chunker, slots, error);
@@ -163,8 +179,13 @@ fn round_robin<R: Read + Send + 'static>(
             Ok(JobArgs {
                 seq: JobSeq(i),
                 records: Records::new(),
-                stdin: Some(JobStdin::Shared(queue.clone())),
+                stdin: input(JobStdin::Shared(queue.clone()), delivery),
             })
         })
     }))
+}
+
+/// A job's input: `chunk`, delivered as `delivery`.
+fn input(chunk: JobStdin, delivery: Delivery) -> Option<JobInput> {
+    Some(JobInput { chunk, delivery })
 }

@@ -37,7 +37,6 @@ pub fn run(mut config: Config) -> Result<RunSummary> {
     let (jobs, plan) = if let Some(mode) = config.pipe.clone() {
         // Each job holds a chunk: read ahead only as many as there are slots.
         config.run.queue = config.run.jobs;
-        config.run.delivery = mode.delivery;
         let plan = config.plan(Vec::new())?;
         let jobs = crate::pipe::jobs(&mode, &config.inputs, config.run.jobs, &reader_error)?;
         (prior.skipping(jobs), plan)

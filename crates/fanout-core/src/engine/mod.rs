@@ -14,7 +14,6 @@ use std::time::Duration;
 
 use crate::control::{HaltWhen, JobControl};
 use crate::job::{JobArgs, SlotId};
-use crate::pipe::Delivery;
 use crate::template::{RenderCtx, Template};
 use crate::{Error, Result, Sink};
 
@@ -66,8 +65,6 @@ pub struct RunConfig {
     /// Jobs read ahead of the running ones, at most (pipe mode keeps this
     /// near the number of slots: each job holds a chunk of input).
     pub queue: usize,
-    /// How pipe-mode jobs receive their chunk (stdin, `--cat`, `--fifo`).
-    pub delivery: Delivery,
     /// Ends the run from outside, as SIGTERM would: running jobs walk the
     /// term sequence and are not reported. A distributed worker uses it
     /// when its run is cancelled or it shuts down.
@@ -120,7 +117,6 @@ impl Default for RunConfig {
             control: JobControl::default(),
             total_jobs: None,
             queue: feed::CAPACITY,
-            delivery: Delivery::Stdin,
             cancel: None,
         }
     }

@@ -76,20 +76,22 @@ impl<S: Sink> Run<'_, S> {
             Commands::Argv => Program::argv(m.job.records.values().map(<[u8]>::to_vec)),
             Commands::Template { .. } => Program::for_line(&m.command, &self.cfg.shell),
         };
-        let stdin = match (&m.job.stdin, self.cfg.delivery) {
-            (Some(JobStdin::Block { body, .. }), Delivery::Stdin)
+        let input = m.job.stdin.as_ref();
+        let stdin = match input.map(|i| (&i.chunk, i.delivery)) {
+            Some((JobStdin::Block { body, .. }, Delivery::Stdin))
                 if matches!(**body, Body::File { .. }) =>
             {
                 StdinKind::Socket
             }
-            (Some(_), Delivery::Stdin) => StdinKind::Pipe,
+            Some((_, Delivery::Stdin)) => StdinKind::Pipe,
             _ => StdinKind::Null,
         };
         match self.spawn(&prog, &m.command, seq, m.slot, stdin) {
             Ok(mut sp) => {
                 m.pgid = sp.pid;
-                let feeder = match (m.job.stdin.clone(), self.cfg.delivery) {
-                    (Some(stdin), Delivery::Stdin) => {
+                let input = m.job.stdin.clone().map(|i| (i.chunk, i.delivery));
+                let feeder = match input {
+                    Some((stdin, Delivery::Stdin)) => {
                         let fed = sp.stdin.take().map(|fd| Feeder::pipe(fd, stdin));
                         if let Some(Err(_)) = fed {
                             // The chunk cannot be delivered: the job must
@@ -98,7 +100,7 @@ impl<S: Sink> Run<'_, S> {
                         }
                         fed.and_then(Result::ok)
                     }
-                    (Some(stdin), Delivery::Fifo) => m
+                    Some((stdin, Delivery::Fifo)) => m
                         .temp
                         .as_deref()
                         .map(|p| Feeder::fifo(p.to_path_buf(), stdin)),
@@ -156,10 +158,10 @@ impl<S: Sink> Run<'_, S> {
     /// job's command (in the run's private directory) and puts its path in
     /// the job's values. `None` when the chunk goes to stdin.
     fn chunk_file(&self, job: &mut JobArgs, attempt: u32) -> io::Result<Option<TempPath>> {
-        let Some(stdin) = &job.stdin else {
+        let Some(input) = &job.stdin else {
             return Ok(None);
         };
-        if self.cfg.delivery == Delivery::Stdin {
+        if input.delivery == Delivery::Stdin {
             return Ok(None);
         }
         // Removed when dropped: on an error below, or with the job's state.
@@ -167,8 +169,8 @@ impl<S: Sink> Run<'_, S> {
             TempPath::try_from_path(self.spool.path(&format!("chunk-{}-{attempt}", job.seq))?)?;
         // A dry run only shows the name, as GNU parallel writes nothing.
         if !self.cfg.dry_run {
-            match self.cfg.delivery {
-                Delivery::Cat => write_chunk(&path, stdin)?,
+            match input.delivery {
+                Delivery::Cat => write_chunk(&path, &input.chunk)?,
                 _ => rustix::fs::mkfifoat(
                     rustix::fs::CWD,
                     &*path,

@@ -32,6 +32,16 @@ pub enum JobStdin {
     Shared(SharedChunks),
 }
 
+/// A pipe-mode job's input: its chunk and how the job gets it, together,
+/// so the two are never matched up from separate places.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobInput {
+    /// What the job reads.
+    pub chunk: JobStdin,
+    /// On stdin, or as the file or fifo `{}` names.
+    pub delivery: Delivery,
+}
+
 /// The records of one chunk.
 #[derive(Debug)]
 pub enum Body {
