@@ -5,6 +5,7 @@
 mod common;
 
 use std::path::Path;
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use common::cluster::{worker_in, Cluster};
@@ -32,9 +33,17 @@ fn extra_executions(exec: &Path, n: usize) -> usize {
     runs.len() - n
 }
 
-/// A job that notes each execution of it in `exec`, then prints its seq.
-fn noting(exec: &Path, sleep: &str) -> String {
-    format!("echo {{}} >> {}; sleep {sleep}; echo {{}}", exec.display())
+/// A signed coordinator (`broker` options) running jobs 1..=`n` that each
+/// note their execution in `exec`, sleep `sleep` and print their seq, with
+/// a job log at `log`.
+fn start_noting(broker: &[&str], log: &Path, exec: &Path, sleep: &str, n: usize) -> Child {
+    let job = format!("echo {{}} >> {}; sleep {sleep}; echo {{}}", exec.display());
+    start(
+        fanout(broker)
+            .args(nats::coordinator_keys())
+            .args(["--joblog", log.to_str().unwrap(), &job, ":::"])
+            .args((1..=n).map(|i| i.to_string())),
+    )
 }
 
 #[test]
@@ -56,17 +65,7 @@ fn a_broker_sigkill_reruns_only_jobs_in_flight() {
         .collect();
     let dir = tempfile::tempdir().unwrap();
     let (log, exec) = (dir.path().join("log"), dir.path().join("exec"));
-    let child = start(
-        fanout(["--broker", &nats.url()])
-            .args(nats::coordinator_keys())
-            .args([
-                "--joblog",
-                log.to_str().unwrap(),
-                &noting(&exec, "0.01"),
-                ":::",
-            ])
-            .args((1..=N).map(|i| i.to_string())),
-    );
+    let child = start_noting(&["--broker", &nats.url()], &log, &exec, "0.01", N);
     wait_for("jobs to run", || lines(&exec).len() >= N / 10);
     for _ in 0..KILLS {
         nats.restart_after(Duration::from_millis(300));
@@ -131,16 +130,13 @@ fn a_cluster_node_sigkilled_mid_run_loses_and_duplicates_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let (log, exec) = (dir.path().join("log"), dir.path().join("exec"));
     let began = Instant::now();
-    let child = start(
-        fanout(["--broker", &cluster.urls(&[0, 1]), "--replicas", "3"])
-            .args(nats::coordinator_keys())
-            .args([
-                "--joblog",
-                log.to_str().unwrap(),
-                &noting(&exec, "0.02"),
-                ":::",
-            ])
-            .args((1..=N).map(|i| i.to_string())),
+    let broker = cluster.urls(&[0, 1]);
+    let child = start_noting(
+        &["--broker", &broker, "--replicas", "3"],
+        &log,
+        &exec,
+        "0.02",
+        N,
     );
     wait_for("jobs to run", || lines(&exec).len() >= N / 3);
     let killed_at = began.elapsed();

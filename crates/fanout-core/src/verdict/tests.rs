@@ -31,6 +31,16 @@ impl Sink for Seen {
     }
 }
 
+impl Seen {
+    /// A sink whose every event fails with `kind`.
+    fn failing(kind: io::ErrorKind) -> Seen {
+        Seen {
+            fail_with: Some(kind),
+            ..Seen::default()
+        }
+    }
+}
+
 fn verdict(halt: &str) -> Verdict<String> {
     Verdict::new(crate::control::parse_halt(halt).unwrap(), None)
 }
@@ -107,10 +117,7 @@ fn an_interruption_stops_at_once_and_keeps_the_first_signal() {
 #[test]
 fn a_closed_pipe_ends_the_run_normally_and_other_sink_errors_fail_it() {
     let mut v = verdict("never");
-    let mut sink = Seen {
-        fail_with: Some(io::ErrorKind::BrokenPipe),
-        ..Seen::default()
-    };
+    let mut sink = Seen::failing(io::ErrorKind::BrokenPipe);
     run(&mut v, &mut sink, &[0]);
     assert!(v.stops_now());
     assert!(v.outcome(Ok(()), None).unwrap().broken_pipe);
@@ -136,10 +143,7 @@ fn bad_input_wins_over_a_fatal_error_which_wins_over_a_sink_error() {
 #[test]
 fn no_event_goes_to_a_sink_after_it_failed() {
     let mut v = verdict("never");
-    let mut sink = Seen {
-        fail_with: Some(io::ErrorKind::Other),
-        ..Seen::default()
-    };
+    let mut sink = Seen::failing(io::ErrorKind::Other);
     run(&mut v, &mut sink, &[0]);
     sink.fail_with = None;
     run(&mut v, &mut sink, &[0]);
