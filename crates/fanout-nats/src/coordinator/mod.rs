@@ -14,7 +14,6 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::mpsc;
 
 use fanout_core::exec::{Captured, Spool};
-
 use fanout_core::joblog::SeqSet;
 use fanout_core::signals::Signals;
 use fanout_core::{Commands, Halt, JobArgs, JobSeq, RunSummary, Sink, Stopped, Verdict};
