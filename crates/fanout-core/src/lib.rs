@@ -30,12 +30,14 @@
 //! # Ok::<(), fanout_core::Error>(())
 //! ```
 
+pub mod backend;
 mod batch;
 pub mod control;
 mod engine;
 mod error;
 mod event;
 pub mod exec;
+mod feed;
 pub mod halt;
 pub mod input;
 mod job;
@@ -45,6 +47,7 @@ pub mod output;
 pub mod pipe;
 pub mod plan;
 pub mod quote;
+pub mod run_core;
 mod scheduler;
 pub mod signals;
 pub mod sink;

@@ -55,6 +55,11 @@ impl Dispatch {
         self.input_done = true;
     }
 
+    /// True once the input has no more jobs (or failed).
+    pub fn input_done(&self) -> bool {
+        self.input_done
+    }
+
     /// True when no job is left to start: the input ended, none waits.
     pub fn exhausted(&self) -> bool {
         self.input_done && self.waiting.is_empty()
@@ -95,6 +100,12 @@ impl Slots {
     /// True when another job may start now.
     pub fn has_free(&self) -> bool {
         self.in_use < self.max
+    }
+
+    /// Changes the number of slots (at least one). Jobs in slots beyond a
+    /// smaller number run on; no new one starts until they are back under.
+    pub fn resize(&mut self, max: usize) {
+        self.max = max.max(1);
     }
 
     /// Number of slots in use.

@@ -2,8 +2,6 @@
 //! starts them as slots free up, and pushes events to a sink. One
 //! single-threaded async loop drives every job's pipes, exits and timers.
 
-mod feed;
-mod finish;
 mod run;
 mod start;
 mod terminate;
@@ -116,7 +114,7 @@ impl Default for RunConfig {
             subreaper: false,
             control: JobControl::default(),
             total_jobs: None,
-            queue: feed::CAPACITY,
+            queue: crate::feed::CAPACITY,
             cancel: None,
         }
     }
@@ -263,20 +261,8 @@ impl Engine {
         if self.config.subreaper {
             crate::exec::orphans::become_subreaper().map_err(Error::Runtime)?;
         }
-        let (tx, rx) = feed::feed(self.config.queue);
-        std::thread::Builder::new()
-            .name("fanout-input".into())
-            .spawn(move || {
-                let mut jobs = jobs;
-                while tx.wait_space() {
-                    let Some(job) = jobs.next() else { break };
-                    let stop = job.is_err();
-                    if tx.send(job).is_err() || stop {
-                        break;
-                    }
-                }
-            })
-            .map_err(Error::Runtime)?;
-        run::run(&self.config, rx, commands, sink).await
+        let jobs =
+            crate::backend::Jobs::read_ahead(jobs, self.config.queue).map_err(Error::Runtime)?;
+        run::run(&self.config, jobs, commands, sink).await
     }
 }

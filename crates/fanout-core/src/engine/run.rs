@@ -1,88 +1,98 @@
-//! The event loop of one run: start jobs while slots, throttles and halt
-//! allow; handle exits, live output, timers and signals as they come.
+//! The local backend: jobs are child processes in process groups of their
+//! own, driven by one single-threaded async loop ([`crate::backend::drive`])
+//! that the run core decides for.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::mpsc;
 
-use super::feed::Receiver as Feed;
 use super::{Commands, OutputMode, RunConfig, RunSummary};
-use crate::exec::{Chunk, Outcome, Spool};
-use crate::job::{JobArgs, JobSeq, SlotId};
-use crate::killing::Killing;
-use crate::scheduler::Dispatch;
+use crate::backend::{drive, Backend, Jobs, Stops};
+use crate::exec::{self, Chunk, Outcome, Spool};
+use crate::job::JobSeq;
+use crate::run_core::{Core, Ended, Rules, State};
 use crate::signals::Signals;
-use crate::throttle::Throttle;
-use crate::{Error, Event, Result, Sink, Stopped, Verdict};
+use crate::{Error, Event, Result, Sink, Stopped};
 
 pub(super) type JobFuture<'a> = Pin<Box<dyn Future<Output = Outcome> + 'a>>;
 
-/// What the loop remembers of a running job.
-pub(super) struct Meta {
-    pub slot: SlotId,
+/// The run core of a local run.
+pub(super) type LocalCore = Core<Error, LocalJob>;
+
+/// What the local backend keeps of a running job.
+#[derive(Debug, Default)]
+pub(super) struct LocalJob {
+    /// Its process group (0 until it is spawned).
     pub pgid: i32,
-    pub command: Vec<u8>,
-    pub job: JobArgs,
-    pub start: Instant,
-    pub started_at: SystemTime,
-    /// Failed runs before this one.
-    pub attempt: u32,
     /// `--cat`/`--fifo`: the file `{}` names, removed when the job ends
     /// (whichever way: this is dropped with the rest of the job's state).
     pub temp: Option<tempfile::TempPath>,
 }
 
-/// The state of one run, shared by the loop and the termination sequence.
-pub(super) struct Run<'a, S> {
+/// The local backend's I/O state.
+pub(super) struct Local<'a> {
     pub cfg: &'a RunConfig,
     pub spool: &'a Spool,
-    pub sink: &'a mut S,
-    /// Slots, and the jobs waiting for one (retries first).
-    pub dispatch: Dispatch,
+    pub commands: &'a Commands,
     pub running: FuturesUnordered<JobFuture<'a>>,
-    pub meta: HashMap<JobSeq, Meta>,
-    /// `--timeout` deadlines and the term sequences of jobs being killed.
-    pub killing: Killing,
-    pub throttle: Throttle,
-    /// When running jobs are next checked against `--memfree`.
-    pub mem_check: Option<Instant>,
-    /// Halting, interruption, fatal and sink errors, the summary.
-    pub verdict: Verdict<Error>,
     pub live_tx: Option<mpsc::Sender<Chunk>>,
     /// Live output under `--line-buffer`.
     pub live_rx: Option<mpsc::Receiver<Chunk>>,
+    orphans: Orphans,
+}
+
+/// What the local backend waited for.
+pub(super) enum LocalEvent {
+    Exit(Outcome),
+    Live(Chunk),
+    /// A descendant that left its job's group exited (as a subreaper).
+    Orphan,
 }
 
 pub(super) async fn run<S: Sink>(
     cfg: &RunConfig,
-    jobs: Feed<Result<JobArgs>>,
+    jobs: Jobs,
     commands: &Commands,
     sink: &mut S,
 ) -> Result<RunSummary> {
     let spool = Spool::in_dir(cfg.spool_threshold, cfg.tmpdir.clone());
     let mut signals = Signals::new(cfg.handle_signals).map_err(Error::Runtime)?;
-    let mut orphans = Orphans::new(cfg.subreaper).map_err(Error::Runtime)?;
-    let mut run = Run::new(cfg, &spool, sink);
-    let input_error = run
-        .main_loop(jobs, commands, &mut signals, &mut orphans)
-        .await;
+    let orphans = Orphans::new(cfg.subreaper).map_err(Error::Runtime)?;
+    let mut core = LocalCore::new(Rules {
+        slots: cfg.jobs,
+        control: cfg.control.clone(),
+        term_seq: cfg.term_seq.clone(),
+        total_jobs: cfg.total_jobs,
+    });
+    let mut local = Local::new(cfg, &spool, commands, orphans);
+    let stops = Stops {
+        signals: &mut signals,
+        cancel: cfg.cancel.as_ref(),
+    };
+    let driven = drive(&mut core, &mut local, &jobs, stops, sink).await;
+    drop(jobs);
     // A run that stops early ends its jobs, and what they left behind
     // outside their groups; one that ran out of jobs leaves a job's
     // background descendants alone, as GNU parallel does.
-    let stopped = run.verdict.stops_now();
-    if !run.running.is_empty() || (stopped && cfg.subreaper) {
-        run.terminate().await;
+    let stopped = core.state() == State::Stop;
+    if core.running() > 0 || (stopped && cfg.subreaper) {
+        local.terminate(&mut core, sink).await;
     }
-    run.outcome(input_error)
+    let finish = sink.finish();
+    driven?;
+    core.outcome(finish).map_err(|e| match e {
+        Stopped::Failed(e) => e,
+        Stopped::Sink(e) => Error::from_sink(e),
+    })
 }
 
-impl<'a, S: Sink> Run<'a, S> {
-    fn new(cfg: &'a RunConfig, spool: &'a Spool, sink: &'a mut S) -> Self {
+impl<'a> Local<'a> {
+    fn new(cfg: &'a RunConfig, spool: &'a Spool, commands: &'a Commands, orphans: Orphans) -> Self {
         let (live_tx, live_rx) = match cfg.output {
             OutputMode::LineBuffer => {
                 let (tx, rx) = mpsc::channel(64);
@@ -90,141 +100,123 @@ impl<'a, S: Sink> Run<'a, S> {
             }
             _ => (None, None),
         };
-        Run {
+        Local {
             cfg,
             spool,
-            sink,
-            dispatch: Dispatch::new(cfg.jobs),
+            commands,
             running: FuturesUnordered::new(),
-            meta: HashMap::new(),
-            killing: Killing::new(cfg.control.timeout, cfg.term_seq.clone()),
-            throttle: Throttle::new(&cfg.control),
-            mem_check: None,
-            verdict: Verdict::new(cfg.control.halt, cfg.total_jobs),
             live_tx,
             live_rx,
+            orphans,
         }
     }
 
-    /// Starts jobs as slots free up and handles what running jobs report,
-    /// until the input is used up and every job ended, or something stops
-    /// the run (a signal, `--halt now`, a sink error, a fatal error).
-    /// Returns an input error, if that is what stopped it.
-    async fn main_loop(
+    pub(super) fn live<S: Sink + ?Sized>(core: &mut LocalCore, c: Chunk, sink: &mut S) {
+        core.emit(
+            sink,
+            Event::Output {
+                seq: c.seq,
+                stream: c.stream,
+                data: &c.data,
+            },
+        );
+    }
+
+    /// A job's process ended: its end goes to the core, unless part of
+    /// its output is lost (the spool disk is full), which ends the run.
+    pub(super) fn finished<S: Sink + ?Sized>(
         &mut self,
-        jobs: Feed<Result<JobArgs>>,
-        commands: &Commands,
-        signals: &mut Signals,
-        orphans: &mut Orphans,
-    ) -> Option<Error> {
-        let mut input_error = None;
-        loop {
-            let no_new = self.verdict.halting().is_some() || self.dispatch.exhausted();
-            if (no_new && self.running.is_empty()) || self.verdict.stops_now() {
-                return input_error;
+        core: &mut LocalCore,
+        o: Outcome,
+        sink: &mut S,
+    ) {
+        let now = Instant::now();
+        let pgid = core.job(o.seq).map_or(0, |j| j.data.pgid);
+        if let (Some(err), true) = (o.error, core.reports()) {
+            // Print none of it, rather than break --group's
+            // whole-or-nothing, and end the run naming the job.
+            if exec::group_alive(pgid) {
+                exec::kill_group(pgid, libc::SIGKILL);
             }
-            let (can_start, wait) = self.may_start(no_new);
-            if can_start {
-                if let Some(w) = self.dispatch.next_waiting() {
-                    self.start(w.job, w.attempt, commands);
-                    continue;
-                }
-            }
-            let want_input = self.verdict.halting().is_none() && self.dispatch.wants_input();
-            let timer = [wait, self.killing.next_due(), self.mem_check]
-                .into_iter()
-                .flatten()
-                .min();
-            tokio::select! {
-                biased;
-                sig = signals.recv() => {
-                    self.verdict.interrupt(sig);
-                    return input_error;
-                }
-                () = super::CancelToken::cancelled(self.cfg.cancel.as_ref()) => {
-                    self.verdict.interrupt(libc::SIGTERM);
-                    return input_error;
-                }
-                () = orphans.exited() => {
-                    crate::exec::orphans::reap(&self.job_pids());
-                }
-                Some(chunk) = recv_live(&mut self.live_rx) => self.live(chunk),
-                Some(outcome) = self.running.next(), if !self.running.is_empty() => self.finished(outcome),
-                _ = sleep_until(timer), if timer.is_some() => self.on_timers(Instant::now()),
-                // Input is read whenever a slot is free, even while a
-                // throttle holds starts back, so the end of the input is
-                // seen without waiting out a --delay.
-                msg = jobs.recv(), if want_input => match msg {
-                    Some(Ok(job)) => {
-                        self.emit(Event::Queued { seq: job.seq });
-                        if can_start {
-                            self.start(job, None, commands);
-                        } else {
-                            self.dispatch.hold(job);
-                        }
-                    }
-                    // Bad input stops new jobs; running ones finish normally.
-                    Some(Err(e)) => {
-                        input_error = Some(e);
-                        self.dispatch.input_ended();
-                    }
-                    None => self.dispatch.input_ended(),
-                },
-            }
+            return core.broke(o.seq, |seq, command| Error::Spool {
+                seq: seq.0,
+                command,
+                err,
+            });
         }
-    }
-
-    /// Whether a job may start now, and if a throttle says not yet, when to
-    /// look again.
-    fn may_start(&mut self, no_new: bool) -> (bool, Option<std::time::Instant>) {
-        if no_new || !self.dispatch.slots.has_free() {
-            return (false, None);
+        // The job sent all its live output before it ended; pass it on
+        // before the job's end, so no sink sees output after Finished.
+        while let Some(c) = self.live_rx.as_mut().and_then(|rx| rx.try_recv().ok()) {
+            Self::live(core, c, sink);
         }
-        if self.throttle.is_off() {
-            return (true, None);
+        // The job's own process is gone; what a killed job left in its
+        // group (a background grandchild) goes too.
+        if core.is_killing(o.seq) && exec::group_alive(pgid) {
+            exec::kill_group(pgid, libc::SIGKILL);
         }
-        match self.throttle.wait_until(Instant::now()) {
-            None => (true, None),
-            wait => (false, wait),
-        }
-    }
-
-    /// What the run comes to, once every job has ended.
-    fn outcome(mut self, input_error: Option<Error>) -> Result<RunSummary> {
-        let finish = self.sink.finish();
-        self.verdict
-            .outcome(finish, input_error)
-            .map_err(|e| match e {
-                Stopped::Failed(e) => e,
-                Stopped::Sink(e) => Error::from_sink(e),
-            })
-    }
-
-    pub(super) fn emit(&mut self, event: Event<'_>) {
-        self.verdict.emit(&mut *self.sink, event);
-    }
-
-    pub(super) fn live(&mut self, c: Chunk) {
-        self.emit(Event::Output {
-            seq: c.seq,
-            stream: c.stream,
-            data: &c.data,
-        });
-    }
-
-    /// Process groups of the jobs still running.
-    pub(super) fn groups(&self) -> Vec<i32> {
-        self.meta.values().map(|m| m.pgid).collect()
+        let ended = Ended {
+            cpu_time: o.reaped.cpu_time,
+            max_rss_kib: o.reaped.max_rss_kib,
+            ..Ended::new(o.seq, o.reaped.exit, o.stdout, o.stderr)
+        };
+        core.ended(ended, now, sink);
     }
 
     /// The pids of the running jobs' processes (each its group's id), which
     /// only their drivers may reap.
-    pub(super) fn job_pids(&self) -> HashSet<i32> {
-        self.meta
-            .values()
-            .map(|m| m.pgid)
+    pub(super) fn job_pids(core: &LocalCore) -> HashSet<i32> {
+        core.jobs()
+            .map(|j| j.data.pgid)
             .filter(|&p| p > 0)
             .collect()
+    }
+}
+
+impl Backend for Local<'_> {
+    type Error = Error;
+    type Job = LocalJob;
+    type Event = LocalEvent;
+
+    fn start<S: Sink + ?Sized>(
+        &mut self,
+        core: &mut LocalCore,
+        seq: JobSeq,
+        sink: &mut S,
+    ) -> Result<()> {
+        self.start_job(core, seq, sink);
+        Ok(())
+    }
+
+    fn signal(&mut self, core: &mut LocalCore, seq: JobSeq, signal: i32) {
+        // 0 is a job not spawned: a signal to group 0 would be fanout's own.
+        if let Some(pgid) = core.job(seq).map(|j| j.data.pgid).filter(|&p| p > 0) {
+            exec::kill_group(pgid, signal);
+        }
+    }
+
+    async fn wait(&mut self) -> LocalEvent {
+        tokio::select! {
+            biased;
+            () = self.orphans.exited() => LocalEvent::Orphan,
+            Some(c) = recv_live(&mut self.live_rx) => LocalEvent::Live(c),
+            Some(o) = self.running.next(), if !self.running.is_empty() => LocalEvent::Exit(o),
+        }
+    }
+
+    async fn handle<S: Sink + ?Sized>(
+        &mut self,
+        event: LocalEvent,
+        core: &mut LocalCore,
+        sink: &mut S,
+    ) -> Result<()> {
+        match event {
+            LocalEvent::Exit(o) => self.finished(core, o, sink),
+            LocalEvent::Live(c) => Self::live(core, c, sink),
+            LocalEvent::Orphan => {
+                exec::orphans::reap(&Self::job_pids(core));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -255,14 +247,6 @@ impl Orphans {
 pub(super) async fn recv_live(rx: &mut Option<mpsc::Receiver<Chunk>>) -> Option<Chunk> {
     match rx {
         Some(rx) => rx.recv().await,
-        None => std::future::pending().await,
-    }
-}
-
-/// Sleeps until `t`; forever when there is no `t`.
-async fn sleep_until(t: Option<Instant>) {
-    match t {
-        Some(t) => tokio::time::sleep_until(t.into()).await,
         None => std::future::pending().await,
     }
 }

@@ -1,82 +1,76 @@
-//! Starting a job: render its command, take a slot, spawn its process in
-//! its own process group and hand it to the event loop.
+//! Starting a job the core gave a slot: render its command, spawn its
+//! process in its own process group and hand it to the event loop.
 
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 use tempfile::TempPath;
 
-use super::run::{Meta, Run};
+use super::run::{Local, LocalCore};
 use super::Commands;
 use crate::exec::{self, Captured, DriveCtx, Feeder, Program, StdinKind};
 use crate::job::{ExitKind, JobArgs, JobSeq, Records, SlotId};
 use crate::pipe::{Body, Delivery, JobStdin};
-use crate::{Event, OutputMode, Sink};
+use crate::run_core::Ended;
+use crate::{OutputMode, Sink};
 
-impl<S: Sink> Run<'_, S> {
-    /// Starts `job`: new from the input (`None`), or run again after
-    /// failing `attempt` times.
-    pub(super) fn start(&mut self, mut job: JobArgs, again: Option<u32>, commands: &Commands) {
-        let attempt = again.unwrap_or(0);
-        let slot = self
-            .dispatch
-            .slots
-            .acquire()
-            .expect("started only with a free slot");
-        let mut temp = self.chunk_file(&mut job, attempt);
-        let command = commands.render(&job, slot);
-        let seq = job.seq;
-        if again.is_none() {
-            self.verdict.started();
-        }
-        self.emit(Event::Started {
-            seq,
-            slot,
-            command: &command,
-            args: &job.records,
-        });
-        let now = Instant::now();
-        self.throttle.started(now);
-        if self.mem_check.is_none() {
-            self.mem_check = self.throttle.watch_interval().map(|d| now + d);
-        }
-        let m = Meta {
-            slot,
-            pgid: 0,
-            command,
-            job,
-            start: now,
-            started_at: SystemTime::now(),
-            attempt,
-            temp: temp.as_mut().ok().and_then(Option::take),
-        };
+impl Local<'_> {
+    /// Starts job `seq`, which the core took a slot for: its `--cat` or
+    /// `--fifo` file, its command line, its process.
+    pub(super) fn start_job<S: Sink + ?Sized>(
+        &mut self,
+        core: &mut LocalCore,
+        seq: JobSeq,
+        sink: &mut S,
+    ) {
+        let run = core.job_mut(seq).expect("the core started it");
+        let mut temp = self.chunk_file(&mut run.job, run.attempt);
+        run.command = self.commands.render(&run.job, run.slot);
+        run.data.temp = temp.as_mut().ok().and_then(Option::take);
+        let slot = run.slot;
+        core.announce(seq, slot, sink);
         if let Err(e) = temp {
-            let msg = format!("fanout: cannot start job {seq}: {e}\n").into_bytes();
-            let exit = ExitKind::SpawnFailed(e.raw_os_error().unwrap_or(0));
-            return self.done(m, exit, Captured::default(), Captured::from_vec(msg));
+            return Self::not_started(core, seq, e, sink);
         }
         if self.cfg.dry_run {
-            let mut line = m.command.clone();
+            let run = core.job(seq).expect("the core started it");
+            let mut line = run.command.clone();
             line.push(b'\n');
-            return self.done(
-                m,
+            let ended = Ended::new(
+                seq,
                 ExitKind::Code(0),
                 Captured::from_vec(line),
                 Captured::default(),
             );
+            core.ended(ended, Instant::now(), sink);
+            return;
         }
-        self.launch(seq, m, commands);
+        self.launch(core, seq, sink);
+    }
+
+    /// Reports a job that could not start, with fanout's message.
+    fn not_started<S: Sink + ?Sized>(
+        core: &mut LocalCore,
+        seq: JobSeq,
+        e: io::Error,
+        sink: &mut S,
+    ) {
+        let msg = format!("fanout: cannot start job {seq}: {e}\n").into_bytes();
+        let exit = ExitKind::SpawnFailed(e.raw_os_error().unwrap_or(0));
+        let ended = Ended::new(seq, exit, Captured::default(), Captured::from_vec(msg));
+        core.ended(ended, Instant::now(), sink);
     }
 
     /// Starts the job's process and hands it to the event loop.
-    fn launch(&mut self, seq: JobSeq, mut m: Meta, commands: &Commands) {
-        let prog = match commands {
-            Commands::Argv => Program::argv(m.job.records.values().map(<[u8]>::to_vec)),
-            Commands::Template { .. } => Program::for_line(&m.command, &self.cfg.shell),
+    fn launch<S: Sink + ?Sized>(&mut self, core: &mut LocalCore, seq: JobSeq, sink: &mut S) {
+        let run = core.job_mut(seq).expect("the core started it");
+        let prog = match self.commands {
+            Commands::Argv => Program::argv(run.job.records.values().map(<[u8]>::to_vec)),
+            Commands::Template { .. } => Program::for_line(&run.command, &self.cfg.shell),
         };
-        let input = m.job.stdin.as_ref();
+        let input = run.job.stdin.as_ref();
         let stdin = match input.map(|i| (&i.chunk, i.delivery)) {
             Some((JobStdin::Block { body, .. }, Delivery::Stdin))
                 if matches!(**body, Body::File { .. }) =>
@@ -86,10 +80,10 @@ impl<S: Sink> Run<'_, S> {
             Some((_, Delivery::Stdin)) => StdinKind::Pipe,
             _ => StdinKind::Null,
         };
-        match self.spawn(&prog, &m.command, seq, m.slot, stdin) {
+        match self.spawn(&prog, &run.command, seq, run.slot, stdin) {
             Ok(mut sp) => {
-                m.pgid = sp.pid;
-                let input = m.job.stdin.clone().map(|i| (i.chunk, i.delivery));
+                run.data.pgid = sp.pid;
+                let input = run.job.stdin.clone().map(|i| (i.chunk, i.delivery));
                 let feeder = match input {
                     Some((stdin, Delivery::Stdin)) => {
                         let fed = sp.stdin.take().map(|fd| Feeder::pipe(fd, stdin));
@@ -100,14 +94,13 @@ impl<S: Sink> Run<'_, S> {
                         }
                         fed.and_then(Result::ok)
                     }
-                    Some((stdin, Delivery::Fifo)) => m
+                    Some((stdin, Delivery::Fifo)) => run
+                        .data
                         .temp
                         .as_deref()
                         .map(|p| Feeder::fifo(p.to_path_buf(), stdin)),
                     _ => None,
                 };
-                self.killing.started(seq, m.start);
-                self.meta.insert(seq, m);
                 let ctx = DriveCtx {
                     spool: self.spool,
                     live: self.live_tx.clone(),
@@ -115,11 +108,7 @@ impl<S: Sink> Run<'_, S> {
                 self.running
                     .push(Box::pin(exec::drive(seq, sp, ctx, feeder)));
             }
-            Err(e) => {
-                let msg = format!("fanout: cannot start job {seq}: {e}\n").into_bytes();
-                let exit = ExitKind::SpawnFailed(e.raw_os_error().unwrap_or(0));
-                self.done(m, exit, Captured::default(), Captured::from_vec(msg));
-            }
+            Err(e) => Self::not_started(core, seq, e, sink),
         }
     }
 

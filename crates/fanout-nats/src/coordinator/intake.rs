@@ -2,14 +2,15 @@
 //! batches. Each job's result is recorded once, by its sequence number;
 //! redeliveries and late duplicates are dropped here.
 
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use async_nats::jetstream::Message;
 
 use fanout_core::exec::Captured;
-use fanout_core::{Event, ExitKind, HaltWhen, JobArgs, JobResult, JobSeq, KillReason, SlotId};
+use fanout_core::run_core::{Ended, Remote};
+use fanout_core::{ExitKind, HaltWhen, JobSeq, KillReason, Sink, SlotId};
 
-use super::{Coord, Early};
+use super::{BrokerCore, Coord, Early};
 use crate::schema::{
     self, Epoch, Refusal, RefusalKind, ResultBatch, StreamSeq, WireExit, WireJob, WireResult,
     SEQ_HEADER, STREAM_HEADER, TOKEN_HEADER,
@@ -20,11 +21,16 @@ use crate::{check, Error};
 
 impl Coord<'_> {
     /// Takes in one message of the results stream.
-    pub(super) async fn intake(&mut self, m: &Message) {
+    pub(super) async fn intake<S: Sink + ?Sized>(
+        &mut self,
+        core: &mut BrokerCore,
+        m: &Message,
+        sink: &mut S,
+    ) {
         self.taken = self.taken.max(stream_seq(m));
         let subject = m.subject.as_str();
         if subject == self.n.chunks {
-            self.chunk(m);
+            self.chunk(core, m);
         } else if subject == self.n.results {
             if !self.trusted(m, Kind::Results, &m.payload) {
                 return;
@@ -35,7 +41,7 @@ impl Coord<'_> {
                 Ok(batch) => {
                     for w in batch.results {
                         match check::result(&w) {
-                            Ok(()) => self.result(w).await,
+                            Ok(()) => self.result(core, w, sink).await,
                             Err(e) => self.warn(
                                 &batch.worker,
                                 format!(
@@ -49,7 +55,7 @@ impl Coord<'_> {
                 Err(why) => self.opts.warn.warn(Warning::UnreadableResults { why }),
             }
         } else if subject == self.n.refused {
-            self.refusal(m);
+            self.refusal(core, m);
         }
     }
 
@@ -87,7 +93,7 @@ impl Coord<'_> {
     /// A worker will not serve the run: an invalid spec ends the run (no
     /// worker could serve it); a worker that does not trust the run's key
     /// is worth a warning (others may).
-    fn refusal(&mut self, m: &Message) {
+    fn refusal(&mut self, core: &mut BrokerCore, m: &Message) {
         if !self.trusted(m, Kind::Refusal, &m.payload) {
             return;
         }
@@ -99,7 +105,7 @@ impl Coord<'_> {
         }
         match r.why {
             RefusalKind::Invalid => {
-                self.verdict.fail(Error::Refused {
+                core.fail(Error::Refused {
                     worker: r.worker,
                     run: self.n.run.clone(),
                     reason: r.reason,
@@ -120,7 +126,7 @@ impl Coord<'_> {
             || (self.draining && self.opts.logged.contains(JobSeq(seq)))
     }
 
-    fn chunk(&mut self, m: &Message) {
+    fn chunk(&mut self, core: &mut BrokerCore, m: &Message) {
         let h = |name: &str| {
             m.headers
                 .as_ref()
@@ -156,15 +162,20 @@ impl Coord<'_> {
             &mut entry.out
         };
         if let Err(e) = target.push(&m.payload, &self.spool) {
-            self.verdict.sink_failed(e);
+            core.sink_failed(e);
         }
     }
 
-    async fn result(&mut self, mut w: WireResult) {
+    async fn result<S: Sink + ?Sized>(
+        &mut self,
+        core: &mut BrokerCore,
+        mut w: WireResult,
+        sink: &mut S,
+    ) {
         let seq = w.seq;
         // After `--halt now`, as locally, nothing more is reported (a
         // batch may carry results of jobs that ended after the halting one).
-        if self.is_recorded(seq) || !self.verdict.reports() {
+        if self.is_recorded(seq) || !core.reports() {
             self.chunks.remove(&(seq, w.token));
             return;
         }
@@ -177,12 +188,16 @@ impl Coord<'_> {
             (b(w.out.take()), b(w.err.take()))
         };
         if w.exit == WireExit::Skipped {
-            self.skipped(seq);
+            self.skipped(core, seq);
             return;
         }
         let key = JobSeq(seq);
-        match self.table.remove(&key) {
-            Some(job) => self.finish(job, w, out, err).await,
+        match core.job(key) {
+            Some(_) => {
+                if let Some(HaltWhen::Soon) = self.finish(core, w, out, err, sink) {
+                    self.broadcast_stop(HaltWhen::Soon.into()).await;
+                }
+            }
             // Resume: the job is not read from the input yet.
             None if self.draining || self.queued.contains(&key) => {
                 self.queued.remove(&key);
@@ -196,88 +211,72 @@ impl Coord<'_> {
     /// reported, as a local run never starts it; unless this coordinator
     /// is not halting (the halt was an earlier coordinator's), when it is
     /// published again.
-    fn skipped(&mut self, seq: u64) {
-        if self.verdict.halting().is_some() {
-            if self.table.remove(&JobSeq(seq)).is_some() {
+    fn skipped(&mut self, core: &mut BrokerCore, seq: u64) {
+        if core.halting().is_some() {
+            if core.forget(JobSeq(seq)).is_some() {
                 self.recorded.insert(JobSeq(seq));
             }
             return;
         }
-        if let Some(job) = self.table.get(&JobSeq(seq)) {
+        if let Some(run) = core.job(JobSeq(seq)) {
             let again = WireJob {
                 seq,
-                records: crate::schema::from_records(&job.records),
+                records: crate::schema::from_records(&run.job.records),
             };
-            if let Err(e) = self.publish_jobs(vec![again]) {
+            if let Err(e) = self.publish_jobs(core, vec![again]) {
                 let error = e.to_string();
                 self.opts.warn.warn(Warning::Republish { seq, error });
             }
         }
     }
 
-    /// Records a job's result and reports it, as the engine does.
-    pub(super) async fn finish(
+    /// Records a job's result and hands it to the core, which reports it
+    /// as it does a local job's. Returns the halt it decided, if it did.
+    pub(super) fn finish<S: Sink + ?Sized>(
         &mut self,
-        job: JobArgs,
+        core: &mut BrokerCore,
         w: WireResult,
         out: Captured,
         err: Captured,
-    ) {
-        self.recorded.insert(job.seq);
+        sink: &mut S,
+    ) -> Option<HaltWhen> {
+        let seq = JobSeq(w.seq);
+        let job = &core.job(seq)?.job;
+        self.recorded.insert(seq);
         self.done += 1;
         let rt = w.runtime_ns as f64;
         self.avg_runtime_ns = Some(self.avg_runtime_ns.map_or(rt, |a| a * 0.9 + rt * 0.1));
         // The command is this coordinator's own rendering, never a string
         // from the broker: the job log's Command column is what
         // `--retry-failed` runs later.
-        let command = self.commands.render(&job, SlotId(w.slot));
-        let r = job_result(job, &w, command, out, err);
-        if let Some(reason) = r.killed {
-            self.emit(Event::Killed {
-                seq: r.seq,
-                reason,
-                command: &r.command.clone(),
-            });
-        }
-        let running = self.table.len();
-        if self.verdict.finished(&mut *self.sink, r, running) == Some(HaltWhen::Soon) {
-            self.broadcast_stop(HaltWhen::Soon.into()).await;
-        }
-    }
-
-    pub(super) fn emit(&mut self, e: Event<'_>) {
-        self.verdict.emit(&mut *self.sink, e);
+        let command = self.commands.render(job, SlotId(w.slot));
+        core.ended(ended(&w, command, out, err), Instant::now(), sink)
     }
 }
 
-/// A worker's result as the engine's: every field comes from the checked
-/// wire result (`check::result`) except the command, which the caller
-/// rendered itself.
-pub(super) fn job_result(
-    job: JobArgs,
-    w: &WireResult,
-    command: Vec<u8>,
-    out: Captured,
-    err: Captured,
-) -> JobResult {
-    JobResult {
-        seq: job.seq,
-        slot: SlotId(w.slot),
-        command,
-        records: job.records,
+/// A worker's result as the core takes it: every field comes from the
+/// checked wire result (`check::result`) except the command, which the
+/// caller rendered itself.
+pub(super) fn ended(w: &WireResult, command: Vec<u8>, out: Captured, err: Captured) -> Ended {
+    Ended {
+        seq: JobSeq(w.seq),
         // A skipped job is answered before it gets here.
         exit: ExitKind::try_from(w.exit).unwrap_or(ExitKind::SpawnFailed(libc::EPERM)),
         stdout: out,
         stderr: err,
-        runtime: Duration::from_nanos(w.runtime_ns),
         cpu_time: Duration::from_nanos(w.cpu_ns),
         max_rss_kib: w.max_rss_kib,
-        started_at: UNIX_EPOCH + Duration::from_nanos(w.start_ns),
-        killed: w
-            .killed
-            .map(KillReason::from)
-            .or(w.timed_out.then_some(KillReason::Timeout)),
-        attempt: w.attempt,
+        remote: Some(Remote {
+            slot: SlotId(w.slot),
+            attempt: w.attempt,
+            runtime: Duration::from_nanos(w.runtime_ns),
+            started_at: UNIX_EPOCH + Duration::from_nanos(w.start_ns),
+            killed: w
+                .killed
+                .map(KillReason::from)
+                .or(w.timed_out.then_some(KillReason::Timeout)),
+            command,
+        }),
     }
 }
 
@@ -292,6 +291,7 @@ mod tests {
 
     use super::*;
     use crate::schema::Bytes;
+    use fanout_core::JobArgs;
 
     proptest! {
         /// Whatever numbers a result that passed the checks carries, the
@@ -328,11 +328,34 @@ mod tests {
                 return Ok(());
             }
             let job = JobArgs { seq: JobSeq(1), records: vec![vec![b"a".to_vec()]].into(), stdin: None };
-            let r = job_result(job, &w, b"echo a".to_vec(), Captured::default(), Captured::default());
-            let mut row = Vec::new();
-            fanout_core::joblog::format_row(&r, &mut row);
-            prop_assert!(row.ends_with(b"echo a\n"));
-            let _ = r.failed();
+            let mut core = BrokerCore::new(fanout_core::run_core::Rules {
+                slots: 1,
+                control: Default::default(),
+                term_seq: Vec::new(),
+                total_jobs: None,
+            });
+            let mut rows = Rows::default();
+            core.input(job, &mut rows);
+            core.next_action(Instant::now());
+            let e = ended(&w, b"echo a".to_vec(), Captured::default(), Captured::default());
+            core.ended(e, Instant::now(), &mut rows);
+            prop_assert_eq!(rows.0.len(), 1);
+            prop_assert!(rows.0[0].ends_with(b"echo a\n"));
+        }
+    }
+
+    /// Job log rows of the jobs reported finished.
+    #[derive(Default)]
+    struct Rows(Vec<Vec<u8>>);
+
+    impl Sink for Rows {
+        fn event(&mut self, event: fanout_core::Event<'_>) -> std::io::Result<()> {
+            if let fanout_core::Event::Finished(r) = event {
+                let mut row = Vec::new();
+                fanout_core::joblog::format_row(&r, &mut row);
+                self.0.push(row);
+            }
+            Ok(())
         }
     }
 }

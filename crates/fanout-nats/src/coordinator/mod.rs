@@ -3,6 +3,7 @@
 //! them into the same events a local run produces, so printing, `-k`,
 //! the job log and the exit status are the local ones.
 
+mod backend;
 mod intake;
 mod publish;
 
@@ -10,13 +11,14 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::PullConsumer;
-use futures_util::stream::{FuturesUnordered, StreamExt};
-use tokio::sync::mpsc;
+use futures_util::stream::FuturesUnordered;
 
+use fanout_core::backend::{drive, Jobs, Stops};
 use fanout_core::exec::{Captured, Spool};
 use fanout_core::joblog::SeqSet;
+use fanout_core::run_core::{Core, Rules, State};
 use fanout_core::signals::Signals;
-use fanout_core::{Commands, Halt, JobArgs, JobSeq, RunSummary, Sink, Stopped, Verdict};
+use fanout_core::{Commands, Halt, JobArgs, JobControl, JobSeq, RunSummary, Sink, Stopped};
 
 use crate::connect::{connect, BrokerOptions, Conn};
 use crate::error::broker;
@@ -96,22 +98,30 @@ pub async fn coordinate_async<I>(
 where
     I: Iterator<Item = fanout_core::Result<JobArgs>> + Send + 'static,
 {
-    let (tx, rx) = mpsc::channel(1024);
-    std::thread::Builder::new()
-        .name("fanout-input".into())
-        .spawn(move || {
-            for job in jobs {
-                let stop = job.is_err();
-                if tx.blocking_send(job).is_err() || stop {
-                    break;
-                }
-            }
-        })?;
+    let jobs = Jobs::read_ahead(jobs, INPUT_AHEAD)?;
     let conn = connect(&opts.broker, "coordinator").await?;
-    let mut c = Coord::start(conn, commands, sink, opts, spec).await?;
-    let result = c.main_loop(rx).await;
-    c.end(result).await
+    let mut core = BrokerCore::new(Rules {
+        slots: publish::PROBE_WINDOW.min(opts.window),
+        control: JobControl {
+            halt: opts.halt,
+            ..JobControl::default()
+        },
+        term_seq: Vec::new(),
+        total_jobs: opts.total_jobs,
+    });
+    let mut c = Coord::start(conn, commands, opts, spec).await?;
+    let result = c.run(&mut core, &jobs, sink).await;
+    drop(jobs);
+    c.end(core, result, sink).await
 }
+
+/// Jobs read from the input ahead of the published ones, at most.
+const INPUT_AHEAD: usize = 1024;
+
+/// The run core of a coordinator: its slots are the window of jobs
+/// published and not yet answered (a worker picks the real slot), its
+/// retries and timeouts are the workers'.
+type BrokerCore = Core<Error>;
 
 /// A job's output while its chunks arrive, before its result does.
 #[derive(Default)]
@@ -136,12 +146,9 @@ struct Coord<'a> {
     n: Names,
     opts: CoordinatorOptions,
     commands: &'a Commands,
-    sink: &'a mut dyn Sink,
     spool: Spool,
     results: PullConsumer,
     results_name: String,
-    /// Published (or found in the stream on resume) and not yet answered.
-    table: HashMap<JobSeq, JobArgs>,
     recorded: SeqSet,
     /// Resume: jobs still in the job stream, not to be published again.
     queued: HashSet<JobSeq>,
@@ -153,13 +160,8 @@ struct Coord<'a> {
     epoch: u64,
     /// The run's incarnation (see `RunSpec::epoch`).
     run_epoch: Epoch,
-    /// Halting, interruption, fatal and sink errors, the summary: the
-    /// same decisions as a local run's.
-    verdict: Verdict<Error>,
     published: u64,
     done: u64,
-    input_done: bool,
-    input_error: Option<Error>,
     /// Resume: taking in the results the run already has.
     draining: bool,
     /// Jobs read from the input, to be published as one message.
@@ -174,6 +176,31 @@ struct Coord<'a> {
     /// Done queries waiting for the results already stored to be taken
     /// in (see `answer_done`), with when they must be answered anyway.
     deferred: Vec<Deferred>,
+    /// When the probe's small window ends, while it holds jobs back.
+    probe_end: Option<std::time::Instant>,
+    /// What the coordinator listens to while the run goes on.
+    inbox: Option<Inbox>,
+}
+
+/// The subscriptions of a running coordinator.
+struct Inbox {
+    ctl: async_nats::Subscriber,
+    done_q: async_nats::Subscriber,
+    results: async_nats::jetstream::consumer::pull::Stream,
+}
+
+/// What a coordinator waited for.
+enum Arrived {
+    Ctl(async_nats::Message),
+    DoneQuery(async_nats::Message),
+    Recheck,
+    Result(Box<async_nats::jetstream::Message>),
+    /// The results subscription ended (the broker restarted).
+    ResultsEnded,
+    Acked((u64, Vec<u8>, std::result::Result<(), String>)),
+    /// Nothing to handle, only to look again (the probe ended; a missed
+    /// heartbeat).
+    Tick,
 }
 
 /// A done query waiting for the coordinator to take in what the results
@@ -190,7 +217,6 @@ impl<'a> Coord<'a> {
     async fn start(
         conn: Conn,
         commands: &'a Commands,
-        sink: &'a mut dyn Sink,
         opts: CoordinatorOptions,
         spec: RunSpec,
     ) -> Result<Coord<'a>> {
@@ -253,153 +279,76 @@ impl<'a> Coord<'a> {
             .await
             .map_err(broker)?;
         let _ = conn.client.publish(ANNOUNCE, n.run.clone().into()).await;
-        let verdict = Verdict::new(opts.halt, opts.total_jobs);
         Ok(Coord {
             spool: Spool::new(opts.spool_threshold),
             recorded: SeqSet::default(),
             conn,
             n,
             commands,
-            sink,
             results,
             results_name,
-            table: HashMap::new(),
             queued: HashSet::new(),
             early: HashMap::new(),
             chunks: HashMap::new(),
             acks: FuturesUnordered::new(),
             epoch,
             run_epoch,
-            verdict,
             published: 0,
             done: 0,
-            input_done: false,
-            input_error: None,
             draining: false,
             pack: Vec::new(),
             avg_runtime_ns: None,
             started_at: std::time::Instant::now(),
             taken: StreamSeq(0),
             deferred: Vec::new(),
+            probe_end: None,
+            inbox: None,
             warned: HashSet::new(),
             opts,
         })
     }
 
     /// Publishes jobs while the window allows and takes in results, until
-    /// every job has its result or the run is halted or cancelled.
-    async fn main_loop(
+    /// every job has its result or the run is halted or cancelled; the run
+    /// core decides, as it does for a local run.
+    async fn run<S: Sink + ?Sized>(
         &mut self,
-        mut input: mpsc::Receiver<fanout_core::Result<JobArgs>>,
+        core: &mut BrokerCore,
+        jobs: &Jobs,
+        sink: &mut S,
     ) -> Result<()> {
         if self.opts.resume {
-            self.catch_up().await?;
+            self.catch_up(core, sink).await?;
         }
         let mut signals = Signals::new(self.opts.handle_signals)?;
-        let mut ctl = self
-            .conn
-            .client
-            .subscribe(self.n.ctl.clone())
-            .await
-            .map_err(broker)?;
-        let mut done_q = self
-            .conn
-            .client
+        let client = &self.conn.client;
+        let ctl = client.subscribe(self.n.ctl.clone()).await.map_err(broker)?;
+        let done_q = client
             .subscribe(self.n.done.clone())
             .await
             .map_err(broker)?;
-        let mut results = self.results.messages().await.map_err(broker)?;
-        loop {
-            let no_new = self.verdict.takes_no_new() || self.input_done;
-            if let Some(e) = self.verdict.take_fatal() {
-                self.stop_now().await?;
-                return Err(e);
-            }
-            if self.verdict.stops_now() {
-                return self.stop_now().await;
-            }
-            if no_new && self.table.is_empty() && self.acks.is_empty() {
-                return Ok(());
-            }
-            let window = self.window();
-            let want_input = !no_new && self.table.len() < window;
-            let probe_end = (window < self.opts.window && self.table.len() >= window)
-                .then(|| self.started_at + publish::PROBE_TIME);
-            let recheck_at = self.deferred.iter().map(|d| d.until.into()).min();
-            tokio::select! {
-                biased;
-                sig = signals.recv() => {
-                    self.verdict.interrupt(sig);
-                    return self.stop_now().await;
-                }
-                Some(req) = ctl.next() => {
-                    if self.control(req).await {
-                        self.verdict.interrupt(libc::SIGTERM);
-                        return self.stop_now().await;
-                    }
-                }
-                Some(q) = done_q.next() => self.answer_done(q).await,
-                () = crate::sleep_until(recheck_at), if recheck_at.is_some() => {
-                    self.answer_deferred().await;
-                }
-                m = results.next() => match m {
-                    Some(Ok(m)) => {
-                        self.intake(&m).await;
-                        let _ = m.ack().await;
-                        if !self.deferred.is_empty() {
-                            self.answer_deferred().await;
-                        }
-                    }
-                    // Missed heartbeats while the broker restarts: the
-                    // stream of messages goes on by itself.
-                    Some(Err(_)) => {}
-                    None => results = self.results.messages().await.map_err(broker)?,
-                },
-                Some(done) = self.acks.next(), if !self.acks.is_empty() => self.acked(done).await?,
-                job = input.recv(), if want_input => match job {
-                    Some(Ok(job)) => self.take(job, &mut input).await?,
-                    Some(Err(e)) => self.bad_input(e),
-                    None => self.input_done = true,
-                },
-                () = crate::sleep_until(probe_end.map(Into::into)), if probe_end.is_some() => {}
-            }
+        let results = self.results.messages().await.map_err(broker)?;
+        let inbox = Inbox {
+            ctl,
+            done_q,
+            results,
+        };
+        self.inbox = Some(inbox);
+        let stops = Stops {
+            signals: &mut signals,
+            cancel: None,
+        };
+        drive(core, self, jobs, stops, sink).await?;
+        if core.state() == State::Stop {
+            let fatal = core.take_fatal();
+            self.stop_now().await?;
+            return fatal.map_or(Ok(()), Err);
         }
-    }
-
-    /// Takes `job` and whatever else the input has ready, up to a pack,
-    /// and publishes them.
-    async fn take(
-        &mut self,
-        job: JobArgs,
-        input: &mut mpsc::Receiver<fanout_core::Result<JobArgs>>,
-    ) -> Result<()> {
-        self.job(job).await;
-        let (k, window) = (self.pack_size(), self.window());
-        while self.pack.len() < k && self.table.len() < window && self.verdict.halting().is_none() {
-            match input.try_recv() {
-                Ok(Ok(job)) => self.job(job).await,
-                Ok(Err(e)) => {
-                    self.bad_input(e);
-                    break;
-                }
-                Err(mpsc::error::TryRecvError::Empty) => break,
-                Err(mpsc::error::TryRecvError::Disconnected) => {
-                    self.input_done = true;
-                    break;
-                }
-            }
-        }
-        self.publish_pack()
-    }
-
-    /// Bad input stops new jobs; published ones finish.
-    fn bad_input(&mut self, e: fanout_core::Error) {
-        self.input_error = Some(e.into());
-        self.input_done = true;
+        Ok(())
     }
 
     /// Answers a control request; true when it asks to cancel the run.
-    async fn control(&mut self, req: async_nats::Message) -> bool {
+    async fn control(&mut self, core: &BrokerCore, req: async_nats::Message) -> bool {
         let Some(reply) = req.reply.clone() else {
             return false;
         };
@@ -409,7 +358,7 @@ impl<'a> Coord<'a> {
             error,
         };
         let (answer, cancel) = match schema::decode::<CtlRequest>(&req.payload).map(|r| r.op) {
-            Ok(CtlOp::Status) => (serde_json::to_vec(&self.status()), false),
+            Ok(CtlOp::Status) => (serde_json::to_vec(&self.status(core)), false),
             Ok(CtlOp::Cancel) => (serde_json::to_vec(&reply_with(true, None)), true),
             // An unknown op is an unreadable request too.
             Err(e) => (serde_json::to_vec(&reply_with(false, Some(e))), false),
@@ -476,8 +425,8 @@ impl<'a> Coord<'a> {
         }
     }
 
-    fn status(&self) -> Status {
-        let state = match self.verdict.halting() {
+    fn status(&self, core: &BrokerCore) -> Status {
+        let state = match core.halting() {
             Some(_) => RunState::Halting,
             None => RunState::Running,
         };
@@ -487,9 +436,9 @@ impl<'a> Coord<'a> {
             state,
             published: self.published,
             done: self.done,
-            failed: self.verdict.failed_jobs(),
-            in_flight: self.table.len() as u64,
-            input_done: self.input_done,
+            failed: core.failed_jobs(),
+            in_flight: core.running() as u64,
+            input_done: core.input_done(),
         }
     }
 
@@ -516,7 +465,12 @@ impl<'a> Coord<'a> {
 
     /// The run's end: the streams go (unless the run was interrupted or
     /// failed, when `--resume` may continue it), sinks finish.
-    async fn end(&mut self, result: Result<()>) -> Result<RunSummary> {
+    async fn end<S: Sink + ?Sized>(
+        &mut self,
+        core: BrokerCore,
+        result: Result<()>,
+        sink: &mut S,
+    ) -> Result<RunSummary> {
         if result.is_ok() {
             // Workers waiting on the run's jobs leave at once.
             let done = StopMsg::encode(HaltState::Done);
@@ -542,10 +496,9 @@ impl<'a> Coord<'a> {
                 .await;
         }
         let _ = self.conn.client.flush().await;
-        let finish = self.sink.finish();
+        let finish = sink.finish();
         result?;
-        let first = self.input_error.take();
-        self.verdict.outcome(finish, first).map_err(|e| match e {
+        core.outcome(finish).map_err(|e| match e {
             Stopped::Failed(e) => e,
             Stopped::Sink(e) => Error::Io(e),
         })

@@ -11,11 +11,11 @@ use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::Context;
 use futures_util::StreamExt;
 
-use fanout_core::{Event, JobArgs, JobSeq, SlotId};
+use fanout_core::{JobSeq, Sink};
 
-use super::{Coord, Early};
+use super::{BrokerCore, Coord};
 use crate::error::broker;
-use crate::schema::{from_records, JobMsg, WireJob, VERSION};
+use crate::schema::{JobMsg, WireJob, VERSION};
 use crate::trust::{self, with_signature, Kind, TrustedKeys};
 use crate::{streams, Error, Result};
 
@@ -35,37 +35,6 @@ pub(super) const PROBE_WINDOW: usize = 256;
 pub(super) const PROBE_TIME: Duration = Duration::from_millis(100);
 
 impl Coord<'_> {
-    /// A job from the input: reported started (in input order, which `-k`
-    /// follows), then packed for publishing unless the broker already has
-    /// it.
-    pub(super) async fn job(&mut self, job: JobArgs) {
-        let seq = job.seq;
-        self.emit(Event::Queued { seq });
-        let command = self.commands.render(&job, SlotId(1));
-        self.emit(Event::Started {
-            seq: job.seq,
-            slot: SlotId(1),
-            command: &command,
-            args: &job.records,
-        });
-        self.verdict.started();
-        self.published += 1;
-        let records = from_records(&job.records);
-        self.table.insert(seq, job);
-        if let Some(Early { wire, out, err }) = self.early.remove(&seq) {
-            let job = self.table.remove(&seq).expect("inserted above");
-            self.finish(job, wire, out, err).await;
-            return;
-        }
-        if self.queued.remove(&seq) {
-            return;
-        }
-        self.pack.push(WireJob {
-            seq: seq.0,
-            records,
-        });
-    }
-
     /// Jobs per message now: one until results show how long jobs take,
     /// then as many as take about [`PACK_TIME_NS`] together.
     pub(super) fn pack_size(&self) -> usize {
@@ -87,12 +56,12 @@ impl Coord<'_> {
     }
 
     /// Publishes the packed jobs as one message (split while too big).
-    pub(super) fn publish_pack(&mut self) -> Result<()> {
+    pub(super) fn publish_pack(&mut self, core: &mut BrokerCore) -> Result<()> {
         let jobs = std::mem::take(&mut self.pack);
-        self.publish_jobs(jobs)
+        self.publish_jobs(core, jobs)
     }
 
-    pub(super) fn publish_jobs(&mut self, jobs: Vec<WireJob>) -> Result<()> {
+    pub(super) fn publish_jobs(&mut self, core: &mut BrokerCore, jobs: Vec<WireJob>) -> Result<()> {
         let Some(first) = jobs.first().map(|j| j.seq) else {
             return Ok(());
         };
@@ -108,14 +77,13 @@ impl Coord<'_> {
             let JobMsg { mut jobs, .. } = serde_json::from_slice(&msg).map_err(broker)?;
             if n > 1 {
                 let rest = jobs.split_off(n / 2);
-                self.publish_jobs(jobs)?;
-                return self.publish_jobs(rest);
+                self.publish_jobs(core, jobs)?;
+                return self.publish_jobs(core, rest);
             }
             // As bad input in a local run: nothing new starts, published
             // jobs finish, then fanout exits 255.
-            self.table.remove(&JobSeq(first));
-            self.input_done = true;
-            self.input_error = Some(Error::TooBig {
+            core.forget(JobSeq(first));
+            core.input_failed(Error::TooBig {
                 seq: first,
                 size: msg.len(),
                 limit,
@@ -148,10 +116,7 @@ impl Coord<'_> {
     }
 
     /// A publish's ack came back; failed ones are sent again.
-    pub(super) async fn acked(
-        &mut self,
-        (seq, msg, res): (u64, Vec<u8>, Result<(), String>),
-    ) -> Result<()> {
+    pub(super) fn acked(&mut self, (seq, msg, res): (u64, Vec<u8>, Result<(), String>)) {
         // Retried also while halting: the jobs wait in the table for an
         // answer (run or skipped), so they must reach the workers.
         if res.is_err() {
@@ -161,7 +126,6 @@ impl Coord<'_> {
             let retry = publish(js, subject, id, seq, msg, sig, Duration::from_millis(200));
             self.acks.push(Box::pin(retry));
         }
-        Ok(())
     }
 
     /// Resume: note the jobs still in the job stream (not to be published
@@ -169,7 +133,11 @@ impl Coord<'_> {
     /// those that came while no coordinator was running. In that order: a
     /// worker publishes a job's result before it acks the job, so a job
     /// gone from the stream has its result in the results stream.
-    pub(super) async fn catch_up(&mut self) -> Result<()> {
+    pub(super) async fn catch_up<S: Sink + ?Sized>(
+        &mut self,
+        core: &mut BrokerCore,
+        sink: &mut S,
+    ) -> Result<()> {
         let own = self.opts.sign.as_ref().map(TrustedKeys::of);
         let mut jobs = self
             .conn
@@ -211,7 +179,7 @@ impl Coord<'_> {
             let mut got = 0;
             while let Some(m) = batch.next().await {
                 let m = m.map_err(broker)?;
-                self.intake(&m).await;
+                self.intake(core, &m, sink).await;
                 let _ = m.ack().await;
                 got += 1;
             }

@@ -14,7 +14,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use tokio::sync::Notify;
 
 /// Jobs read ahead of the running ones, at most, by default.
-pub(super) const CAPACITY: usize = 256;
+pub(crate) const CAPACITY: usize = 256;
 
 struct State<T> {
     items: VecDeque<T>,
@@ -37,13 +37,13 @@ impl<T> Shared<T> {
 }
 
 /// The input thread's end.
-pub(super) struct Sender<T>(Arc<Shared<T>>);
+pub(crate) struct Sender<T>(Arc<Shared<T>>);
 
 /// The event loop's end.
-pub(super) struct Receiver<T>(Arc<Shared<T>>);
+pub(crate) struct Receiver<T>(Arc<Shared<T>>);
 
 /// A new queue.
-pub(super) fn feed<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
+pub(crate) fn feed<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
     let shared = Arc::new(Shared {
         capacity: capacity.max(1),
         state: Mutex::new(State {
@@ -62,7 +62,7 @@ impl<T> Sender<T> {
     /// The input thread waits here before it reads the next job, so that
     /// no finished job waits outside the queue (a `-X` job is a whole
     /// line of values).
-    pub(super) fn wait_space(&self) -> bool {
+    pub(crate) fn wait_space(&self) -> bool {
         let mut st = self.0.lock();
         while st.items.len() >= self.0.capacity && !st.receiver_gone {
             st = self.0.space.wait(st).unwrap_or_else(|e| e.into_inner());
@@ -72,7 +72,7 @@ impl<T> Sender<T> {
 
     /// Queues `item`, blocking while the queue is full; `Err` once the
     /// receiver is gone.
-    pub(super) fn send(&self, item: T) -> Result<(), T> {
+    pub(crate) fn send(&self, item: T) -> Result<(), T> {
         let mut st = self.0.lock();
         while st.items.len() >= self.0.capacity && !st.receiver_gone {
             st = self.0.space.wait(st).unwrap_or_else(|e| e.into_inner());
@@ -100,7 +100,7 @@ impl<T> Drop for Sender<T> {
 impl<T> Receiver<T> {
     /// The next item; `None` when the sender is gone and the queue empty.
     /// Cancel-safe: an item is taken only in the poll that returns it.
-    pub(super) async fn recv(&self) -> Option<T> {
+    pub(crate) async fn recv(&self) -> Option<T> {
         loop {
             {
                 let mut st = self.0.lock();
@@ -117,6 +117,24 @@ impl<T> Receiver<T> {
             // notify_one stores a permit when nobody waits, so an item
             // queued between the check above and this await is not missed.
             self.0.ready.notified().await;
+        }
+    }
+}
+
+impl<T> Receiver<T> {
+    /// An item if one is queued now: `Some(None)` when the sender is gone
+    /// and the queue empty, `None` when nothing is ready yet.
+    pub(crate) fn try_recv(&self) -> Option<Option<T>> {
+        let mut st = self.0.lock();
+        match st.items.pop_front() {
+            Some(item) => {
+                if st.items.len() == self.0.capacity / 2 {
+                    self.0.space.notify_one();
+                }
+                Some(Some(item))
+            }
+            None if st.sender_gone => Some(None),
+            None => None,
         }
     }
 }

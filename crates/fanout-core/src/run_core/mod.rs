@@ -1,0 +1,445 @@
+//! The run core: everything a run decides, for every backend, with no I/O
+//! and no clock of its own. It owns the slots and the queue in front of
+//! them ([`Dispatch`]), the start throttles ([`Throttle`]), the kill
+//! schedule ([`Killing`]) and the run's decisions ([`Verdict`]), and keeps
+//! each running job's arguments and command line. A backend (local
+//! processes, the broker) tells it what happened, with `now`; it answers
+//! with [`Action`]s (start this job, send that signal) and events to the
+//! sink, and says when the run is over ([`Core::state`]) and how it ended
+//! ([`Core::outcome`]). [`crate::backend::drive`] is the one loop that
+//! connects the two.
+
+use std::collections::{HashMap, VecDeque};
+use std::io;
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::control::{HaltWhen, JobControl};
+use crate::exec::Captured;
+use crate::job::{ExitKind, JobArgs, JobResult, JobSeq, KillReason, SlotId};
+use crate::killing::Killing;
+use crate::scheduler::Dispatch;
+use crate::throttle::{Machine, Throttle};
+use crate::{Event, RunSummary, Sink, Stopped, Verdict};
+
+/// What the core asks its backend to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Start job `seq`: its arguments, slot and attempt are in
+    /// [`Core::job_mut`]; the backend sets its command line there, reports
+    /// it [`Event::Started`] through [`Core::emit`], and later tells the
+    /// core how it [`Core::ended`].
+    Start(JobSeq),
+    /// Send `signal` to job `seq` (its process group, or through a worker).
+    Signal {
+        /// The job.
+        seq: JobSeq,
+        /// The signal.
+        signal: i32,
+    },
+}
+
+/// Where the run is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Jobs run or are still to start.
+    Going,
+    /// Every job ended and no more will start: the run is over.
+    Done,
+    /// The run stops at once (`--halt now`, an interruption, a fatal or a
+    /// sink error): the backend ends the jobs still running, unreported.
+    Stop,
+}
+
+/// A job the backend is running, as the core keeps it.
+#[derive(Debug)]
+pub struct Running<T> {
+    /// Its arguments (a backend may replace the values: `--cat` makes
+    /// `{}` the chunk's file).
+    pub job: JobArgs,
+    /// Its command line, set by the backend when it starts the job.
+    pub command: Vec<u8>,
+    /// The slot it took.
+    pub slot: SlotId,
+    /// Failed runs before this one.
+    pub attempt: u32,
+    /// When the core started it.
+    pub start: Instant,
+    /// The same, by the wall clock (the job log's start time).
+    pub started_at: SystemTime,
+    /// What the backend keeps of it (a process group, a temp file).
+    pub data: T,
+}
+
+/// How a job ended, as its backend saw it.
+#[derive(Debug)]
+pub struct Ended {
+    /// The job.
+    pub seq: JobSeq,
+    /// Its exit.
+    pub exit: ExitKind,
+    /// What it wrote to stdout.
+    pub stdout: Captured,
+    /// What it wrote to stderr.
+    pub stderr: Captured,
+    /// CPU time it used.
+    pub cpu_time: Duration,
+    /// Its peak resident set size.
+    pub max_rss_kib: u64,
+    /// Set when the job ran elsewhere and the numbers are the runner's.
+    pub remote: Option<Remote>,
+}
+
+/// What a remote runner (a broker worker) measured of a job it ran: it
+/// picked the slot, ran the retries and the timeouts.
+#[derive(Debug)]
+pub struct Remote {
+    /// The worker's slot.
+    pub slot: SlotId,
+    /// Failed runs before the one reported.
+    pub attempt: u32,
+    /// How long it ran.
+    pub runtime: Duration,
+    /// When it started.
+    pub started_at: SystemTime,
+    /// Why the worker killed it, if it did.
+    pub killed: Option<KillReason>,
+    /// The command line, rendered for the worker's slot.
+    pub command: Vec<u8>,
+}
+
+impl Ended {
+    /// A job that ended with `exit` and no resource figures.
+    pub fn new(seq: JobSeq, exit: ExitKind, stdout: Captured, stderr: Captured) -> Self {
+        Ended {
+            seq,
+            exit,
+            stdout,
+            stderr,
+            cpu_time: Duration::ZERO,
+            max_rss_kib: 0,
+            remote: None,
+        }
+    }
+}
+
+/// The settings the core decides by.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    /// Jobs running at once, at most.
+    pub slots: usize,
+    /// Retries, timeouts, halting and start throttles.
+    pub control: JobControl,
+    /// Signals a killed job gets, each followed by a wait.
+    pub term_seq: Vec<(i32, Duration)>,
+    /// Jobs in the run, when known in advance (`--halt N%`).
+    pub total_jobs: Option<u64>,
+}
+
+/// The decisions of one run; `E` is the backend's error type, `T` what it
+/// keeps of each running job.
+#[derive(Debug)]
+pub struct Core<E, T = ()> {
+    dispatch: Dispatch,
+    killing: Killing,
+    throttle: Throttle,
+    verdict: Verdict<E>,
+    running: HashMap<JobSeq, Running<T>>,
+    retries: u32,
+    /// When running jobs are next checked against `--memfree`.
+    mem_check: Option<Instant>,
+    /// When a throttle lets the next job start.
+    throttled: Option<Instant>,
+    input_error: Option<E>,
+    signals: VecDeque<Action>,
+}
+
+mod events;
+#[cfg(test)]
+mod tests;
+
+impl<E, T: Default> Core<E, T> {
+    /// A core for `rules`, measuring this machine for the throttles.
+    pub fn new(rules: Rules) -> Self {
+        let throttle = Throttle::new(&rules.control);
+        Core::on(rules, throttle)
+    }
+
+    /// A core for `rules` whose throttles read `machine` (a fake, in tests).
+    pub fn with_machine(rules: Rules, machine: Box<dyn Machine + Send>) -> Self {
+        let throttle = Throttle::on(&rules.control, machine);
+        Core::on(rules, throttle)
+    }
+
+    fn on(rules: Rules, throttle: Throttle) -> Self {
+        let c = &rules.control;
+        Core {
+            dispatch: Dispatch::new(rules.slots),
+            killing: Killing::new(c.timeout, rules.term_seq.clone()),
+            throttle,
+            verdict: Verdict::new(c.halt, rules.total_jobs),
+            running: HashMap::new(),
+            retries: c.retries,
+            mem_check: None,
+            throttled: None,
+            input_error: None,
+            signals: VecDeque::new(),
+        }
+    }
+
+    /// The next thing to do at `now`: signals due first, then a start
+    /// when a job waits, a slot is free and no throttle holds it back.
+    pub fn next_action(&mut self, now: Instant) -> Option<Action> {
+        if let Some(a) = self.signals.pop_front() {
+            return Some(a);
+        }
+        self.throttled = None;
+        if self.verdict.takes_no_new() || !self.dispatch.slots.has_free() {
+            return None;
+        }
+        if !self.throttle.is_off() {
+            self.throttled = self.throttle.wait_until(now);
+            if self.throttled.is_some() {
+                return None;
+            }
+        }
+        let w = self.dispatch.next_waiting()?;
+        let slot = self.dispatch.slots.acquire().expect("a slot is free");
+        if w.attempt.is_none() {
+            self.verdict.started();
+        }
+        self.throttle.started(now);
+        if self.mem_check.is_none() {
+            self.mem_check = self.throttle.watch_interval().map(|d| now + d);
+        }
+        let seq = w.job.seq;
+        let run = Running {
+            job: w.job,
+            command: Vec::new(),
+            slot,
+            attempt: w.attempt.unwrap_or(0),
+            start: now,
+            started_at: SystemTime::now(),
+            data: T::default(),
+        };
+        self.running.insert(seq, run);
+        self.killing.started(seq, now);
+        Some(Action::Start(seq))
+    }
+}
+
+impl<E, T> Core<E, T> {
+    /// A job from the input: queued behind the others.
+    pub fn input<S: Sink + ?Sized>(&mut self, job: JobArgs, sink: &mut S) {
+        self.emit(sink, Event::Queued { seq: job.seq });
+        self.dispatch.hold(job);
+    }
+
+    /// The input has no more jobs.
+    pub fn input_ended(&mut self) {
+        self.dispatch.input_ended();
+    }
+
+    /// The input failed: no new job starts, running ones finish, and the
+    /// run ends with `e`.
+    pub fn input_failed(&mut self, e: E) {
+        self.input_error.get_or_insert(e);
+        self.dispatch.input_ended();
+    }
+
+    /// True once the input ended (or failed).
+    pub fn input_done(&self) -> bool {
+        self.dispatch.input_done()
+    }
+
+    /// True when the backend should read more input now.
+    pub fn wants_input(&self) -> bool {
+        !self.verdict.takes_no_new() && self.dispatch.wants_input()
+    }
+
+    /// Where the run is.
+    pub fn state(&self) -> State {
+        if self.verdict.stops_now() {
+            return State::Stop;
+        }
+        let no_new = self.verdict.halting().is_some() || self.dispatch.exhausted();
+        if no_new && self.running.is_empty() {
+            State::Done
+        } else {
+            State::Going
+        }
+    }
+
+    /// When the core next wants [`Core::timers`] called: a throttle lets a
+    /// job start, a job times out, a kill's next step, a memory check.
+    pub fn next_due(&self) -> Option<Instant> {
+        [self.throttled, self.killing.next_due(), self.mem_check]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Changes the number of slots (a broker's window grows once the
+    /// first results say how long jobs take).
+    pub fn set_slots(&mut self, slots: usize) {
+        self.dispatch.slots.resize(slots);
+    }
+
+    /// A running job.
+    pub fn job(&self, seq: JobSeq) -> Option<&Running<T>> {
+        self.running.get(&seq)
+    }
+
+    /// A running job, to set its command or the backend's data.
+    pub fn job_mut(&mut self, seq: JobSeq) -> Option<&mut Running<T>> {
+        self.running.get_mut(&seq)
+    }
+
+    /// The running jobs.
+    pub fn jobs(&self) -> impl Iterator<Item = &Running<T>> {
+        self.running.values()
+    }
+
+    /// Number of running jobs.
+    pub fn running(&self) -> usize {
+        self.running.len()
+    }
+
+    /// True when job `seq` is being killed (so what it leaves behind in
+    /// its process group goes too when it ends).
+    pub fn is_killing(&self, seq: JobSeq) -> bool {
+        self.killing.is_killing(seq)
+    }
+
+    /// Reports job `seq` started, in `slot` (its own, or where a remote
+    /// runner will pick one), with the command line the backend set.
+    pub fn announce<S: Sink + ?Sized>(&mut self, seq: JobSeq, slot: SlotId, sink: &mut S) {
+        if let Some(run) = self.running.get(&seq) {
+            let event = Event::Started {
+                seq,
+                slot,
+                command: &run.command,
+                args: &run.job.records,
+            };
+            self.verdict.emit(sink, event);
+        }
+    }
+
+    /// Passes `event` to `sink`, unless a sink already failed.
+    pub fn emit<S: Sink + ?Sized>(&mut self, sink: &mut S, event: Event<'_>) {
+        self.verdict.emit(sink, event);
+    }
+
+    /// The run was interrupted by `signal` (a cancel is SIGTERM).
+    pub fn interrupt(&mut self, signal: i32) {
+        self.verdict.interrupt(signal);
+    }
+
+    /// Ends the run with `e` (the first fatal error is kept).
+    pub fn fail(&mut self, e: E) {
+        self.verdict.fail(e);
+    }
+
+    /// The fatal error, taken out (the run still stops as failed): a
+    /// backend that cleans up differently after one needs it first.
+    pub fn take_fatal(&mut self) -> Option<E> {
+        self.verdict.take_fatal()
+    }
+
+    /// A sink failed outside an event (e.g. while spooling output).
+    pub fn sink_failed(&mut self, e: io::Error) {
+        self.verdict.sink_failed(e);
+    }
+
+    /// The halt `--halt` decided, if it did.
+    pub fn halting(&self) -> Option<HaltWhen> {
+        self.verdict.halting()
+    }
+
+    /// Jobs reported failed so far.
+    pub fn failed_jobs(&self) -> u64 {
+        self.verdict.failed_jobs()
+    }
+
+    /// True when finished jobs are still reported (see [`Verdict::reports`]).
+    pub fn reports(&self) -> bool {
+        self.verdict.reports()
+    }
+
+    /// Job `seq` ends without a report and without running again (a broker
+    /// worker skipped it while the run halted; it was too big to send).
+    pub fn forget(&mut self, seq: JobSeq) -> Option<Running<T>> {
+        let run = self.running.remove(&seq)?;
+        self.dispatch.slots.release(run.slot);
+        self.killing.ended(seq, run.start);
+        Some(run)
+    }
+
+    /// Job `seq` broke in a way that ends the run (part of its output was
+    /// lost): it is not reported, and the run fails with `error(seq,
+    /// command)`.
+    pub fn broke(&mut self, seq: JobSeq, error: impl FnOnce(JobSeq, Vec<u8>) -> E) {
+        if let Some(run) = self.forget(seq) {
+            self.verdict.fail(error(seq, run.command));
+        }
+    }
+
+    /// How the run ended, once the sinks are finished (`finish` is what
+    /// their `finish` returned).
+    pub fn outcome(mut self, finish: io::Result<()>) -> Result<RunSummary, Stopped<E>> {
+        let first = self.input_error.take();
+        self.verdict.outcome(finish, first)
+    }
+
+    /// Handles every timer due at `now`: timeouts, kill steps, the
+    /// `--memfree` check. The signals to send come from
+    /// [`Core::next_action`].
+    pub fn timers<S: Sink + ?Sized>(&mut self, now: Instant, sink: &mut S) {
+        for step in self.killing.due(now) {
+            self.kill_step(step, sink);
+        }
+        if self.mem_check.is_some_and(|t| t <= now) {
+            self.check_memory(now, sink);
+        }
+    }
+}
+
+impl Core<(), ()> {
+    /// The figures of a local run with `jobs` slots and `control`, for
+    /// tests and examples.
+    pub fn rules(jobs: usize, control: JobControl) -> Rules {
+        Rules {
+            slots: jobs,
+            control,
+            term_seq: crate::default_term_seq(),
+            total_jobs: None,
+        }
+    }
+}
+
+/// A job's result from what the core kept and how it ended.
+fn result<T>(run: Running<T>, e: Ended, now: Instant, killed: Option<KillReason>) -> JobResult {
+    let mut r = JobResult {
+        seq: run.job.seq,
+        slot: run.slot,
+        command: run.command,
+        records: run.job.records,
+        exit: e.exit,
+        stdout: e.stdout,
+        stderr: e.stderr,
+        runtime: now.saturating_duration_since(run.start),
+        cpu_time: e.cpu_time,
+        max_rss_kib: e.max_rss_kib,
+        started_at: run.started_at,
+        killed,
+        attempt: run.attempt,
+    };
+    if let Some(remote) = e.remote {
+        r.slot = remote.slot;
+        r.attempt = remote.attempt;
+        r.runtime = remote.runtime;
+        r.started_at = remote.started_at;
+        r.killed = remote.killed;
+        r.command = remote.command;
+    }
+    r
+}
