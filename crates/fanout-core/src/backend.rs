@@ -5,9 +5,9 @@
 //! cancellation, for the local engine and the broker coordinator alike.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Instant;
 
-use crate::engine::CancelToken;
 use crate::feed;
 use crate::job::{JobArgs, JobSeq};
 use crate::run_core::{Action, Core, State};
@@ -91,6 +91,37 @@ impl Jobs {
                 }
             })?;
         Ok(Jobs(rx))
+    }
+}
+
+/// A handle that ends a run from another thread ([`crate::RunConfig::cancel`]).
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken(Arc<(std::sync::atomic::AtomicBool, tokio::sync::Notify)>);
+
+impl CancelToken {
+    /// Ends the run the token was given to (also if it has not started).
+    pub fn cancel(&self) {
+        self.0 .0.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.0 .1.notify_waiters();
+    }
+
+    /// True once [`CancelToken::cancel`] was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.0 .0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Completes once the token is cancelled; never without a token.
+    pub(crate) async fn cancelled(token: Option<&CancelToken>) {
+        let Some(t) = token else {
+            return std::future::pending().await;
+        };
+        let notified = t.0 .1.notified();
+        tokio::pin!(notified);
+        // Registered before the check, so a cancel in between is not lost.
+        notified.as_mut().enable();
+        if !t.is_cancelled() {
+            notified.await;
+        }
     }
 }
 

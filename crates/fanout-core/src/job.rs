@@ -5,7 +5,7 @@ use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use crate::output::Captured;
-use crate::pipe::JobInput;
+use crate::stdin::JobInput;
 
 /// A job's sequence number: 1 for the first job built from the input, as
 /// `{#}` and `$PARALLEL_SEQ` show it. Output order under `-k` is this order.

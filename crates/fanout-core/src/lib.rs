@@ -51,6 +51,7 @@ pub mod run_core;
 mod scheduler;
 pub mod signals;
 pub mod sink;
+pub mod stdin;
 pub mod template;
 #[cfg(test)]
 mod test_support;

@@ -1,6 +1,7 @@
-//! The engine: takes jobs from the input thread through a bounded channel,
-//! starts them as slots free up, and pushes events to a sink. One
-//! single-threaded async loop drives every job's pipes, exits and timers.
+//! The local engine: its settings (`RunConfig`), how a job's arguments
+//! become a program (`Commands`), and `Engine`, which runs jobs as child
+//! processes (the local backend, `run.rs`) under the run core
+//! (`crate::run_core`), driven by the one loop in `crate::backend`.
 
 mod run;
 mod start;
@@ -8,6 +9,8 @@ mod terminate;
 
 use std::ffi::OsString;
 use std::sync::Arc;
+
+pub use crate::backend::CancelToken;
 use std::time::Duration;
 
 use crate::control::{HaltWhen, JobControl};
@@ -67,37 +70,6 @@ pub struct RunConfig {
     /// term sequence and are not reported. A distributed worker uses it
     /// when its run is cancelled or it shuts down.
     pub cancel: Option<CancelToken>,
-}
-
-/// A handle that ends a run from another thread ([`RunConfig::cancel`]).
-#[derive(Debug, Clone, Default)]
-pub struct CancelToken(Arc<(std::sync::atomic::AtomicBool, tokio::sync::Notify)>);
-
-impl CancelToken {
-    /// Ends the run the token was given to (also if it has not started).
-    pub fn cancel(&self) {
-        self.0 .0.store(true, std::sync::atomic::Ordering::SeqCst);
-        self.0 .1.notify_waiters();
-    }
-
-    /// True once [`CancelToken::cancel`] was called.
-    pub fn is_cancelled(&self) -> bool {
-        self.0 .0.load(std::sync::atomic::Ordering::SeqCst)
-    }
-
-    /// Completes once the token is cancelled; never without a token.
-    pub(crate) async fn cancelled(token: Option<&CancelToken>) {
-        let Some(t) = token else {
-            return std::future::pending().await;
-        };
-        let notified = t.0 .1.notified();
-        tokio::pin!(notified);
-        // Registered before the check, so a cancel in between is not lost.
-        notified.as_mut().enable();
-        if !t.is_cancelled() {
-            notified.await;
-        }
-    }
 }
 
 impl Default for RunConfig {

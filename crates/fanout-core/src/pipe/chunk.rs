@@ -7,6 +7,7 @@ use std::io::{self, Read};
 use std::sync::Arc;
 
 use super::split::Splitter;
+use crate::stdin::Chunk;
 use crate::{Error, Result};
 
 /// What `--header` takes off the front of the input, with `--pipe`.
@@ -31,15 +32,6 @@ pub struct ChunkOptions {
     pub records: Option<usize>,
     /// `--header`.
     pub header: Header,
-}
-
-/// One chunk: the header (shared by all chunks) and the records.
-#[derive(Debug, Clone)]
-pub struct Chunk {
-    /// The `--header` bytes, empty without one.
-    pub head: Arc<Vec<u8>>,
-    /// Whole records, in input order.
-    pub body: Vec<u8>,
 }
 
 /// Cuts a reader into chunks.

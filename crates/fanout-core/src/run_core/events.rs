@@ -3,7 +3,8 @@
 
 use std::time::Instant;
 
-use super::{result, Action, Core, Ended};
+use super::types::result;
+use super::{Action, Core, Ended};
 use crate::control::HaltWhen;
 use crate::job::{JobArgs, KillReason};
 use crate::killing::KillStep;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::control::{parse_halt, Timeout};
-use crate::job::Records;
+use crate::job::{ExitKind, KillReason, Records};
 use crate::throttle::Machine;
 
 /// What the sink saw, one line per event.

@@ -6,6 +6,10 @@
 mod backend;
 mod intake;
 mod publish;
+mod queries;
+mod setup;
+
+use queries::Deferred;
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -22,15 +26,11 @@ use fanout_core::{Commands, Halt, JobArgs, JobControl, JobSeq, RunSummary, Sink,
 
 use crate::connect::{connect, BrokerOptions, Conn};
 use crate::error::broker;
-use crate::names::{Names, ANNOUNCE};
-use crate::schema::{
-    self, CtlOp, CtlReply, CtlRequest, Epoch, HaltState, RunSpec, RunState, Status, StopMsg,
-    StreamSeq, WireResult, VERSION,
-};
-use crate::trust::{with_signature, Kind, SecretKey, TrustedKeys};
+use crate::names::Names;
+use crate::schema::{Epoch, HaltState, RunSpec, StopMsg, StreamSeq, WireResult};
+use crate::trust::{SecretKey, TrustedKeys};
 use crate::warning::{WarnTo, Warning};
 use crate::{streams, Error, Result};
-use async_nats::jetstream::message::PublishMessage;
 
 /// Settings of a coordinator.
 #[derive(Debug, Clone)]
@@ -203,111 +203,7 @@ enum Arrived {
     Tick,
 }
 
-/// A done query waiting for the coordinator to take in what the results
-/// stream held when it came.
-struct Deferred {
-    q: async_nats::Message,
-    /// The stream sequence to take in first.
-    target: StreamSeq,
-    /// When it is answered anyway.
-    until: std::time::Instant,
-}
-
-impl<'a> Coord<'a> {
-    async fn start(
-        conn: Conn,
-        commands: &'a Commands,
-        opts: CoordinatorOptions,
-        spec: RunSpec,
-    ) -> Result<Coord<'a>> {
-        let n = Names::new(&opts.run_id)?;
-        let status = CtlRequest {
-            v: VERSION,
-            op: CtlOp::Status,
-        };
-        let asked = conn
-            .client
-            .request(
-                n.ctl.clone(),
-                serde_json::to_vec(&status).map_err(broker)?.into(),
-            )
-            .await;
-        if asked.is_ok() {
-            return Err(Error::Active(n.run.clone()));
-        }
-        if !opts.resume {
-            streams::delete(&conn.js, &n).await?;
-        }
-        let (jobs, results) = streams::create(&conn.js, &n, opts.replicas).await?;
-        let epoch = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64);
-        let results_name = format!("coordinator-{epoch}");
-        let mut spec = spec;
-        // A resumed run keeps its incarnation, so the jobs already in the
-        // stream are still its own.
-        spec.epoch = match (opts.resume, last_spec(&results, &n).await) {
-            (true, Some(old)) => old.epoch,
-            _ => Epoch(epoch),
-        };
-        let run_epoch = spec.epoch;
-        streams::workers_consumer(&jobs, run_epoch, opts.ack_wait).await?;
-        let results = streams::results_consumer(&results, &n, &results_name).await?;
-        let spec_bytes = serde_json::to_vec(&spec).map_err(broker)?;
-        let sig = opts
-            .sign
-            .as_ref()
-            .map(|k| k.sign(Kind::Spec, &n.run, &spec_bytes));
-        let m = with_signature(PublishMessage::build(), sig.as_ref());
-        conn.js
-            .send_publish(n.spec.clone(), m.payload(spec_bytes.into()))
-            .await
-            .map_err(broker)?
-            .await
-            .map_err(broker)?;
-        // A halt state left by an earlier coordinator of this run (one
-        // killed while halting) no longer holds.
-        let running = StopMsg::encode(HaltState::Running);
-        let _ = conn
-            .client
-            .publish(n.stop.clone(), running.clone().into())
-            .await;
-        conn.js
-            .publish(n.state.clone(), running.into())
-            .await
-            .map_err(broker)?
-            .await
-            .map_err(broker)?;
-        let _ = conn.client.publish(ANNOUNCE, n.run.clone().into()).await;
-        Ok(Coord {
-            spool: Spool::new(opts.spool_threshold),
-            recorded: SeqSet::default(),
-            conn,
-            n,
-            commands,
-            results,
-            results_name,
-            queued: HashSet::new(),
-            early: HashMap::new(),
-            chunks: HashMap::new(),
-            acks: FuturesUnordered::new(),
-            epoch,
-            run_epoch,
-            published: 0,
-            done: 0,
-            draining: false,
-            pack: Vec::new(),
-            avg_runtime_ns: None,
-            started_at: std::time::Instant::now(),
-            taken: StreamSeq(0),
-            deferred: Vec::new(),
-            probe_end: None,
-            inbox: None,
-            warned: HashSet::new(),
-            opts,
-        })
-    }
-
+impl Coord<'_> {
     /// Publishes jobs while the window allows and takes in results, until
     /// every job has its result or the run is halted or cancelled; the run
     /// core decides, as it does for a local run.
@@ -345,101 +241,6 @@ impl<'a> Coord<'a> {
             return fatal.map_or(Ok(()), Err);
         }
         Ok(())
-    }
-
-    /// Answers a control request; true when it asks to cancel the run.
-    async fn control(&mut self, core: &BrokerCore, req: async_nats::Message) -> bool {
-        let Some(reply) = req.reply.clone() else {
-            return false;
-        };
-        let reply_with = |ok, error| CtlReply {
-            v: VERSION,
-            ok,
-            error,
-        };
-        let (answer, cancel) = match schema::decode::<CtlRequest>(&req.payload).map(|r| r.op) {
-            Ok(CtlOp::Status) => (serde_json::to_vec(&self.status(core)), false),
-            Ok(CtlOp::Cancel) => (serde_json::to_vec(&reply_with(true, None)), true),
-            // An unknown op is an unreadable request too.
-            Err(e) => (serde_json::to_vec(&reply_with(false, Some(e))), false),
-        };
-        let answer = answer.unwrap_or_default();
-        let _ = self.conn.client.publish(reply, answer.into()).await;
-        let _ = self.conn.client.flush().await;
-        cancel
-    }
-
-    /// Tells a worker which of the jobs it asks about are recorded (see
-    /// `recheck`), once the result messages the broker stored before the
-    /// question are taken in: after a broker restart the coordinator is
-    /// behind, and a job whose result waits in the stream must not be
-    /// called undone and run again. Answered anyway after
-    /// `recheck::ANSWER_WITHIN`, or at once when the broker cannot say.
-    async fn answer_done(&mut self, q: async_nats::Message) {
-        // Messages of the stream up to `delivered` went out to this
-        // coordinator; `num_pending` more wait, numbered after it.
-        let target = match self.results.info().await {
-            Ok(i) => StreamSeq(i.delivered.stream_sequence + i.num_pending),
-            Err(_) => StreamSeq(0),
-        };
-        let until = std::time::Instant::now() + crate::recheck::ANSWER_WITHIN;
-        self.deferred.push(Deferred { q, target, until });
-        self.answer_deferred().await;
-    }
-
-    /// Answers the deferred done queries that are caught up with, or due.
-    async fn answer_deferred(&mut self) {
-        let now = std::time::Instant::now();
-        let taken = self.taken;
-        let (due, wait) = std::mem::take(&mut self.deferred)
-            .into_iter()
-            .partition(|d| d.target <= taken || d.until <= now);
-        self.deferred = wait;
-        for d in due {
-            self.send_done(d.q).await;
-        }
-    }
-
-    async fn send_done(&mut self, q: async_nats::Message) {
-        let Some(reply) = q.reply.clone() else {
-            return;
-        };
-        let (recorded, logged) = (&self.recorded, &self.opts.logged);
-        let answer = crate::recheck::answer(&q.payload, self.run_epoch, |s| {
-            recorded.contains(JobSeq(s)) || logged.contains(JobSeq(s))
-        });
-        if let Some(a) = answer {
-            // Signed like the spec: a forged "done" would make workers
-            // drop jobs that never ran.
-            let mut headers = async_nats::HeaderMap::new();
-            if let Some(key) = &self.opts.sign {
-                let (k, sig) = key.sign(Kind::Done, &self.n.run, &a);
-                headers.insert(crate::trust::KEY_HEADER, k.as_str());
-                headers.insert(crate::trust::SIG_HEADER, sig.as_str());
-            }
-            let _ = self
-                .conn
-                .client
-                .publish_with_headers(reply, headers, a.into())
-                .await;
-        }
-    }
-
-    fn status(&self, core: &BrokerCore) -> Status {
-        let state = match core.halting() {
-            Some(_) => RunState::Halting,
-            None => RunState::Running,
-        };
-        Status {
-            v: VERSION,
-            run: self.n.run.clone(),
-            state,
-            published: self.published,
-            done: self.done,
-            failed: core.failed_jobs(),
-            in_flight: core.running() as u64,
-            input_done: core.input_done(),
-        }
     }
 
     /// Tells workers to kill the run's jobs and removes the run from the
@@ -503,13 +304,4 @@ impl<'a> Coord<'a> {
             Stopped::Sink(e) => Error::Io(e),
         })
     }
-}
-
-/// The spec a run already has on the broker.
-async fn last_spec(results: &async_nats::jetstream::stream::Stream, n: &Names) -> Option<RunSpec> {
-    let m = results
-        .get_last_raw_message_by_subject(&n.spec)
-        .await
-        .ok()?;
-    schema::decode(&m.payload).ok()
 }
