@@ -10,6 +10,7 @@ use crate::units::parse_duration;
 
 /// How a run treats failing, slow and resource-hungry jobs.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct JobControl {
     /// `--retries N`: a failing job is run up to N times in all (1 = no
     /// retry; 0 = until it succeeds, as GNU parallel reads 0).

@@ -19,7 +19,9 @@
 //! let template = Arc::new(Template::from_command(&["echo", "hello {}"], &TemplateOptions::default())?);
 //! let (_header, records) = Inputs::from_values(["a", "b c", "d"]).open()?;
 //! let jobs = Batcher::new(records, template.clone(), BatchOptions::default());
-//! let engine = Engine::new(RunConfig { jobs: 2, ..RunConfig::default() });
+//! let mut config = RunConfig::default();
+//! config.jobs = 2;
+//! let engine = Engine::new(config);
 //! let mut results = Collect::default();
 //! let summary = engine.run(jobs, &Commands::Template { template, context: false }, &mut results)?;
 //! assert_eq!(summary.failed, 0);

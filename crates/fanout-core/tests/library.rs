@@ -8,10 +8,9 @@ use fanout_core::{
 };
 
 fn config(jobs: usize) -> RunConfig {
-    RunConfig {
-        jobs,
-        ..RunConfig::default()
-    }
+    let mut config = RunConfig::default();
+    config.jobs = jobs;
+    config
 }
 
 #[test]

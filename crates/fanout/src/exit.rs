@@ -36,24 +36,21 @@ mod tests {
 
     #[test]
     fn counts_failures_like_gnu_parallel() {
-        let s = |failed| RunSummary {
-            failed,
-            ..RunSummary::default()
+        let s = |failed| {
+            let mut s = RunSummary::default();
+            s.failed = failed;
+            s
         };
         assert_eq!(status(&s(0)), 0);
         assert_eq!(status(&s(3)), 3);
         assert_eq!(status(&s(100)), 100);
         assert_eq!(status(&s(101)), 101);
         assert_eq!(status(&s(5000)), 101);
-        let int = RunSummary {
-            interrupted: Some(2),
-            ..RunSummary::default()
-        };
+        let mut int = RunSummary::default();
+        int.interrupted = Some(2);
         assert_eq!(status(&int), 255);
-        let pipe = RunSummary {
-            broken_pipe: true,
-            ..RunSummary::default()
-        };
+        let mut pipe = RunSummary::default();
+        pipe.broken_pipe = true;
         assert_eq!(status(&pipe), 141);
     }
 }

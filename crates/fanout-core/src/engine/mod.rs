@@ -29,8 +29,11 @@ pub enum OutputMode {
     Ungroup,
 }
 
-/// Settings of a run.
+/// Settings of a run. Start from `RunConfig::default()` and set what
+/// differs (it grows with fanout's options, so it cannot be built whole
+/// outside this crate).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct RunConfig {
     /// Job slots: at most this many jobs run at once.
     pub jobs: usize,
@@ -145,6 +148,7 @@ impl Commands {
 
 /// What a run came to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RunSummary {
     /// Jobs started (or printed, for a dry run).
     pub started: u64,
@@ -207,7 +211,9 @@ impl Engine {
     ///     let template = Arc::new(Template::from_command(&["echo", "{}"], &TemplateOptions::default())?);
     ///     let (_header, records) = Inputs::from_values(["x", "y", "z"]).open()?;
     ///     let jobs = Batcher::new(records, template.clone(), BatchOptions::default());
-    ///     let engine = Engine::new(RunConfig { jobs: 3, ..RunConfig::default() });
+    ///     let mut config = RunConfig::default();
+    ///     config.jobs = 3;
+    ///     let engine = Engine::new(config);
     ///     let commands = Commands::Template { template, context: false };
     ///     let mut results = Collect::default();
     ///     let summary = engine.run_async(jobs, &commands, &mut results).await?;

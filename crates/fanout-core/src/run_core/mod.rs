@@ -13,7 +13,7 @@ use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::time::{Instant, SystemTime};
 
-use crate::control::{HaltWhen, JobControl};
+use crate::control::HaltWhen;
 use crate::job::{JobArgs, JobSeq, SlotId};
 use crate::killing::Killing;
 use crate::scheduler::Dispatch;
@@ -287,19 +287,6 @@ impl<E, T> Core<E, T> {
         }
         if self.mem_check.is_some_and(|t| t <= now) {
             self.check_memory(now, sink);
-        }
-    }
-}
-
-impl Core<(), ()> {
-    /// The figures of a local run with `jobs` slots and `control`, for
-    /// tests and examples.
-    pub fn rules(jobs: usize, control: JobControl) -> Rules {
-        Rules {
-            slots: jobs,
-            control,
-            term_seq: crate::default_term_seq(),
-            total_jobs: None,
         }
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::*;
-use crate::control::{parse_halt, Timeout};
+use crate::control::{parse_halt, JobControl, Timeout};
 use crate::job::{ExitKind, KillReason, Records};
 use crate::throttle::Machine;
 

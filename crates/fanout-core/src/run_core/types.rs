@@ -39,6 +39,7 @@ pub enum State {
 
 /// A job the backend is running, as the core keeps it.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct Running<T> {
     /// Its arguments (a backend may replace the values: `--cat` makes
     /// `{}` the chunk's file).
@@ -59,6 +60,7 @@ pub struct Running<T> {
 
 /// How a job ended, as its backend saw it.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct Ended {
     /// The job.
     pub seq: JobSeq,
@@ -79,6 +81,7 @@ pub struct Ended {
 /// What a remote runner (a broker worker) measured of a job it ran: it
 /// picked the slot, ran the retries and the timeouts.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct Remote {
     /// The worker's slot.
     pub slot: SlotId,
@@ -111,6 +114,7 @@ impl Ended {
 
 /// The settings the core decides by.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Rules {
     /// Jobs running at once, at most.
     pub slots: usize,
@@ -120,6 +124,40 @@ pub struct Rules {
     pub term_seq: Vec<(i32, Duration)>,
     /// Jobs in the run, when known in advance (`--halt N%`).
     pub total_jobs: Option<u64>,
+}
+
+impl Rules {
+    /// `slots` jobs at once under `control`, GNU's default `--term-seq`,
+    /// the number of jobs unknown.
+    pub fn new(slots: usize, control: JobControl) -> Self {
+        Rules {
+            slots,
+            control,
+            term_seq: crate::default_term_seq(),
+            total_jobs: None,
+        }
+    }
+}
+
+impl Remote {
+    /// What a runner measured: its slot, the failed runs before, the
+    /// runtime and start, and the command rendered for that slot.
+    pub fn new(
+        slot: SlotId,
+        attempt: u32,
+        runtime: Duration,
+        started_at: SystemTime,
+        command: Vec<u8>,
+    ) -> Self {
+        Remote {
+            slot,
+            attempt,
+            runtime,
+            started_at,
+            killed: None,
+            command,
+        }
+    }
 }
 
 /// A job's result from what the core kept and how it ended.

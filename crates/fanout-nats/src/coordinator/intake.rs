@@ -258,26 +258,20 @@ impl Coord<'_> {
 /// checked wire result (`check::result`) except the command, which the
 /// caller rendered itself.
 pub(super) fn ended(w: &WireResult, command: Vec<u8>, out: Captured, err: Captured) -> Ended {
-    Ended {
-        seq: JobSeq(w.seq),
-        // A skipped job is answered before it gets here.
-        exit: ExitKind::try_from(w.exit).unwrap_or(ExitKind::SpawnFailed(libc::EPERM)),
-        stdout: out,
-        stderr: err,
-        cpu_time: Duration::from_nanos(w.cpu_ns),
-        max_rss_kib: w.max_rss_kib,
-        remote: Some(Remote {
-            slot: SlotId(w.slot),
-            attempt: w.attempt,
-            runtime: Duration::from_nanos(w.runtime_ns),
-            started_at: UNIX_EPOCH + Duration::from_nanos(w.start_ns),
-            killed: w
-                .killed
-                .map(KillReason::from)
-                .or(w.timed_out.then_some(KillReason::Timeout)),
-            command,
-        }),
-    }
+    // A skipped job is answered before it gets here.
+    let exit = ExitKind::try_from(w.exit).unwrap_or(ExitKind::SpawnFailed(libc::EPERM));
+    let mut e = Ended::new(JobSeq(w.seq), exit, out, err);
+    e.cpu_time = Duration::from_nanos(w.cpu_ns);
+    e.max_rss_kib = w.max_rss_kib;
+    let runtime = Duration::from_nanos(w.runtime_ns);
+    let started_at = UNIX_EPOCH + Duration::from_nanos(w.start_ns);
+    let mut remote = Remote::new(SlotId(w.slot), w.attempt, runtime, started_at, command);
+    remote.killed = w
+        .killed
+        .map(KillReason::from)
+        .or(w.timed_out.then_some(KillReason::Timeout));
+    e.remote = Some(remote);
+    e
 }
 
 /// A message's place in its stream (0 when the broker did not say).
@@ -328,12 +322,7 @@ mod tests {
                 return Ok(());
             }
             let job = JobArgs { seq: JobSeq(1), records: vec![vec![b"a".to_vec()]].into(), stdin: None };
-            let mut core = BrokerCore::new(fanout_core::run_core::Rules {
-                slots: 1,
-                control: Default::default(),
-                term_seq: Vec::new(),
-                total_jobs: None,
-            });
+            let mut core = BrokerCore::new(fanout_core::run_core::Rules::new(1, Default::default()));
             let mut rows = Rows::default();
             core.input(job, &mut rows);
             core.next_action(Instant::now());

@@ -100,15 +100,11 @@ where
 {
     let jobs = Jobs::read_ahead(jobs, INPUT_AHEAD)?;
     let conn = connect(&opts.broker, "coordinator").await?;
-    let mut core = BrokerCore::new(Rules {
-        slots: publish::PROBE_WINDOW.min(opts.window),
-        control: JobControl {
-            halt: opts.halt,
-            ..JobControl::default()
-        },
-        term_seq: Vec::new(),
-        total_jobs: opts.total_jobs,
-    });
+    let mut control = JobControl::default();
+    control.halt = opts.halt;
+    let mut rules = Rules::new(publish::PROBE_WINDOW.min(opts.window), control);
+    rules.total_jobs = opts.total_jobs;
+    let mut core = BrokerCore::new(rules);
     let mut c = Coord::start(conn, commands, opts, spec).await?;
     let result = c.run(&mut core, &jobs, sink).await;
     drop(jobs);

@@ -40,24 +40,21 @@ impl Bridge {
         done: UnboundedSender<JobResult>,
     ) -> (Bridge, EngineRun) {
         let cancel = CancelToken::default();
-        let config = RunConfig {
-            jobs: opts.jobs,
-            shell: opts.shell.clone(),
-            term_seq: opts.term_seq.clone(),
-            spool_threshold: opts.spool_threshold,
-            handle_signals: false,
-            control: JobControl {
-                retries: spec.retries,
-                // Checked when the spec was read (`gate::spec`).
-                timeout: spec.timeout.and_then(|t| crate::check::timeout(t).ok()),
-                ..JobControl::default()
-            },
-            // Unstarted jobs stay with the worker's loop, which can give
-            // them back.
-            queue: 1,
-            cancel: Some(cancel.clone()),
-            ..RunConfig::default()
-        };
+        let mut control = JobControl::default();
+        control.retries = spec.retries;
+        // Checked when the spec was read (`gate::spec`).
+        control.timeout = spec.timeout.and_then(|t| crate::check::timeout(t).ok());
+        let mut config = RunConfig::default();
+        config.jobs = opts.jobs;
+        config.shell = opts.shell.clone();
+        config.term_seq = opts.term_seq.clone();
+        config.spool_threshold = opts.spool_threshold;
+        config.handle_signals = false;
+        config.control = control;
+        // Unstarted jobs stay with the worker's loop, which can give them
+        // back.
+        config.queue = 1;
+        config.cancel = Some(cancel.clone());
         let (tx, rx) = mpsc::channel::<JobArgs>();
         let ended = Rc::new(Cell::new(false));
         let flag = ended.clone();

@@ -246,24 +246,22 @@ fn run_config(cli: &Cli, env: &Environment) -> Result<(RunConfig, FileNeed)> {
         Some(s) => term_seq(s)?,
         None => base.term_seq.clone(),
     };
-    let run = RunConfig {
-        jobs,
-        // A dry run prints each command as the job's output; --json,
-        // --files and --results need each job's whole output.
-        output: if cli.dry_run || cli.json || cli.files || cli.results.is_some() {
-            OutputMode::Group
-        } else {
-            output_mode(cli)
-        },
-        dry_run: cli.dry_run,
-        shell: shell.unwrap_or_else(|| OsString::from("/bin/sh")),
-        handle_signals: true,
-        subreaper: true,
-        control,
-        term_seq,
-        tmpdir: cli.tmpdir.clone(),
-        ..base
+    let mut run = base;
+    run.jobs = jobs;
+    // A dry run prints each command as the job's output; --json, --files
+    // and --results need each job's whole output.
+    run.output = if cli.dry_run || cli.json || cli.files || cli.results.is_some() {
+        OutputMode::Group
+    } else {
+        output_mode(cli)
     };
+    run.dry_run = cli.dry_run;
+    run.shell = shell.unwrap_or_else(|| OsString::from("/bin/sh"));
+    run.handle_signals = true;
+    run.subreaper = true;
+    run.control = control;
+    run.term_seq = term_seq;
+    run.tmpdir = cli.tmpdir.clone();
     Ok((run, need))
 }
 
