@@ -102,7 +102,7 @@ impl Batcher {
             slot: SlotId(0),
             context: false,
         };
-        let base_len = template.render_vec(&ctx).len();
+        let base_len = template.line_len(&ctx);
         Batcher {
             records,
             opts,
@@ -158,7 +158,7 @@ impl Batcher {
             slot: SlotId(1),
             context: false,
         };
-        self.template.render_vec(&ctx).len() + 1
+        self.template.line_len(&ctx) + 1
     }
 
     /// The next record: one put back by the last batch, else a new one.

@@ -13,6 +13,14 @@ pub enum Error {
     /// A replacement string opened with `{` but never closed, such as `{1`.
     #[error("unbalanced replacement string `{0}` in the command")]
     UnbalancedReplacement(String),
+    /// A `{= perl =}` replacement string needs perl, and there is none.
+    #[error(
+        "{{= perl =}} replacement strings need perl, which is not installed (or set $FANOUT_PERL)"
+    )]
+    PerlMissing,
+    /// A `{= perl =}` expression does not compile or died, or perl failed.
+    #[error("{0}")]
+    Perl(String),
     /// An input file (`::::`, `-a`) could not be opened or read.
     #[error("cannot open input file `{}`: {}", path.display(), crate::error::os_text(err))]
     InputFile {

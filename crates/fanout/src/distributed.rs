@@ -18,8 +18,9 @@ pub fn serve(config: &Config) -> Result<Option<u8>> {
         Role::Worker => {
             if d.trust.is_empty() && d.allow.is_empty() {
                 eprintln!(
-                    "fanout: warning: this worker runs any command a client of the broker publishes \
-                     (no --trust or --allow; see Security model in docs/DISTRIBUTED.md)"
+                    "{}this worker runs any command a client of the broker publishes \
+                     (no --trust or --allow; see Security model in docs/DISTRIBUTED.md)",
+                    crate::name::warning()
                 );
             }
             fanout_nats::work(WorkerOptions {
@@ -55,7 +56,7 @@ pub fn serve(config: &Config) -> Result<Option<u8>> {
 
 /// The broker side's warnings, printed as every message of fanout is.
 pub fn warnings_to_stderr() -> fanout_nats::WarnTo {
-    fanout_nats::WarnTo::new(|w| eprintln!("fanout: {w}"))
+    fanout_nats::WarnTo::new(|w| eprintln!("{}{w}", crate::name::warning()))
 }
 
 /// One line of `--status` output for `run`.

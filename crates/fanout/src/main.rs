@@ -8,6 +8,7 @@ mod distributed;
 mod docs;
 mod exit;
 mod limits;
+mod name;
 mod pipe;
 mod progress;
 mod run;
@@ -23,7 +24,7 @@ fn main() -> ExitCode {
     match main_inner() {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("fanout: {}", one_line(&message(&e)));
+            eprintln!("{}{}", name::error(), one_line(&message(&e)));
             ExitCode::from(exit::ERROR)
         }
     }
@@ -33,10 +34,9 @@ fn main_inner() -> Result<u8> {
     // One clap definition serves the `:::` splitter, the parse, the
     // completions and the man page.
     let cmd = Cli::command();
-    let (head, sources) = split_sources(
-        std::env::args_os().skip(1).collect(),
-        &cli::value_options(&cmd),
-    );
+    let opts = cli::value_options(&cmd);
+    let argv = cli::profile::expand(std::env::args_os().skip(1).collect(), &opts)?;
+    let (head, sources) = split_sources(argv, &opts);
     let parsed = cmd
         .clone()
         .try_get_matches_from(std::iter::once("fanout".into()).chain(head))

@@ -57,7 +57,13 @@ pub fn run(mut config: Config) -> Result<RunSummary> {
         .halt
         .is_some_and(|h| matches!(h.threshold, Threshold::Percent(_)));
     let counted = matches!(config.progress, Some(ProgressKind::Bar | ProgressKind::Eta));
-    let (jobs, total) = fanout_core::plan::prepare(jobs, config.shuf, pct_halt || counted);
+    // total_jobs() in a perl expression ({##}, {0#}) is the number of jobs:
+    // GNU parallel reads them all first, and so does fanout.
+    let count = pct_halt || counted || plan.template.needs_total();
+    let (jobs, total) = fanout_core::plan::prepare(jobs, config.shuf, count);
+    // A bad expression, or no perl, ends the run before any job starts.
+    plan.template.know_run(total, config.run.jobs);
+    plan.template.prepare()?;
     config.run.total_jobs = total;
     let counters = Arc::new(Counters::default());
     let display = config
@@ -105,7 +111,8 @@ fn read_prior(config: &Config) -> Result<Prior> {
     let prior = Prior::read(&log.path, log.resume)?;
     if let Some(torn) = &prior.torn {
         eprintln!(
-            "fanout: warning: joblog `{}` line {}: dropped a row cut short ({} bytes, no newline) by an earlier run that stopped while writing it; that job counts as not run",
+            "{}joblog `{}` line {}: dropped a row cut short ({} bytes, no newline) by an earlier run that stopped while writing it; that job counts as not run",
+            crate::name::warning(),
             log.path.display(),
             torn.line,
             torn.len

@@ -131,7 +131,9 @@ fn inherited_ignored_sigchld_does_not_fail_jobs() {
 #[test]
 fn a_job_that_cannot_start_is_reported_in_every_output_mode() {
     for mode in ["--group", "--line-buffer", "-u"] {
+        // The message is the shell's: dash's, here (bash says "No such file").
         let out = fanout([mode, "./no-such-program", ":::", "a"])
+            .env("PARALLEL_SHELL", "/bin/sh")
             .run()
             .code(1);
         assert!(out.err().contains("not found"), "{mode}: {}", out.err());

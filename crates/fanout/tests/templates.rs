@@ -99,8 +99,42 @@ fn parallel_shell_chooses_the_shell() {
 #[test]
 fn echo_with_options_or_backslashes_behaves_as_in_the_shell() {
     // dash's builtin echo interprets \t; /bin/echo would not.
-    fanout(["echo", ":::", "a\\tb"]).run().stdout_is("a\tb\n");
-    fanout(["echo", "-n", ":::", "x"]).run().stdout_is("x");
+    let sh = |args: &[&str]| fanout(args.to_vec()).env("PARALLEL_SHELL", "/bin/sh");
+    sh(&["echo", ":::", "a\\tb"]).run().stdout_is("a\tb\n");
+    sh(&["echo", "-n", ":::", "x"]).run().stdout_is("x");
+}
+
+#[test]
+fn functions_exported_from_bash_run_as_commands() {
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg("f() { echo \"f:$1\"; }; export -f f; exec \"$0\" -k f ::: a b")
+        .arg(common::bin())
+        .env_remove("PARALLEL_SHELL")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "f:a\nf:b\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn command_lines_run_in_the_shell_fanout_was_started_from() {
+    let run_from = |shell: &str| {
+        let out = std::process::Command::new(shell)
+            .arg("-c")
+            .arg("\"$0\" 'echo ${BASH_VERSION:+bash}' ::: x")
+            .arg(common::bin())
+            .env_remove("PARALLEL_SHELL")
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(run_from("bash"), "bash x\n");
+    assert_eq!(run_from("dash"), "x\n");
 }
 
 #[test]

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use crate::control::{HaltWhen, JobControl};
 use crate::job::{JobArgs, SlotId};
-use crate::template::{RenderCtx, Template};
+use crate::template::{RenderCtx, Rendered, Template};
 use crate::{Error, Result, Sink};
 
 /// How job output reaches fanout's stdout and stderr.
@@ -69,6 +69,8 @@ pub struct RunConfig {
     /// Jobs read ahead of the running ones, at most (pipe mode keeps this
     /// near the number of slots: each job holds a chunk of input).
     pub queue: usize,
+    /// The name fanout's own messages in a job's stderr begin with.
+    pub program: String,
     /// Ends the run from outside, as SIGTERM would: running jobs walk the
     /// term sequence and are not reported. A distributed worker uses it
     /// when its run is cancelled or it shuts down.
@@ -91,6 +93,7 @@ impl Default for RunConfig {
             total_jobs: None,
             queue: crate::feed::CAPACITY,
             cancel: None,
+            program: "fanout".into(),
         }
     }
 }
@@ -121,28 +124,64 @@ pub enum Commands {
 }
 
 impl Commands {
-    /// The command line of job `args` in `slot`.
+    /// The command line of job `args` in `slot` (empty where a perl
+    /// expression failed; see [`Commands::compose`]).
     pub fn render(&self, args: &JobArgs, slot: SlotId) -> Vec<u8> {
+        self.compose(args, slot).ok().flatten().unwrap_or_default()
+    }
+
+    /// The command line of job `args` in `slot`; `None` when a perl
+    /// expression called `skip()`, an error when one failed.
+    pub fn compose(&self, args: &JobArgs, slot: SlotId) -> Result<Option<Vec<u8>>> {
         match self {
             Commands::Template { template, context } => {
-                let mut line = template.render_vec(&RenderCtx {
+                let mut line = Vec::with_capacity(64);
+                let ctx = RenderCtx {
                     records: &args.records,
                     seq: args.seq,
                     slot,
                     context: *context,
-                });
+                };
+                if template.try_render(&ctx, &mut line)? == Rendered::Skip {
+                    return Ok(None);
+                }
                 // Grown by doubling, a long line (-X) would keep up to as
                 // much again unused, for as long as the job is held.
                 if line.capacity() - line.len() > 4096 {
                     line.shrink_to_fit();
                 }
-                line
+                Ok(Some(line))
             }
             Commands::Argv => {
                 let words: Vec<Vec<u8>> = args.records.values().map(crate::quote::quote).collect();
-                words.join(&b' ')
+                Ok(Some(words.join(&b' ')))
             }
         }
+    }
+
+    /// `jobs`, with each job's perl expressions evaluated as the input
+    /// thread reads it (see `template::perl::ahead`).
+    pub fn ahead<I>(&self, jobs: I) -> Box<dyn Iterator<Item = Result<JobArgs>> + Send>
+    where
+        I: Iterator<Item = Result<JobArgs>> + Send + 'static,
+    {
+        match self {
+            Commands::Template { template, context } => {
+                crate::template::perl::ahead(template.clone(), *context, jobs)
+            }
+            Commands::Argv => Box::new(jobs),
+        }
+    }
+
+    /// Gets the template ready for a run of `slots` slots and `total` jobs
+    /// (when known): its perl expressions compiled, so that a bad one, or a
+    /// missing perl, stops the run before any job starts.
+    pub fn prepare(&self, slots: usize, total: Option<u64>) -> Result<()> {
+        if let Commands::Template { template, .. } = self {
+            template.know_run(total, slots);
+            template.prepare()?;
+        }
+        Ok(())
     }
 }
 
@@ -235,12 +274,13 @@ impl Engine {
         I: Iterator<Item = Result<JobArgs>> + Send + 'static,
         S: Sink,
     {
+        commands.prepare(self.config.jobs, self.config.total_jobs)?;
         crate::exec::keep_children_reapable();
         if self.config.subreaper {
             crate::exec::orphans::become_subreaper().map_err(Error::Runtime)?;
         }
-        let jobs =
-            crate::backend::Jobs::read_ahead(jobs, self.config.queue).map_err(Error::Runtime)?;
+        let jobs = crate::backend::Jobs::read_ahead(commands.ahead(jobs), self.config.queue)
+            .map_err(Error::Runtime)?;
         run::run(&self.config, jobs, commands, sink).await
     }
 }

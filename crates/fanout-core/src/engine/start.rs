@@ -27,12 +27,23 @@ impl Local<'_> {
     ) {
         let run = core.job_mut(seq).expect("the core started it");
         let mut temp = self.chunk_file(&mut run.job, run.attempt);
-        run.command = self.commands.render(&run.job, run.slot);
+        run.command = match self.commands.compose(&run.job, run.slot) {
+            Ok(Some(line)) => line,
+            // skip(): the job is not run, and nothing reports it.
+            Ok(None) => {
+                core.forget(seq);
+                return;
+            }
+            Err(e) => {
+                core.forget(seq);
+                return core.fail(e);
+            }
+        };
         run.data.temp = temp.as_mut().ok().and_then(Option::take);
         let slot = run.slot;
         core.announce(seq, slot, sink);
         if let Err(e) = temp {
-            return Self::not_started(core, seq, e, sink);
+            return self.not_started(core, seq, e, sink);
         }
         if self.cfg.dry_run {
             let run = core.job(seq).expect("the core started it");
@@ -52,12 +63,14 @@ impl Local<'_> {
 
     /// Reports a job that could not start, with fanout's message.
     fn not_started<S: Sink + ?Sized>(
+        &self,
         core: &mut LocalCore,
         seq: JobSeq,
         e: io::Error,
         sink: &mut S,
     ) {
-        let msg = format!("fanout: cannot start job {seq}: {e}\n").into_bytes();
+        let p = &self.cfg.program;
+        let msg = format!("{p}: cannot start job {seq}: {e}\n").into_bytes();
         let exit = ExitKind::SpawnFailed(e.raw_os_error().unwrap_or(0));
         let ended = Ended::new(seq, exit, Captured::default(), Captured::from_vec(msg));
         core.ended(ended, Instant::now(), sink);
@@ -108,7 +121,7 @@ impl Local<'_> {
                 self.running
                     .push(Box::pin(exec::drive(seq, sp, ctx, feeder)));
             }
-            Err(e) => Self::not_started(core, seq, e, sink),
+            Err(e) => self.not_started(core, seq, e, sink),
         }
     }
 

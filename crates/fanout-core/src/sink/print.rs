@@ -29,6 +29,9 @@ pub struct PrintOptions {
     pub trace: bool,
     /// `--tag` / `--tagstring`.
     pub tag: Option<Tag>,
+    /// The name fanout's own messages begin with (`fanout`, or `parallel`
+    /// when invoked under GNU's name).
+    pub program: String,
 }
 
 /// Writes job output to the process's stdout (fd 1) and stderr (fd 2).
@@ -121,12 +124,13 @@ impl Printer {
             HaltOn::Success => "succeeded",
             HaltOn::Done => "finished",
         };
-        let mut msg = format!("fanout: This job {what}:\n").into_bytes();
+        let p = &self.opts.program;
+        let mut msg = format!("{p}: This job {what}:\n").into_bytes();
         msg.extend_from_slice(command);
         msg.push(b'\n');
         if when == HaltWhen::Soon && running > 0 {
             msg.extend_from_slice(
-                format!("fanout: Starting no more jobs. Waiting for {running} jobs to finish.\n")
+                format!("{p}: Starting no more jobs. Waiting for {running} jobs to finish.\n")
                     .as_bytes(),
             );
         }
@@ -197,7 +201,11 @@ impl Sink for Printer {
                 command,
                 ..
             } => {
-                let mut msg = b"fanout: Warning: This job was killed because it timed out:\nfanout: Warning: ".to_vec();
+                let p = &self.opts.program;
+                let mut msg = format!(
+                    "{p}: Warning: This job was killed because it timed out:\n{p}: Warning: "
+                )
+                .into_bytes();
                 msg.extend_from_slice(command);
                 msg.push(b'\n');
                 self.err.write_all(&msg)

@@ -6,10 +6,15 @@
 
 mod modifier;
 mod parse;
+pub(crate) mod perl;
 mod render;
+mod rpl;
+
+use std::sync::Arc;
 
 pub use modifier::Modifier;
-pub use render::RenderCtx;
+pub use render::{RenderCtx, Rendered};
+pub use rpl::{plus, Rpl};
 
 /// Which input value a replacement string stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +43,15 @@ pub enum Token {
     Seq,
     /// `{%}`: the job's slot number.
     Slot,
+    /// `{= perl =}` (or a `--rpl` tag standing for one): `$_` is each value
+    /// of the job in turn (`None`), or one value (`{=2 ... =}`), and what
+    /// the expression leaves in it is inserted.
+    Perl {
+        /// Which value: `None` for each.
+        pos: Option<Pos>,
+        /// The expression.
+        code: Arc<Vec<u8>>,
+    },
 }
 
 /// A word (no whitespace inside literals) or the whitespace between words.
@@ -62,6 +76,13 @@ pub struct TemplateOptions {
     /// Append ` {}` when the command has no replacement string (off for
     /// `-N0`, where jobs take no arguments).
     pub append_missing: bool,
+    /// What opens and closes a perl expression (`--parens`).
+    pub parens: (Vec<u8>, Vec<u8>),
+    /// `--rpl` and `--plus` strings, tried longest tag first.
+    pub rpl: Vec<Rpl>,
+    /// Built-in strings under other names (`-U`, `--basenamereplace`, ...):
+    /// (new name, built-in name). The built-in name is then plain text.
+    pub renamed: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 impl Default for TemplateOptions {
@@ -71,6 +92,9 @@ impl Default for TemplateOptions {
             quote_command: false,
             header: Vec::new(),
             append_missing: true,
+            parens: (b"{=".to_vec(), b"=}".to_vec()),
+            rpl: Vec::new(),
+            renamed: Vec::new(),
         }
     }
 }
@@ -81,6 +105,7 @@ impl Default for TemplateOptions {
 pub struct Template {
     segments: Vec<Segment>,
     quote_values: bool,
+    perl: perl::RunState,
 }
 
 impl Template {
@@ -99,14 +124,23 @@ impl Template {
             return Ok(Template {
                 segments: vec![Segment::Word(vec![all])],
                 quote_values: false,
+                perl: perl::RunState::default(),
             });
         }
         let mut tokens = Vec::new();
-        for (i, w) in words.iter().enumerate() {
-            if i > 0 {
-                tokens.push(Token::Lit(b" ".to_vec()));
+        if opts.quote_command {
+            // -q quotes each word for itself.
+            for (i, w) in words.iter().enumerate() {
+                if i > 0 {
+                    tokens.push(Token::Lit(b" ".to_vec()));
+                }
+                parse::parse_word(w.as_ref(), opts, &mut tokens)?;
             }
-            parse::parse_word(w.as_ref(), opts, &mut tokens)?;
+        } else {
+            // As GNU parallel: the words are one command line, so a
+            // `{= ... =}` may span several of them.
+            let line: Vec<&[u8]> = words.iter().map(AsRef::as_ref).collect();
+            parse::parse_word(&line.join(&b' '), opts, &mut tokens)?;
         }
         let has_repl = tokens.iter().any(|t| !matches!(t, Token::Lit(_)));
         if !has_repl && opts.append_missing {
@@ -119,6 +153,7 @@ impl Template {
         Ok(Template {
             segments: parse::segments(tokens),
             quote_values: true,
+            perl: perl::RunState::default(),
         })
     }
 
@@ -137,7 +172,60 @@ impl Template {
         Ok(Template {
             segments: parse::segments(tokens),
             quote_values: false,
+            perl: perl::RunState::default(),
         })
+    }
+
+    /// The perl expressions in the template.
+    fn perl_codes(&self) -> impl Iterator<Item = &[u8]> {
+        self.segments
+            .iter()
+            .flat_map(|s| match s {
+                Segment::Word(tokens) => tokens.as_slice(),
+                Segment::Space(_) => &[],
+            })
+            .filter_map(|t| match t {
+                Token::Perl { code, .. } => Some(code.as_slice()),
+                _ => None,
+            })
+    }
+
+    /// True when the template has a `{= perl =}` expression.
+    pub fn has_perl(&self) -> bool {
+        self.perl_codes().next().is_some()
+    }
+
+    /// True when the expressions may be evaluated before the job has a
+    /// slot (in the input thread, ahead of its start): none mentions it.
+    fn evaluable_ahead(&self) -> bool {
+        self.has_perl()
+            && self
+                .perl_codes()
+                .all(|c| memchr::memmem::find(c, b"slot").is_none())
+    }
+
+    /// True when an expression asks for the number of jobs, which is then
+    /// to be known before the first job starts (as GNU parallel reads all
+    /// input first for `{##}`).
+    pub fn needs_total(&self) -> bool {
+        self.perl_codes()
+            .any(|c| memchr::memmem::find(c, b"total_jobs").is_some())
+    }
+
+    /// Compiles the template's perl expressions (starting the perl
+    /// coprocess), so that a bad expression or a missing perl stops the
+    /// run before any job starts.
+    pub fn prepare(&self) -> crate::Result<()> {
+        for code in self.perl_codes() {
+            perl::compile(code)?;
+        }
+        Ok(())
+    }
+
+    /// Tells the template the run's number of jobs (`total_jobs()`) and of
+    /// slots (`{0%}`), when known.
+    pub fn know_run(&self, total: Option<u64>, slots: usize) {
+        self.perl.know_run(total, slots);
     }
 
     /// True when the template has no replacement strings: it renders the

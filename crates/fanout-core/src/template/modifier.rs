@@ -29,6 +29,17 @@ impl Modifier {
         })
     }
 
+    /// The same as a perl expression on `$_` (for a format, `{.:%10s}`).
+    pub(crate) fn perl(self) -> &'static str {
+        match self {
+            Modifier::Whole => "",
+            Modifier::NoExt => r"s:\.[^/.]*$::",
+            Modifier::Base => r"s:.*/::",
+            Modifier::Dir => r"require File::Basename; $_ = File::Basename::dirname($_)",
+            Modifier::BaseNoExt => r"s:.*/::; s:\.[^/.]*$::",
+        }
+    }
+
     /// Applies the modifier; every result is a slice of the value.
     pub fn apply(self, v: &[u8]) -> &[u8] {
         match self {

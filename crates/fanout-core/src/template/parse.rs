@@ -1,5 +1,7 @@
 //! Turning command text into tokens, once per run.
 
+use std::sync::Arc;
+
 use super::{Modifier, Pos, Segment, TemplateOptions, Token};
 use crate::quote::quote_into;
 use crate::{Error, Result};
@@ -25,8 +27,16 @@ pub(super) fn parse_word(s: &[u8], opts: &TemplateOptions, out: &mut Vec<Token>)
         }
     };
     let start_len = out.len();
+    let mut rpl: Vec<&super::Rpl> = opts.rpl.iter().collect();
+    rpl.sort_by_key(|r| std::cmp::Reverse(r.tag_len()));
     let mut i = 0;
     while i < s.len() {
+        if let Some((tok, len)) = special(&s[i..], opts, &rpl)? {
+            flush(&mut lit, out);
+            out.push(tok);
+            i += len;
+            continue;
+        }
         if !opts.replace.is_empty() && s[i..].starts_with(&opts.replace) {
             flush(&mut lit, out);
             out.push(Token::Arg {
@@ -36,7 +46,7 @@ pub(super) fn parse_word(s: &[u8], opts: &TemplateOptions, out: &mut Vec<Token>)
             i += opts.replace.len();
             continue;
         }
-        if s[i] == b'{' {
+        if s[i] == b'{' && !renamed_away(&s[i..], opts) {
             if let Some((tok, len)) = parse_brace(&s[i..], opts)? {
                 flush(&mut lit, out);
                 out.push(tok);
@@ -57,6 +67,77 @@ pub(super) fn parse_word(s: &[u8], opts: &TemplateOptions, out: &mut Vec<Token>)
     Ok(())
 }
 
+/// A perl expression, a renamed built-in or a `--rpl` tag at the start
+/// of `s`, with its length.
+fn special(
+    s: &[u8],
+    opts: &TemplateOptions,
+    rpl: &[&super::Rpl],
+) -> Result<Option<(Token, usize)>> {
+    let (open, close) = (&opts.parens.0, &opts.parens.1);
+    if !open.is_empty() && s.starts_with(open) {
+        let body = &s[open.len()..];
+        let Some(end) = memchr::memmem::find(body, close) else {
+            return Err(Error::UnbalancedReplacement(
+                String::from_utf8_lossy(&s[..s.len().min(open.len() + 20)]).into_owned(),
+            ));
+        };
+        return Ok(Some((
+            perl_token(&body[..end]),
+            open.len() + end + close.len(),
+        )));
+    }
+    for (new, old) in &opts.renamed {
+        if !new.is_empty() && s.starts_with(new) {
+            if let Some(tok) = builtin(&old[1..old.len() - 1]) {
+                return Ok(Some((tok, new.len())));
+            }
+        }
+    }
+    for r in rpl {
+        if let Some(m) = r.matches(s) {
+            return Ok(Some((perl_token(&m.code), m.len)));
+        }
+    }
+    Ok(None)
+}
+
+/// `{=N expr =}`: a leading number is the value's position (as GNU
+/// parallel reads it, so `1 $_=seq()` is evaluated once).
+fn perl_token(expr: &[u8]) -> Token {
+    let neg = usize::from(expr.first() == Some(&b'-'));
+    let digits = expr[neg..]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    let n = std::str::from_utf8(&expr[neg..neg + digits])
+        .ok()
+        .and_then(|d| d.parse().ok());
+    let (pos, code) = match n {
+        Some(n) if digits > 0 => {
+            let rest = &expr[neg + digits..];
+            let rest = &rest[rest.iter().take_while(|b| **b == b' ').count()..];
+            let pos = if neg == 1 {
+                Pos::FromEnd(n)
+            } else {
+                Pos::Index(n)
+            };
+            (Some(pos), rest)
+        }
+        _ => (None, expr),
+    };
+    Token::Perl {
+        pos,
+        code: Arc::new(code.to_vec()),
+    }
+}
+
+/// True when `s` starts with a built-in string that was given another
+/// name, which makes it plain text.
+fn renamed_away(s: &[u8], opts: &TemplateOptions) -> bool {
+    opts.renamed.iter().any(|(_, old)| s.starts_with(old))
+}
+
 /// Parses a `{...}` at the start of `s`. `Ok(None)` means it is not a
 /// replacement string (awk's `{print}`, a shell group) and stays literal.
 fn parse_brace(s: &[u8], opts: &TemplateOptions) -> Result<Option<(Token, usize)>> {
@@ -66,12 +147,31 @@ fn parse_brace(s: &[u8], opts: &TemplateOptions) -> Result<Option<(Token, usize)
     }
     match s.get(1 + k) {
         Some(b'}') => Ok(builtin(&s[1..1 + k]).map(|t| (t, k + 2))),
+        Some(b':') if s.get(2 + k) == Some(&b'%') => Ok(formatted(s, k)),
         // `{1` at the end of a word: a replacement string left open.
         None | Some(b' ' | b'\t' | b'\n') => Err(Error::UnbalancedReplacement(
             String::from_utf8_lossy(&s[..1 + k]).into_owned(),
         )),
         Some(_) => Ok(None),
     }
+}
+
+/// A built-in string with a format, `{#:%05d}` `{2.:%10s}`: evaluated in
+/// perl as GNU parallel does.
+fn formatted(s: &[u8], k: usize) -> Option<(Token, usize)> {
+    let close = 1 + k + memchr::memchr(b'}', &s[1 + k..])?;
+    let (pos, mut code) = match builtin(&s[1..1 + k])? {
+        Token::Seq => (Some(Pos::Index(1)), b"$_ = seq()".to_vec()),
+        Token::Slot => (Some(Pos::Index(1)), b"$_ = slot()".to_vec()),
+        Token::Arg { pos, modifier } => {
+            let pos = (pos != Pos::All).then_some(pos);
+            (pos, modifier.perl().as_bytes().to_vec())
+        }
+        _ => return None,
+    };
+    super::rpl::sprintf_into(&s[2 + k..close], &mut code);
+    let code = Arc::new(code);
+    Some((Token::Perl { pos, code }, close + 1))
 }
 
 /// `{name}` for a `--header` column name, with the same modifiers as

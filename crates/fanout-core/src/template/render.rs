@@ -1,8 +1,32 @@
 //! Rendering a parsed template for one job.
 
+use super::perl::{self, Answers, JobView, Value};
 use super::{Pos, Segment, Template, Token};
 use crate::job::{JobSeq, Record, Records, SlotId};
 use crate::quote::quote_into;
+
+/// How perl expressions are handled in a walk over the template: first
+/// their values are collected (one request per job), then inserted.
+enum Pass<'r, 'v> {
+    /// No perl in the template.
+    Plain,
+    /// Collect (code, `$_`) pairs; write nothing.
+    Collect(&'r mut Vec<(&'v [u8], &'v [u8])>),
+    /// Insert the answers in the same order.
+    Insert(&'r mut std::vec::IntoIter<Value>),
+    /// Insert each value as it is: the line's length, about, without
+    /// running perl (for `-s`).
+    Estimate,
+}
+
+/// What rendering a job came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rendered {
+    /// The command line is in the buffer.
+    Line,
+    /// A perl expression called `skip()`: the job is not run.
+    Skip,
+}
 
 /// What a job contributes to its command line.
 #[derive(Debug, Clone, Copy)]
@@ -18,8 +42,55 @@ pub struct RenderCtx<'a> {
 }
 
 impl Template {
-    /// Appends the job's command line to `out`.
+    /// Appends the job's command line to `out`. A perl expression that
+    /// fails inserts nothing here; see [`Template::try_render`].
     pub fn render(&self, ctx: &RenderCtx<'_>, out: &mut Vec<u8>) {
+        let start = out.len();
+        if self.try_render(ctx, out).is_err() {
+            out.truncate(start);
+        }
+    }
+
+    /// Appends the job's command line to `out`, evaluating its perl
+    /// expressions (all of one job in one request to the coprocess).
+    pub fn try_render(&self, ctx: &RenderCtx<'_>, out: &mut Vec<u8>) -> crate::Result<Rendered> {
+        if !self.has_perl() {
+            self.walk(ctx, out, &mut Pass::Plain);
+            return Ok(Rendered::Line);
+        }
+        let answers = match self.perl.take(ctx.seq) {
+            Some(Ok(a)) => a,
+            Some(Err(msg)) => return Err(crate::Error::Perl(msg)),
+            None => self.evaluate(ctx)?.unwrap_or_default(),
+        };
+        if answers.skip {
+            return Ok(Rendered::Skip);
+        }
+        let mut values = answers.values.into_iter();
+        self.walk(ctx, out, &mut Pass::Insert(&mut values));
+        Ok(Rendered::Line)
+    }
+
+    /// Evaluates the job's perl expressions, all in one request; `None`
+    /// when the template has none.
+    pub(crate) fn evaluate(&self, ctx: &RenderCtx<'_>) -> crate::Result<Option<Answers>> {
+        if !self.has_perl() {
+            return Ok(None);
+        }
+        let mut reqs = Vec::new();
+        let mut scratch = Vec::new();
+        self.walk(ctx, &mut scratch, &mut Pass::Collect(&mut reqs));
+        let args: Vec<&[u8]> = ctx.records.values().collect();
+        let job = JobView {
+            seq: ctx.seq.0,
+            slot: ctx.slot.0,
+            total: self.perl.total(),
+            slots: self.perl.slots(),
+        };
+        perl::eval(job, &args, &reqs).map(Some)
+    }
+
+    fn walk<'v>(&'v self, ctx: &RenderCtx<'v>, out: &mut Vec<u8>, pass: &mut Pass<'_, 'v>) {
         for seg in &self.segments {
             match seg {
                 Segment::Space(s) => out.extend_from_slice(s),
@@ -28,12 +99,21 @@ impl Template {
                         if i > 0 {
                             out.push(b' ');
                         }
-                        self.render_word(toks, ctx, rec, out);
+                        self.render_word(toks, ctx, rec, out, pass);
                     }
                 }
-                Segment::Word(toks) => self.render_word(toks, ctx, ctx.records.values(), out),
+                Segment::Word(toks) => self.render_word(toks, ctx, ctx.records.values(), out, pass),
             }
         }
+    }
+
+    /// The length of the job's command line, with each perl expression's
+    /// input standing for its value: `-s` measures lines before their jobs
+    /// exist, and an expression must run once per job, when it starts.
+    pub fn line_len(&self, ctx: &RenderCtx<'_>) -> usize {
+        let mut out = Vec::with_capacity(64);
+        self.walk(ctx, &mut out, &mut Pass::Estimate);
+        out.len()
     }
 
     /// Renders to a new vector; see [`Template::render`].
@@ -61,20 +141,24 @@ impl Template {
             let Segment::Word(toks) = seg else { continue };
             if context && has_all(toks) {
                 scratch.clear();
-                self.render_word(toks, &ctx, vals.clone(), &mut scratch);
+                self.render_word(toks, &ctx, vals.clone(), &mut scratch, &mut Pass::Plain);
                 cost += scratch.len() + 1;
                 continue;
             }
             for t in toks {
-                if let Token::Arg {
-                    pos: Pos::All,
-                    modifier,
-                } = t
-                {
-                    scratch.clear();
-                    self.push_values(vals.clone(), *modifier, &mut scratch);
-                    cost += scratch.len() + 1;
-                }
+                // A perl expression's value is not known before the job
+                // renders; its input's length stands for it.
+                let modifier = match t {
+                    Token::Arg {
+                        pos: Pos::All,
+                        modifier,
+                    } => *modifier,
+                    Token::Perl { pos: None, .. } => super::Modifier::Whole,
+                    _ => continue,
+                };
+                scratch.clear();
+                self.push_values(vals.clone(), modifier, &mut scratch);
+                cost += scratch.len() + 1;
             }
         }
         cost
@@ -82,12 +166,30 @@ impl Template {
 
     /// Renders one word with `vals` as the job's values (all of them, or
     /// one record's under `-X`).
-    fn render_word<'v, V>(&self, toks: &[Token], ctx: &RenderCtx<'_>, vals: V, out: &mut Vec<u8>)
-    where
+    fn render_word<'v, V>(
+        &self,
+        toks: &'v [Token],
+        ctx: &RenderCtx<'_>,
+        vals: V,
+        out: &mut Vec<u8>,
+        pass: &mut Pass<'_, 'v>,
+    ) where
         V: ExactSizeIterator<Item = &'v [u8]> + Clone,
     {
         for t in toks {
             match t {
+                Token::Perl { pos: None, code } => {
+                    for (i, v) in vals.clone().enumerate() {
+                        if i > 0 {
+                            out.push(b' ');
+                        }
+                        self.perl_value(code, v, out, pass);
+                    }
+                }
+                Token::Perl { pos: Some(p), code } => {
+                    let v = nth_value(vals.clone(), *p).unwrap_or(b"");
+                    self.perl_value(code, v, out, pass);
+                }
                 Token::Lit(b) => out.extend_from_slice(b),
                 Token::Seq => push_num(ctx.seq.0, out),
                 Token::Slot => push_num(u64::from(ctx.slot.0), out),
@@ -100,6 +202,30 @@ impl Template {
                     // as GNU parallel renders it under -N.
                     if let Some(v) = nth_value(vals.clone(), *pos) {
                         self.push_value(modifier.apply(v), out);
+                    }
+                }
+            }
+        }
+    }
+
+    /// One evaluation of `code` on `v`: asked for, or inserted.
+    fn perl_value<'v>(
+        &self,
+        code: &'v [u8],
+        v: &'v [u8],
+        out: &mut Vec<u8>,
+        pass: &mut Pass<'_, 'v>,
+    ) {
+        match pass {
+            Pass::Plain => {}
+            Pass::Estimate => self.push_value(v, out),
+            Pass::Collect(reqs) => reqs.push((code, v)),
+            Pass::Insert(values) => {
+                if let Some(value) = values.next() {
+                    if value.unquoted {
+                        out.extend_from_slice(&value.bytes);
+                    } else {
+                        self.push_value(&value.bytes, out);
                     }
                 }
             }

@@ -98,6 +98,8 @@ pub async fn coordinate_async<I>(
 where
     I: Iterator<Item = fanout_core::Result<JobArgs>> + Send + 'static,
 {
+    // A bad perl expression, or no perl, ends the run before it starts.
+    commands.prepare(opts.window, opts.total_jobs)?;
     let jobs = Jobs::read_ahead(jobs, INPUT_AHEAD)?;
     let conn = connect(&opts.broker, "coordinator").await?;
     let mut control = JobControl::default();

@@ -54,6 +54,7 @@ pub(crate) fn commands(spec: &RunSpec) -> fanout_core::Result<fanout_core::Comma
             quote_command: spec.quote_command,
             header: spec.header.iter().map(|b| b.0.clone()).collect(),
             append_missing: spec.append_missing,
+            ..Default::default()
         },
     )?;
     Ok(fanout_core::Commands::Template {

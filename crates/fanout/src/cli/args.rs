@@ -66,6 +66,22 @@ pub struct Cli {
     #[arg(long = "will-cite", visible_alias = "no-notice", hide = true)]
     pub will_cite: bool,
 
+    /// Accepted for compatibility: fanout asks for no citation.
+    #[arg(long = "bibtex", visible_alias = "citation", hide = true)]
+    pub bibtex: bool,
+
+    /// Read options from the profile ~/.parallel/NAME (or $PARALLEL_HOME/NAME) first; may repeat.
+    #[arg(short = 'J', long = "profile", value_name = "NAME")]
+    pub profile: Vec<OsString>,
+
+    /// Copy environment variable VAR to remote jobs (a local job has the whole environment already).
+    #[arg(long = "env", value_name = "VAR")]
+    pub env: Vec<OsString>,
+
+    /// Ignore the profiles and $PARALLEL.
+    #[arg(long = "plain")]
+    pub plain: bool,
+
     /// Print the command lines instead of running them.
     #[arg(long = "dry-run")]
     pub dry_run: bool,
@@ -77,6 +93,56 @@ pub struct Cli {
     /// Use STR instead of {} as the replacement string.
     #[arg(short = 'I', value_name = "STR")]
     pub replace: Option<OsString>,
+
+    /// As -I STR (-i alone, or --replace: {}).
+    #[arg(short = 'i', long = "replace", value_name = "STR", num_args = 0..=1,
+          require_equals = true, default_missing_value = "{}")]
+    pub replace_i: Option<OsString>,
+
+    /// Define a replacement string: 'TAG perl-expression' ('{TAG(regexp)} ...' takes arguments).
+    #[arg(long = "rpl", value_name = "'TAG PERL'")]
+    pub rpl: Vec<OsString>,
+
+    /// Add GNU parallel's --plus replacement strings ({+/} {..} {##} {:N} {%str} ...).
+    #[arg(long = "plus")]
+    pub plus: bool,
+
+    /// What opens and closes a perl expression, both halves together (default {==}).
+    #[arg(long = "parens", value_name = "STR")]
+    pub parens: Option<OsString>,
+
+    /// Use STR instead of {.} (the value without its extension).
+    #[arg(
+        short = 'U',
+        long = "extensionreplace",
+        visible_alias = "er",
+        value_name = "STR"
+    )]
+    pub extension_replace: Option<OsString>,
+
+    /// Use STR instead of {/} (the basename).
+    #[arg(long = "basenamereplace", visible_alias = "bn", value_name = "STR")]
+    pub basename_replace: Option<OsString>,
+
+    /// Use STR instead of {//} (the directory).
+    #[arg(long = "dirnamereplace", visible_alias = "dn", value_name = "STR")]
+    pub dirname_replace: Option<OsString>,
+
+    /// Use STR instead of {/.} (the basename without extension).
+    #[arg(
+        long = "basenameextensionreplace",
+        visible_alias = "bne",
+        value_name = "STR"
+    )]
+    pub basename_extension_replace: Option<OsString>,
+
+    /// Use STR instead of {#} (the job's number).
+    #[arg(long = "seqreplace", value_name = "STR")]
+    pub seq_replace: Option<OsString>,
+
+    /// Use STR instead of {%} (the job's slot).
+    #[arg(long = "slotreplace", value_name = "STR")]
+    pub slot_replace: Option<OsString>,
 
     /// Use at most N arguments per command line.
     #[arg(short = 'n', long = "max-args", value_name = "N")]

@@ -128,17 +128,24 @@ impl Config {
         if batch.max_chars < 2 {
             bail!("invalid value `{}` for -s: too small", batch.max_chars);
         }
-        let template = TemplateOptions {
-            replace: cli
-                .replace
-                .map_or_else(|| b"{}".to_vec(), OsString::into_vec),
-            quote_command: cli.quote,
-            header: Vec::new(),
-            // In pipe mode the input is on stdin, not in the command.
-            // (--cat and --fifo name the chunk's file with {}).
-            append_missing: max_args != Some(0)
-                && pipe.as_ref().is_none_or(|p| p.delivery != Delivery::Stdin),
-        };
+        let mut template = super::replace::template_options(&cli)?;
+        let custom = !template.rpl.is_empty()
+            || !template.renamed.is_empty()
+            || template.parens != TemplateOptions::default().parens;
+        if !cli.env.is_empty() && distributed.is_some() {
+            bail!(
+                "--env does not work with --broker yet: workers run jobs in their own environment"
+            );
+        }
+        if custom && distributed.is_some() {
+            // Workers build the template from the run's spec, which does
+            // not carry these yet: they would run other commands.
+            bail!("--rpl, --plus, --parens and the options renaming replacement strings do not work with --broker yet");
+        }
+        // In pipe mode the input is on stdin, not in the command. (--cat
+        // and --fifo name the chunk's file with {}).
+        template.append_missing =
+            max_args != Some(0) && pipe.as_ref().is_none_or(|p| p.delivery != Delivery::Stdin);
         Ok(Config {
             inputs,
             command: cli.command.into_iter().map(OsString::into_vec).collect(),
@@ -187,6 +194,7 @@ impl Config {
                 verbose: self.verbose,
                 trace: self.trace,
                 tag,
+                program: crate::name::program().into(),
             },
         })
     }
@@ -236,7 +244,7 @@ fn run_config(cli: &Cli, env: &Environment) -> Result<(RunConfig, FileNeed)> {
         per_job: if pipe_requested(cli) { 4 } else { 3 },
     };
     let jobs = requested.unwrap_or(MAX_ANY);
-    let shell = env.parallel_shell.clone();
+
     let mut control = job_control(cli, env.cpus)?;
     if let Some(path) = &env.meminfo {
         // For tests: read free memory from a file they control.
@@ -256,12 +264,13 @@ fn run_config(cli: &Cli, env: &Environment) -> Result<(RunConfig, FileNeed)> {
         output_mode(cli)
     };
     run.dry_run = cli.dry_run;
-    run.shell = shell.unwrap_or_else(|| OsString::from("/bin/sh"));
+    run.shell = env.shell.clone();
     run.handle_signals = true;
     run.subreaper = true;
     run.control = control;
     run.term_seq = term_seq;
     run.tmpdir = cli.tmpdir.clone();
+    run.program = crate::name::program().into();
     Ok((run, need))
 }
 

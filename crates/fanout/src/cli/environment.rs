@@ -11,8 +11,8 @@ use super::Config;
 /// The environment, read once.
 #[derive(Debug, Clone)]
 pub struct Environment {
-    /// `$PARALLEL_SHELL`, when set and not empty.
-    pub parallel_shell: Option<OsString>,
+    /// The shell for command lines that need one (see `shell.rs`).
+    pub shell: OsString,
     /// `$FANOUT_MEMINFO`: a file standing in for `/proc/meminfo` (tests).
     pub meminfo: Option<PathBuf>,
     /// The temp directory (`$TMPDIR`, else `/tmp`).
@@ -25,7 +25,10 @@ impl Environment {
     /// Reads what fanout takes from its environment.
     pub fn read() -> Self {
         Environment {
-            parallel_shell: std::env::var_os("PARALLEL_SHELL").filter(|s| !s.is_empty()),
+            shell: super::shell::user_shell(
+                std::env::var_os("PARALLEL_SHELL").filter(|s| !s.is_empty()),
+                std::env::var_os("SHELL").filter(|s| !s.is_empty()),
+            ),
             meminfo: std::env::var_os("FANOUT_MEMINFO").map(PathBuf::from),
             temp_dir: std::env::temp_dir(),
             cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -70,7 +73,7 @@ impl Config {
             self.batch.slots = fit;
         }
         for w in self.warnings.drain(..) {
-            eprintln!("fanout: warning: {w}");
+            eprintln!("{}{w}", crate::name::warning());
         }
     }
 }

@@ -9,6 +9,9 @@ mod environment;
 mod escape;
 mod jobs;
 mod pipe;
+pub mod profile;
+mod replace;
+mod shell;
 mod split;
 
 pub use args::Cli;
@@ -25,7 +28,9 @@ pub fn value_options(cmd: &clap::Command) -> ValueOptions {
     let mut v = ValueOptions::default();
     for arg in cmd
         .get_arguments()
-        .filter(|a| a.get_action().takes_values())
+        // An optional value (`-i`, `--replace[=STR]`) is only ever
+        // attached: the next argument is not it.
+        .filter(|a| a.get_action().takes_values() && !a.is_require_equals_set())
     {
         v.long.extend(
             arg.get_long_and_visible_aliases()

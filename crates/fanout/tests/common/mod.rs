@@ -111,6 +111,8 @@ impl Fanout {
                 });
             }
         }
+        // The developer's own options must not change what tests see.
+        c.env_remove("PARALLEL").env_remove("PARALLEL_HOME");
         for (k, v) in &self.env {
             c.env(k, v);
         }
