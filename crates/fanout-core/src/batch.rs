@@ -144,6 +144,10 @@ impl Batcher {
             self.pushback
                 .push_front(batch.pop().expect("more than one"));
         }
+        if self.opts.max_args == Some(0) {
+            // -N0: each input makes a job, which gets none of it.
+            batch = Records::new();
+        }
         self.check_len(self.line_len(&batch))?;
         self.ready.push_back(batch);
         Ok(())

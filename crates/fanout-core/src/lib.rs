@@ -72,5 +72,5 @@ pub use input::{InputOptions, Inputs, Source, SourceSpec};
 pub use job::{ExitKind, JobArgs, JobResult, JobSeq, KillReason, Record, Records, SlotId, Values};
 pub use scheduler::{Dispatch, Slots, Waiting};
 pub use sink::{Files, JsonLines, Ordered, PrintOptions, Printer, ResultsDir, ResultsLayout, Tag};
-pub use template::{plus, Rendered, Rpl, Template, TemplateOptions};
+pub use template::{plus, Rendered, Rpl, Template, TemplateOptions, Trim};
 pub use verdict::{Stopped, Verdict};

@@ -257,3 +257,19 @@ fn multi_arg_read_ahead_regression_hundreds_of_mb_for_3m_inputs() {
         );
     }
 }
+
+#[test]
+fn max_lines_outside_pipe_mode_is_lines_per_command_line() {
+    fanout(["-k", "-L", "2", "echo", "a{}b"])
+        .stdin("1\n2\n3\n")
+        .run()
+        .stdout_is("a1 2b\na3b\n");
+}
+
+#[test]
+fn max_replace_args_repeats_the_word_around_braces_as_gnu_does() {
+    fanout(["-k", "-N", "2", "echo", "a{}b"])
+        .stdin("1\n2\n3\n")
+        .run()
+        .stdout_is("a1b a2b\na3b\n");
+}

@@ -281,3 +281,51 @@ fn rpl_with_broker_is_refused() {
     .run()
     .fanout_error("do not work with --broker");
 }
+
+#[test]
+fn a_replacement_string_in_the_first_word_inserts_values_unquoted() {
+    fanout(["{}"]).stdin("echo a b\n").run().stdout_is("a b\n");
+    fanout(["l{= s/p/s/ =}"])
+        .stdin("p /dev/null\n")
+        .run()
+        .stdout_is("/dev/null\n");
+}
+
+#[test]
+fn n_zero_jobs_get_no_values_even_where_the_command_names_them() {
+    fanout(["-k", "-N0", "echo", "replace", "{}", "curlies"])
+        .stdin("1\n2\n")
+        .run()
+        .stdout_is("replace curlies\nreplace curlies\n");
+}
+
+#[test]
+fn colsep_columns_are_trimmed_unless_trim_says_otherwise() {
+    fanout(["-C", ",", "echo", "\"{1}|{2}\""])
+        .stdin(" a , b \n")
+        .run()
+        .stdout_is("a|b\n");
+    fanout(["--trim", "n", "-C", ",", "echo", "\"{1}|{2}\""])
+        .stdin(" a , b \n")
+        .run()
+        .stdout_is("' a '|' b '\n");
+    fanout(["--trim", "r", "echo", "\"{}|\""])
+        .stdin(" a \n")
+        .run()
+        .stdout_is("' a'|\n");
+    fanout(["--trim", "x", "echo"])
+        .run()
+        .fanout_error("invalid --trim");
+}
+
+#[test]
+fn header_columns_are_tab_separated_by_default_and_lose_a_trailing_cr() {
+    fanout(["--header", ":", "echo", "{B}", "{A}"])
+        .stdin("A\tB\n1\tone\n")
+        .run()
+        .stdout_is("one 1\n");
+    fanout(["--colsep", ",", "--header", ":", "echo", "{foo}"])
+        .stdin("foo\r\nbar\r\n")
+        .run()
+        .stdout_is("bar\n");
+}

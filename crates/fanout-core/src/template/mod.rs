@@ -80,6 +80,8 @@ pub struct TemplateOptions {
     pub parens: (Vec<u8>, Vec<u8>),
     /// `--rpl` and `--plus` strings, tried longest tag first.
     pub rpl: Vec<Rpl>,
+    /// `--trim`: whitespace taken off values.
+    pub trim: Trim,
     /// Built-in strings under other names (`-U`, `--basenamereplace`, ...):
     /// (new name, built-in name). The built-in name is then plain text.
     pub renamed: Vec<(Vec<u8>, Vec<u8>)>,
@@ -95,6 +97,7 @@ impl Default for TemplateOptions {
             parens: (b"{=".to_vec(), b"=}".to_vec()),
             rpl: Vec::new(),
             renamed: Vec::new(),
+            trim: Trim::None,
         }
     }
 }
@@ -106,6 +109,64 @@ pub struct Template {
     segments: Vec<Segment>,
     quote_values: bool,
     perl: perl::RunState,
+    trim: Trim,
+}
+
+/// `--trim`: whitespace taken off values before they are used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Trim {
+    /// `n`: values as they are (the default without `--colsep`).
+    #[default]
+    None,
+    /// `l`: off the left.
+    Left,
+    /// `r`: off the right.
+    Right,
+    /// `lr`/`rl`: off both sides (the default with `--colsep`).
+    Both,
+}
+
+impl Trim {
+    /// `n`, `l`, `r`, `lr` or `rl`.
+    pub fn parse(s: &str) -> Option<Trim> {
+        Some(match s {
+            "n" => Trim::None,
+            "l" => Trim::Left,
+            "r" => Trim::Right,
+            "lr" | "rl" => Trim::Both,
+            _ => return None,
+        })
+    }
+
+    /// `v` trimmed (perl's `\s`: space, tab, newline, CR, FF, VT).
+    pub fn apply(self, v: &[u8]) -> &[u8] {
+        let ws = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c);
+        let v = match self {
+            Trim::Left | Trim::Both => &v[v.iter().take_while(|b| ws(b)).count()..],
+            _ => v,
+        };
+        match self {
+            Trim::Right | Trim::Both => {
+                &v[..v.len() - v.iter().rev().take_while(|b| ws(b)).count()]
+            }
+            _ => v,
+        }
+    }
+}
+
+/// True when a replacement string comes before the first space, tab,
+/// newline or `=` of the command.
+fn in_first_word(tokens: &[Token]) -> bool {
+    for t in tokens {
+        match t {
+            Token::Lit(b) if b.iter().any(|c| matches!(c, b' ' | b'\t' | b'\n' | b'=')) => {
+                return false
+            }
+            Token::Lit(_) => {}
+            _ => return true,
+        }
+    }
+    false
 }
 
 impl Template {
@@ -125,6 +186,7 @@ impl Template {
                 segments: vec![Segment::Word(vec![all])],
                 quote_values: false,
                 perl: perl::RunState::default(),
+                trim: opts.trim,
             });
         }
         let mut tokens = Vec::new();
@@ -150,10 +212,15 @@ impl Template {
                 modifier: Modifier::Whole,
             });
         }
+        // As GNU parallel: when a replacement string is (part of) the
+        // command's first word (`{}`, `my_{= s/_// =}`, `{2}`), values are
+        // inserted unquoted, so an input such as `ls /bin` is a command line.
+        let quote_values = opts.quote_command || !in_first_word(&tokens);
         Ok(Template {
             segments: parse::segments(tokens),
-            quote_values: true,
+            quote_values,
             perl: perl::RunState::default(),
+            trim: opts.trim,
         })
     }
 
@@ -173,6 +240,7 @@ impl Template {
             segments: parse::segments(tokens),
             quote_values: false,
             perl: perl::RunState::default(),
+            trim: opts.trim,
         })
     }
 

@@ -183,12 +183,12 @@ impl Template {
                         if i > 0 {
                             out.push(b' ');
                         }
-                        self.perl_value(code, v, out, pass);
+                        self.perl_value(code, self.trim.apply(v), out, pass);
                     }
                 }
                 Token::Perl { pos: Some(p), code } => {
                     let v = nth_value(vals.clone(), *p).unwrap_or(b"");
-                    self.perl_value(code, v, out, pass);
+                    self.perl_value(code, self.trim.apply(v), out, pass);
                 }
                 Token::Lit(b) => out.extend_from_slice(b),
                 Token::Seq => push_num(ctx.seq.0, out),
@@ -201,7 +201,7 @@ impl Template {
                     // A position past the job's values is empty, unquoted,
                     // as GNU parallel renders it under -N.
                     if let Some(v) = nth_value(vals.clone(), *pos) {
-                        self.push_value(modifier.apply(v), out);
+                        self.push_value(modifier.apply(self.trim.apply(v)), out);
                     }
                 }
             }
@@ -242,7 +242,7 @@ impl Template {
             if i > 0 {
                 out.push(b' ');
             }
-            self.push_value(m.apply(v), out);
+            self.push_value(m.apply(self.trim.apply(v)), out);
         }
     }
 

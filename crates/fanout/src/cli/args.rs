@@ -83,7 +83,7 @@ pub struct Cli {
     pub plain: bool,
 
     /// Print the command lines instead of running them.
-    #[arg(long = "dry-run")]
+    #[arg(long = "dry-run", visible_alias = "dryrun")]
     pub dry_run: bool,
 
     /// Quote the command, so each of its words is one argument.
@@ -121,11 +121,11 @@ pub struct Cli {
     pub extension_replace: Option<OsString>,
 
     /// Use STR instead of {/} (the basename).
-    #[arg(long = "basenamereplace", visible_alias = "bn", value_name = "STR")]
+    #[arg(long = "basenamereplace", visible_aliases = ["bn", "bnr"], value_name = "STR")]
     pub basename_replace: Option<OsString>,
 
     /// Use STR instead of {//} (the directory).
-    #[arg(long = "dirnamereplace", visible_alias = "dn", value_name = "STR")]
+    #[arg(long = "dirnamereplace", visible_aliases = ["dn", "dnr"], value_name = "STR")]
     pub dirname_replace: Option<OsString>,
 
     /// Use STR instead of {/.} (the basename without extension).
@@ -188,6 +188,10 @@ pub struct Cli {
     #[arg(short = 'C', long = "colsep", value_name = "REGEX")]
     pub colsep: Option<String>,
 
+    /// Trim whitespace off values: n (none), l, r, lr/rl (the default with --colsep).
+    #[arg(long = "trim", value_name = "n|l|r|lr|rl")]
+    pub trim: Option<String>,
+
     /// Use the first input line of each source as column names ({name}).
     #[arg(long = "header", value_name = "REGEX")]
     pub header: Option<String>,
@@ -209,7 +213,12 @@ pub struct Cli {
     pub link: bool,
 
     /// Log every finished job to FILE (GNU parallel's format; +FILE appends).
-    #[arg(long = "joblog", value_name = "FILE", help_heading = "Job control")]
+    #[arg(
+        long = "joblog",
+        visible_alias = "jl",
+        value_name = "FILE",
+        help_heading = "Job control"
+    )]
     pub joblog: Option<OsString>,
 
     /// Skip jobs the --joblog lists as run; run the rest.

@@ -115,7 +115,11 @@ impl Config {
             sources: all_sources,
             options: input_options(&cli)?,
         };
-        let max_args = cli.max_replace_args.or(cli.max_args);
+        // -L N outside pipe mode: N input lines per command line, as -n N
+        // (GNU parallel's own reading; -L 0 is -L 1).
+        let max_lines = cli.max_lines.filter(|_| pipe.is_none()).map(|l| l.max(1));
+        let max_args = cli.max_replace_args.or(cli.max_args).or(max_lines);
+        let cli_max_replace = cli.max_replace_args.is_some_and(|n| n > 0);
         let multi = multi_mode(&cli);
         let batch = BatchOptions {
             max_args,
@@ -132,6 +136,14 @@ impl Config {
         let custom = !template.rpl.is_empty()
             || !template.renamed.is_empty()
             || template.parens != TemplateOptions::default().parens;
+        if distributed.is_some() {
+            if cli.trim.is_some() {
+                bail!("--trim does not work with --broker yet");
+            }
+            // Workers do not trim (the spec does not say to): neither may
+            // the coordinator, whose command lines go in the job log.
+            template.trim = fanout_core::Trim::None;
+        }
         if !cli.env.is_empty() && distributed.is_some() {
             bail!(
                 "--env does not work with --broker yet: workers run jobs in their own environment"
@@ -153,7 +165,8 @@ impl Config {
             tagstring: cli.tagstring.map(OsString::into_vec),
             tag: cli.tag,
             batch,
-            context: multi == Some(MultiArgs::Context),
+            // -N repeats a word holding {} per value, as -X does (GNU).
+            context: multi == Some(MultiArgs::Context) || cli_max_replace,
             run,
             keep_order: cli.keep_order,
             verbose: cli.verbose && !cli.dry_run,
@@ -176,7 +189,16 @@ impl Config {
 
     /// Parses the templates once the header (if any) has named the columns.
     pub fn plan(&mut self, header: Vec<Vec<u8>>) -> Result<Plan> {
-        self.template.header = header;
+        // A header line ending in \r\n names its last column without the \r.
+        self.template.header = header
+            .into_iter()
+            .map(|mut h| {
+                if h.last() == Some(&b'\r') {
+                    h.pop();
+                }
+                h
+            })
+            .collect();
         let template = Arc::new(Template::from_command(&self.command, &self.template)?);
         let tag = match &self.tagstring {
             Some(t) => Some(Tag::Template(Template::unquoted(t, &self.template)?)),
@@ -212,6 +234,11 @@ fn input_options(cli: &Cli) -> Result<InputOptions> {
     let colsep = match &cli.colsep {
         Some(re) => {
             Some(regex::bytes::Regex::new(re).with_context(|| format!("invalid --colsep `{re}`"))?)
+        }
+        // As GNU parallel (and its man page): with --header, columns are
+        // tab-separated unless --colsep says otherwise.
+        None if cli.header.as_deref().is_some_and(|h| h.parse() != Ok(0u64)) => {
+            Some(regex::bytes::Regex::new("\t").expect("valid"))
         }
         None => None,
     };

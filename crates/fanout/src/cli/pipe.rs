@@ -40,9 +40,8 @@ pub fn pipe_requested(cli: &Cli) -> bool {
 /// The pipe mode asked for, if any.
 pub fn pipe_mode(cli: &Cli) -> Result<Option<PipeMode>> {
     if !pipe_requested(cli) {
-        if cli.max_lines.is_some() {
-            bail!("-L is supported only with --pipe");
-        }
+        // Outside pipe mode -L N is input lines per command line (see
+        // convert.rs), as in GNU parallel.
         return Ok(None);
     }
     if cli.bar || cli.eta || cli.shuf || cli.halt.as_deref().is_some_and(|h| h.ends_with('%')) {

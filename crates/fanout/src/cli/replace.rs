@@ -21,6 +21,12 @@ pub fn template_options(cli: &Cli) -> Result<TemplateOptions> {
         quote_command: cli.quote,
         ..TemplateOptions::default()
     };
+    t.trim = match cli.trim.as_deref() {
+        Some(s) => fanout_core::Trim::parse(s)
+            .ok_or_else(|| anyhow::anyhow!("invalid --trim `{s}`: use n, l, r, lr or rl"))?,
+        None if cli.colsep.is_some() => fanout_core::Trim::Both,
+        None => fanout_core::Trim::None,
+    };
     if let Some(p) = bytes(&cli.parens) {
         if p.len() < 2 || p.len() % 2 != 0 {
             bail!("--parens needs an even number of characters: the opening half, then the closing half");

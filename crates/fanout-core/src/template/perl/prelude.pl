@@ -56,6 +56,10 @@ sub hash($) {
 
 sub uniq { my %seen; return grep { !$seen{$_}++ } @_; }
 
+# As in GNU parallel's own package, where expressions are evaluated.
+sub dirname { require File::Basename; File::Basename::dirname(@_) }
+sub basename { require File::Basename; File::Basename::basename(@_) }
+
 # A regexp's greedy quantifiers made lazy, for {#str} and {%str}.
 sub make_regexp_ungreedy {
     my $re = shift;
