@@ -262,9 +262,6 @@ fn pipe_mode_input_errors_are_clear() {
     fanout(["--pipe", "wc", ":::", "a"])
         .run()
         .fanout_error("not ::: values");
-    fanout(["-L", "2", "echo", ":::", "a"])
-        .run()
-        .fanout_error("-L");
     fanout(["--pipe", "--block", "x", "wc"])
         .run()
         .fanout_error("--block");
