@@ -36,6 +36,7 @@ fn main_inner() -> Result<u8> {
     let cmd = Cli::command();
     let opts = cli::value_options(&cmd);
     let argv = cli::profile::expand(std::env::args_os().skip(1).collect(), &opts)?;
+    let argv = cli::legacy::rewrite(argv, &opts);
     let (head, sources) = split_sources(argv, &opts);
     let parsed = cmd
         .clone()

@@ -273,3 +273,23 @@ fn max_replace_args_repeats_the_word_around_braces_as_gnu_does() {
         .run()
         .stdout_is("a1b a2b\na3b\n");
 }
+
+#[test]
+fn old_short_options_with_attached_values_read_as_gnu_reads_them() {
+    fanout(["-k", "-l0", "echo", "l0"])
+        .stdin("1\n2\n")
+        .run()
+        .stdout_is("l0 1\nl0 2\n");
+    fanout(["-k", "-l2", "echo"])
+        .stdin("1\n2\n3\n")
+        .run()
+        .stdout_is("1 2\n3\n");
+    fanout(["-k", "-i", "-eEND", "echo", "repl{.}ce"])
+        .stdin("a\nEND\nb\n")
+        .run()
+        .stdout_is("replace\n");
+    fanout(["-k", "-iXX", "echo", "xXXy"])
+        .stdin("a\n")
+        .run()
+        .stdout_is("xay\n");
+}

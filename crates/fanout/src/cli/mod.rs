@@ -8,6 +8,7 @@ mod convert;
 mod environment;
 mod escape;
 mod jobs;
+pub mod legacy;
 mod pipe;
 pub mod profile;
 mod replace;

@@ -29,6 +29,14 @@ impl Seps {
     /// begin. Returns the separators and the index of the first argument
     /// that is not an option: the command, or a separator.
     fn scan(argv: &[OsString], opts: &ValueOptions) -> (Seps, usize) {
+        let (seps, end, _) = Seps::scan_values(argv, opts);
+        (seps, end)
+    }
+
+    /// [`Seps::scan`], and the indices of the arguments that are option
+    /// values.
+    fn scan_values(argv: &[OsString], opts: &ValueOptions) -> (Seps, usize, Vec<usize>) {
+        let mut values = Vec::new();
         let mut seps = Seps {
             args: b":::".to_vec(),
             files: b"::::".to_vec(),
@@ -36,7 +44,7 @@ impl Seps {
         let mut i = 0;
         while let Some(a) = argv.get(i).map(|a| a.as_bytes()) {
             if a == b"--" {
-                return (seps, i + 1);
+                return (seps, i + 1, values);
             }
             if let Some(long) = a.strip_prefix(b"--") {
                 let (name, inline) = match long.iter().position(|&b| b == b'=') {
@@ -48,6 +56,7 @@ impl Seps {
                     Some(v) => Some(v),
                     None if takes => {
                         i += 1;
+                        values.push(i);
                         argv.get(i).map(|v| v.as_bytes())
                     }
                     None => None,
@@ -63,13 +72,14 @@ impl Seps {
                 let pos = a[1..].iter().position(|c| opts.short.contains(c));
                 if pos.is_some_and(|p| p + 2 == a.len()) {
                     i += 1;
+                    values.push(i);
                 }
             } else {
-                return (seps, i);
+                return (seps, i, values);
             }
             i += 1;
         }
-        (seps, i)
+        (seps, i, values)
     }
 
     /// What kind of separator `arg` is: (is a file separator, is linked).
@@ -88,6 +98,14 @@ impl Seps {
             None
         }
     }
+}
+
+/// The index of the first argument that is not one of fanout's own
+/// options (or their values): the command, or a separator; and the
+/// indices of the options' values before it.
+pub fn options_end(argv: &[OsString], opts: &ValueOptions) -> (usize, Vec<usize>) {
+    let (_, end, values) = Seps::scan_values(argv, opts);
+    (end, values)
 }
 
 /// Splits argv (without the program name) at the first separator after
