@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
 
+use super::split::options_end;
 use super::ValueOptions;
 
 /// `argv` (fanout's arguments, without the program name) with the
@@ -64,49 +65,36 @@ struct Asked {
 }
 
 /// Reads `-J`/`--profile` and `--plain` from fanout's own options (up to
-/// the command), stepping over the values of other options.
+/// the command; the splitter tells which arguments are option values).
 fn scan(argv: &[OsString], opts: &ValueOptions) -> Asked {
+    let (end, values) = options_end(argv, opts);
     let mut asked = Asked::default();
-    let mut i = 0;
-    while let Some(a) = argv.get(i).map(|a| a.as_bytes()) {
-        let next = || argv.get(i + 1).cloned();
-        if a == b"--" || !a.starts_with(b"-") || a == b"-" {
-            break;
+    let value_after = |i: usize| values.contains(&(i + 1)).then(|| argv[i + 1].clone());
+    for (i, a) in argv[..end].iter().enumerate() {
+        let b = a.as_bytes();
+        if values.contains(&i) {
+            continue;
         }
-        if let Some(long) = a.strip_prefix(b"--") {
-            let (name, inline) = match long.iter().position(|&b| b == b'=') {
-                Some(eq) => (
-                    &long[..eq],
-                    Some(OsString::from_vec(long[eq + 1..].to_vec())),
-                ),
-                None => (long, None),
-            };
-            let takes = opts.long.iter().any(|l| l.as_bytes() == name);
-            if name == b"plain" {
-                asked.plain = true;
-            }
-            if name == b"profile" {
-                asked.profiles.extend(inline.clone().or_else(next));
-            }
-            i += usize::from(takes && inline.is_none());
-        } else {
+        if b == b"--plain" {
+            asked.plain = true;
+        } else if b == b"--profile" {
+            asked.profiles.extend(value_after(i));
+        } else if let Some(v) = b.strip_prefix(b"--profile=") {
+            asked.profiles.push(OsString::from_vec(v.to_vec()));
+        } else if !b.starts_with(b"--") && b.len() > 1 {
             // A cluster: the first short option that takes a value takes
             // the rest of the word, or the next argument.
-            let short = &a[1..];
+            let short = &b[1..];
             if let Some(p) = short.iter().position(|c| opts.short.contains(c)) {
-                let rest = &short[p + 1..];
-                let value = if rest.is_empty() {
-                    i += 1;
-                    argv.get(i).cloned()
-                } else {
-                    Some(OsString::from_vec(rest.to_vec()))
-                };
                 if short[p] == b'J' {
-                    asked.profiles.extend(value);
+                    let rest = &short[p + 1..];
+                    asked.profiles.extend(match rest {
+                        [] => value_after(i),
+                        _ => Some(OsString::from_vec(rest.to_vec())),
+                    });
                 }
             }
         }
-        i += 1;
     }
     asked
 }
