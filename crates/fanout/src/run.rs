@@ -61,8 +61,9 @@ pub fn run(mut config: Config) -> Result<RunSummary> {
     // GNU parallel reads them all first, and so does fanout.
     let count = pct_halt || counted || plan.template.needs_total();
     let (jobs, total) = fanout_core::plan::prepare(jobs, config.shuf, count);
-    // A bad expression, or no perl, ends the run before any job starts.
-    plan.template.know_run(total, config.run.jobs);
+    // A bad expression, or no perl, ends the run here, before the progress
+    // display starts (the engine and the coordinator check again for
+    // library callers, and tell the template the run's numbers).
     plan.template.prepare()?;
     config.run.total_jobs = total;
     let counters = Arc::new(Counters::default());
