@@ -137,16 +137,16 @@ impl FromStr for Halt {
         let when = match parts.next() {
             Some("now") => HaltWhen::Now,
             Some("soon") => HaltWhen::Soon,
-            _ => return Err("--halt must have 'never', 'soon', or 'now'".into()),
+            _ => return Err("--halt must have 'never', 'soon', or 'now'.".into()),
         };
         let w = if when == HaltWhen::Now { "now" } else { "soon" };
         let (on, name) = match parts.next() {
             Some("fail") => (HaltOn::Fail, "fail"),
             Some("success") => (HaltOn::Success, "success"),
             Some("done") => (HaltOn::Done, "done"),
-            _ => return Err(format!("--halt {w} must be followed by ,success or ,fail")),
+            _ => return Err(format!("--halt {w} must be followed by ,success or ,fail.")),
         };
-        let bad = || format!("--halt {w},{name} must be followed by ,number or ,percent%");
+        let bad = || format!("--halt {w},{name} must be followed by ,number or ,percent%.");
         let n = parts.next().ok_or_else(bad)?;
         if parts.next().is_some() {
             return Err(bad());
@@ -220,23 +220,23 @@ mod tests {
     #[test]
     fn bad_halt_values_say_what_is_wrong() {
         for (s, msg) in [
-            ("foo", "--halt must have 'never', 'soon', or 'now'"),
-            ("now", "--halt now must be followed by ,success or ,fail"),
+            ("foo", "--halt must have 'never', 'soon', or 'now'."),
+            ("now", "--halt now must be followed by ,success or ,fail."),
             (
                 "now,oops=1",
-                "--halt now must be followed by ,success or ,fail",
+                "--halt now must be followed by ,success or ,fail.",
             ),
             (
                 "soon,fail",
-                "--halt soon,fail must be followed by ,number or ,percent%",
+                "--halt soon,fail must be followed by ,number or ,percent%.",
             ),
             (
                 "soon,fail=x",
-                "--halt soon,fail must be followed by ,number or ,percent%",
+                "--halt soon,fail must be followed by ,number or ,percent%.",
             ),
             (
                 "now,fail=-1",
-                "--halt now,fail must be followed by ,number or ,percent%",
+                "--halt now,fail must be followed by ,number or ,percent%.",
             ),
         ] {
             assert_eq!(s.parse::<Halt>().unwrap_err(), msg, "{s}");

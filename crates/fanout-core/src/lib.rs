@@ -64,13 +64,16 @@ pub mod verdict;
 pub use batch::{BatchOptions, Batcher, MultiArgs, DEFAULT_MAX_CHARS};
 pub use control::{Halt, HaltOn, HaltWhen, JobControl, Threshold, Timeout};
 pub use engine::{
-    default_term_seq, CancelToken, Commands, Engine, OutputMode, RunConfig, RunSummary,
+    default_term_seq, CancelToken, Commands, Engine, OutputMode, RunConfig, RunSummary, Workdir,
 };
 pub use error::{Error, FileKind, Result};
 pub use event::{Collect, Event, Observed, Observer, Sink};
 pub use input::{InputOptions, Inputs, Source, SourceSpec};
 pub use job::{ExitKind, JobArgs, JobResult, JobSeq, KillReason, Record, Records, SlotId, Values};
 pub use scheduler::{Dispatch, Slots, Waiting};
-pub use sink::{Files, JsonLines, Ordered, PrintOptions, Printer, ResultsDir, ResultsLayout, Tag};
+pub use sink::{
+    Files, JsonLines, Ordered, PrintOptions, Printer, ResultsDir, ResultsLayout, ResultsTable,
+    TableFormat, Tag,
+};
 pub use template::{plus, Rendered, Rpl, Template, TemplateOptions, Trim};
 pub use verdict::{Stopped, Verdict};

@@ -37,11 +37,7 @@ pub fn jobs(
     }
     let src: Box<dyn Read + Send> = match file {
         Some(f) => Box::new(f),
-        // SAFETY: fd 0 stays open for the life of the process; the File is
-        // forgotten, never closed, by ManuallyDrop in StdinReader.
-        None => Box::new(StdinReader(std::mem::ManuallyDrop::new(unsafe {
-            File::from_raw_fd(0)
-        }))),
+        None => Box::new(stdin()),
     };
     let chunker = Chunker::new(src, chunk_options(mode, mode.block as usize));
     if mode.round_robin {
@@ -53,6 +49,13 @@ pub fn jobs(
         ));
     }
     let delivery = mode.delivery;
+    // -r: a chunk of nothing but whitespace runs no job (GNU parallel).
+    let skip_blank = mode.skip_blank;
+    let chunker = chunker.filter(move |c| {
+        !(skip_blank
+            && c.as_ref()
+                .is_ok_and(|c| c.body.iter().all(u8::is_ascii_whitespace)))
+    });
     let jobs = chunker.enumerate().map(move |(i, c)| {
         c.map(|c| JobArgs {
             seq: JobSeq(i as u64 + 1),
@@ -72,6 +75,12 @@ pub fn jobs(
 /// Reads fd 0 directly: large reads, no intermediate buffer.
 struct StdinReader(std::mem::ManuallyDrop<File>);
 
+fn stdin() -> StdinReader {
+    // SAFETY: fd 0 stays open for the life of the process; the File is
+    // forgotten, never closed, by ManuallyDrop.
+    StdinReader(std::mem::ManuallyDrop::new(unsafe { File::from_raw_fd(0) }))
+}
+
 impl Read for StdinReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         (&*self.0).read(buf)
@@ -84,6 +93,7 @@ fn chunk_options(mode: &PipeMode, block: usize) -> ChunkOptions {
         splitter: mode.splitter.clone(),
         records: mode.records,
         header: mode.header.clone(),
+        remove_seps: mode.remove_seps.clone(),
     }
 }
 
@@ -182,6 +192,18 @@ fn round_robin<R: Read + Send + 'static>(
                 stdin: input(JobStdin::Shared(queue.clone()), delivery),
             })
         })
+    }))
+}
+
+/// `--tee`: each of `jobs` (the arguments' jobs, all running at once)
+/// reads every chunk of stdin from a queue of its own, which a reader
+/// thread fills; a job that exits early is dropped from the fan-out.
+pub fn tee(mode: &PipeMode, jobs: Vec<JobArgs>, error: ReaderError) -> Jobs {
+    let chunker = Chunker::new(stdin(), chunk_options(mode, mode.block as usize));
+    let queues = fanout_core::pipe::spawn_tee(chunker, jobs.len(), error);
+    Box::new(jobs.into_iter().zip(queues).map(|(mut job, queue)| {
+        job.stdin = input(JobStdin::Shared(queue), Delivery::Stdin);
+        Ok(job)
     }))
 }
 

@@ -9,8 +9,8 @@ use anyhow::{bail, Context, Result};
 use fanout_core::joblog::JobLog;
 use fanout_core::plan::{Prior, SinkStack};
 use fanout_core::{
-    Batcher, Engine, Files, JsonLines, Observer, Printer, ResultsDir, ResultsLayout, RunSummary,
-    Sink, Template, Threshold,
+    Batcher, Engine, Files, JsonLines, Observer, Printer, ResultsDir, ResultsLayout, ResultsTable,
+    RunSummary, Sink, TableFormat, Template, Threshold,
 };
 
 use crate::cli::{Config, Plan, ProgressKind, Resume};
@@ -34,7 +34,18 @@ pub fn run(mut config: Config) -> Result<RunSummary> {
     }
     let mut prior = read_prior(&config)?;
     let reader_error = crate::pipe::ReaderError::default();
-    let (jobs, plan) = if let Some(mode) = config.pipe.clone() {
+    let (jobs, plan) = if let Some(mode) = config.pipe.clone().filter(|m| m.tee) {
+        // --tee: one job per argument, all at once, each fed all of stdin.
+        let (header, records) = std::mem::take(&mut config.inputs).open()?;
+        let plan = config.plan(header.clone())?;
+        let batched = Batcher::new(records, plan.template.clone(), config.batch);
+        let all = batched.collect::<fanout_core::Result<Vec<_>>>()?;
+        config.run.jobs = all.len().max(1);
+        config.run.queue = config.run.jobs;
+        config.results_names = header;
+        let jobs = crate::pipe::tee(&mode, all, reader_error.clone());
+        (prior.skipping(jobs), plan)
+    } else if let Some(mode) = config.pipe.clone() {
         // Each job holds a chunk: read ahead only as many as there are slots.
         config.run.queue = config.run.jobs;
         let plan = config.plan(Vec::new())?;
@@ -126,7 +137,21 @@ fn read_prior(config: &Config) -> Result<Prior> {
 /// `--files` in front of it, all behind `-k`'s ordering, as GNU parallel
 /// logs a job when it prints it; progress counts see events first.
 fn observers(config: &Config, plan: &Plan, counters: Arc<Counters>) -> Result<Box<dyn Sink>> {
-    let printer: Box<dyn Sink> = if config.json {
+    let table = config
+        .results
+        .as_ref()
+        .and_then(|p| Some((p, TableFormat::of_name(p.as_os_str().as_bytes())?)));
+    let printer: Box<dyn Sink> = if let Some((path, format)) = table {
+        // As GNU parallel: the jobs' output goes into the table only.
+        let out: Box<dyn std::io::Write + Send> = if path.file_stem() == Some("-".as_ref()) {
+            Box::new(std::io::stdout())
+        } else {
+            let f = std::fs::File::create(path)
+                .with_context(|| format!("cannot write --results `{}`", path.display()))?;
+            Box::new(std::io::BufWriter::new(f))
+        };
+        Box::new(ResultsTable::new(out, format, config.results_names.clone()))
+    } else if config.json {
         Box::new(JsonLines::stdout())
     } else {
         Box::new(Printer::new(plan.print.clone()))
@@ -141,7 +166,7 @@ fn observers(config: &Config, plan: &Plan, counters: Arc<Counters>) -> Result<Bo
         .with_context(|| format!("cannot write --joblog `{}`", log.path.display()))?;
         with_output.push(Box::new(j));
     }
-    if let Some(dir) = &config.results {
+    if let Some(dir) = config.results.as_ref().filter(|_| table.is_none()) {
         with_output.push(Box::new(ResultsDir::new(results_layout(dir, config)?)));
     }
     if let Some(dir) = &config.files {
@@ -162,12 +187,6 @@ fn observers(config: &Config, plan: &Plan, counters: Arc<Counters>) -> Result<Bo
 
 fn results_layout(dir: &std::path::Path, config: &Config) -> Result<ResultsLayout> {
     let bytes = dir.as_os_str().as_bytes();
-    if [&b".json"[..], b".csv", b".tsv"]
-        .iter()
-        .any(|e| bytes.ends_with(e))
-    {
-        bail!("--results to a .json, .csv or .tsv file is not supported; use --json for machine-readable results");
-    }
     let t = Template::unquoted(bytes, &config.template)?;
     if !t.is_literal() {
         return Ok(ResultsLayout::Template(t));

@@ -75,6 +75,27 @@ pub struct RunConfig {
     /// term sequence and are not reported. A distributed worker uses it
     /// when its run is cancelled or it shuts down.
     pub cancel: Option<CancelToken>,
+    /// Added to the jobs' niceness (`--nice`).
+    pub nice: i32,
+    /// Where jobs run (`--wd`); fanout's own directory when `None`.
+    pub workdir: Option<Workdir>,
+    /// Shell code run before every command line (GNU's `$PARALLEL_ENV`,
+    /// which `env_parallel` fills with the caller's functions).
+    pub preamble: Option<Vec<u8>>,
+    /// `--retries` given as a replacement string (`--retries {2}`): each
+    /// job's own number of tries, rendered from its arguments.
+    pub retries_per_job: Option<Arc<Template>>,
+}
+
+/// A job's working directory (`--wd`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Workdir {
+    /// This directory, made when missing.
+    Dir(std::path::PathBuf),
+    /// `--wd ...`: a directory of the job's own under this one, made
+    /// before it starts and removed with everything in it when it ends.
+    Private(std::path::PathBuf),
 }
 
 impl Default for RunConfig {
@@ -94,6 +115,10 @@ impl Default for RunConfig {
             queue: crate::feed::CAPACITY,
             cancel: None,
             program: "fanout".into(),
+            nice: 0,
+            workdir: None,
+            preamble: None,
+            retries_per_job: None,
         }
     }
 }

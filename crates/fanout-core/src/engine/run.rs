@@ -32,6 +32,8 @@ pub(super) struct LocalJob {
     /// `--cat`/`--fifo`: the file `{}` names, removed when the job ends
     /// (whichever way: this is dropped with the rest of the job's state).
     pub temp: Option<tempfile::TempPath>,
+    /// `--wd ...`: the job's private directory, removed when it ends.
+    pub workdir: Option<tempfile::TempDir>,
 }
 
 /// The local backend's I/O state.

@@ -10,11 +10,11 @@ use tempfile::TempPath;
 
 use super::run::{Local, LocalCore};
 use super::Commands;
-use crate::exec::{self, Captured, DriveCtx, Feeder, Program, StdinKind};
+use crate::exec::{self, Captured, DriveCtx, Feeder, Place, Program, StdinKind};
 use crate::job::{ExitKind, JobArgs, JobSeq, Records, SlotId};
 use crate::pipe::{Body, Delivery, JobStdin};
 use crate::run_core::Ended;
-use crate::{OutputMode, Sink};
+use crate::{OutputMode, Sink, Workdir};
 
 impl Local<'_> {
     /// Starts job `seq`, which the core took a slot for: its `--cat` or
@@ -40,6 +40,22 @@ impl Local<'_> {
             }
         };
         run.data.temp = temp.as_mut().ok().and_then(Option::take);
+        if let Some(t) = &self.cfg.retries_per_job {
+            let ctx = crate::template::RenderCtx {
+                records: &run.job.records,
+                seq,
+                slot: run.slot,
+                context: false,
+            };
+            let mut n = Vec::new();
+            let _ = t.try_render(&ctx, &mut n);
+            // As perl's number of a string: what does not read as one is 0,
+            // which means one try, as 1 does.
+            let n = std::str::from_utf8(&n)
+                .ok()
+                .and_then(|s| s.trim().parse().ok());
+            run.retries = Some(n.unwrap_or(0).max(1));
+        }
         let slot = run.slot;
         core.announce(seq, slot, sink);
         if let Err(e) = temp {
@@ -79,10 +95,18 @@ impl Local<'_> {
     /// Starts the job's process and hands it to the event loop.
     fn launch<S: Sink + ?Sized>(&mut self, core: &mut LocalCore, seq: JobSeq, sink: &mut S) {
         let run = core.job_mut(seq).expect("the core started it");
-        let prog = match self.commands {
-            Commands::Argv => Program::argv(run.job.records.values().map(<[u8]>::to_vec)),
-            Commands::Template { .. } => Program::for_line(&run.command, &self.cfg.shell),
+        let prog = match (self.commands, &self.cfg.preamble) {
+            (Commands::Argv, _) => Program::argv(run.job.records.values().map(<[u8]>::to_vec)),
+            (Commands::Template { .. }, None) => Program::for_line(&run.command, &self.cfg.shell),
+            (Commands::Template { .. }, Some(pre)) => {
+                let line = [pre.as_slice(), b"\n", &run.command].concat();
+                Program::shell(&line, &self.cfg.shell)
+            }
         };
+        match workdir(self.cfg.workdir.as_ref(), seq) {
+            Ok(dir) => run.data.workdir = dir,
+            Err(e) => return self.not_started(core, seq, e, sink),
+        }
         let input = run.job.stdin.as_ref();
         let stdin = match input.map(|i| (&i.chunk, i.delivery)) {
             Some((JobStdin::Block { body, .. }, Delivery::Stdin))
@@ -93,7 +117,12 @@ impl Local<'_> {
             Some((_, Delivery::Stdin)) => StdinKind::Pipe,
             _ => StdinKind::Null,
         };
-        match self.spawn(&prog, &run.command, seq, run.slot, stdin) {
+        let cwd = match (&self.cfg.workdir, &run.data.workdir) {
+            (_, Some(private)) => Some(private.path().to_path_buf()),
+            (Some(Workdir::Dir(d)), None) => Some(d.clone()),
+            _ => None,
+        };
+        match self.spawn(&prog, &run.command, (seq, run.slot), stdin, cwd.as_deref()) {
             Ok(mut sp) => {
                 run.data.pgid = sp.pid;
                 let input = run.job.stdin.clone().map(|i| (i.chunk, i.delivery));
@@ -131,9 +160,9 @@ impl Local<'_> {
         &self,
         prog: &Program,
         line: &[u8],
-        seq: JobSeq,
-        slot: SlotId,
+        (seq, slot): (JobSeq, SlotId),
         stdin: StdinKind,
+        cwd: Option<&Path>,
     ) -> io::Result<exec::Spawned> {
         let (seq_s, slot_s) = (seq.to_string(), slot.to_string());
         let env = [
@@ -141,7 +170,18 @@ impl Local<'_> {
             ("PARALLEL_JOBSLOT", slot_s.as_str()),
         ];
         let capture = self.cfg.output != OutputMode::Ungroup;
-        match exec::spawn(prog, &env, capture, stdin) {
+        // $PARALLEL_ENV is for this run's jobs, not for a fanout they run.
+        let unset: &[&str] = if self.cfg.preamble.is_some() {
+            &["PARALLEL_ENV"]
+        } else {
+            &[]
+        };
+        let place = Place {
+            cwd,
+            nice: self.cfg.nice,
+            unset,
+        };
+        match exec::spawn(prog, &env, capture, stdin, place) {
             // ENOEXEC: a script without `#!`, which a shell runs with sh.
             Err(e)
                 if matches!(prog, Program::Direct(_))
@@ -150,7 +190,13 @@ impl Local<'_> {
                         io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied
                     ) || e.raw_os_error() == Some(libc::ENOEXEC)) =>
             {
-                exec::spawn(&Program::shell(line, &self.cfg.shell), &env, capture, stdin)
+                exec::spawn(
+                    &Program::shell(line, &self.cfg.shell),
+                    &env,
+                    capture,
+                    stdin,
+                    place,
+                )
             }
             other => other,
         }
@@ -182,6 +228,26 @@ impl Local<'_> {
         }
         job.records = Records::one([path.as_os_str().as_bytes()]);
         Ok(Some(path))
+    }
+}
+
+/// `--wd`: makes the job's directory; for `--wd ...` a private one (named
+/// as GNU parallel names it: host, fanout's pid, the job's number), which
+/// is removed when the returned value is dropped with the job's state.
+fn workdir(wd: Option<&Workdir>, seq: JobSeq) -> io::Result<Option<tempfile::TempDir>> {
+    match wd {
+        None => Ok(None),
+        Some(Workdir::Dir(d)) => std::fs::create_dir_all(d).map(|()| None),
+        Some(Workdir::Private(base)) => {
+            std::fs::create_dir_all(base)?;
+            let host = rustix::system::uname();
+            let host = host.nodename().to_string_lossy();
+            let prefix = format!("{host}-{}-{seq}-", std::process::id());
+            tempfile::Builder::new()
+                .prefix(&prefix)
+                .tempdir_in(base)
+                .map(Some)
+        }
     }
 }
 

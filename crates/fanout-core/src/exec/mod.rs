@@ -10,7 +10,7 @@ mod stdin;
 pub use crate::output::{Captured, Spool, Stream};
 pub(crate) use drive::{drive, Chunk, DriveCtx, Outcome};
 pub(crate) use spawn::{
-    group_alive, keep_children_reapable, kill_group, spawn, Spawned, StdinKind,
+    group_alive, keep_children_reapable, kill_group, spawn, Place, Spawned, StdinKind,
 };
 pub(crate) use stdin::Feeder;
 

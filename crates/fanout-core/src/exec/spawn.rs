@@ -58,13 +58,25 @@ fn stdin_socket() -> std::io::Result<(OwnedFd, OwnedFd)> {
     Ok((writer, reader))
 }
 
+/// Where and how a job's process runs, beyond its command.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Place<'a> {
+    /// Its working directory (`--wd`); fanout's own when `None`.
+    pub cwd: Option<&'a std::path::Path>,
+    /// Added to its niceness (`--nice`).
+    pub nice: i32,
+    /// Variables it must not inherit from fanout.
+    pub unset: &'a [&'a str],
+}
+
 /// Starts `prog` in a new process group, with stdin as `stdin` says. `std::process::Command` uses
-/// posix_spawn here (vfork speed) since no pre-exec hook is set.
+/// posix_spawn here (vfork speed) unless `--nice` needs a pre-exec hook.
 pub(crate) fn spawn(
     prog: &Program,
     env: &[(&str, &str)],
     capture: bool,
     stdin: StdinKind,
+    place: Place<'_>,
 ) -> std::io::Result<Spawned> {
     let mut cmd = match prog {
         Program::Direct(argv) => {
@@ -97,6 +109,26 @@ pub(crate) fn spawn(
         }
     };
     cmd.envs(env.iter().copied()).stdin(stdin).process_group(0);
+    for var in place.unset {
+        cmd.env_remove(var);
+    }
+    if let Some(dir) = place.cwd {
+        // As `cd DIR` in GNU parallel's wrapper would leave it.
+        if let Ok(here) = std::env::current_dir() {
+            cmd.env("OLDPWD", here);
+        }
+        cmd.current_dir(dir);
+    }
+    if place.nice != 0 {
+        let inc = place.nice;
+        // SAFETY: nice(2) is async-signal-safe; nothing else runs here.
+        unsafe {
+            cmd.pre_exec(move || {
+                libc::nice(inc);
+                Ok(())
+            });
+        }
+    }
     if capture {
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     }

@@ -34,7 +34,7 @@ impl Items {
     /// Opens a source; a file that cannot be opened is an error now.
     pub fn open(source: Source, opts: &InputOptions) -> Result<Self> {
         let inner = match source {
-            Source::Args(v) => Inner::Args(v.into_iter()),
+            Source::Args(v) => Inner::Args(split_args(v, &opts.delimiter).into_iter()),
             Source::Stdin => Inner::Reader(stdin_reader()),
             Source::File(p) if p.as_os_str() == "-" => Inner::Reader(stdin_reader()),
             Source::File(path) => match File::open(&path) {
@@ -93,6 +93,26 @@ impl Iterator for Items {
     }
 }
 
+/// Arguments given after `:::` split at the delimiter, as GNU parallel
+/// does (it writes them to a file, one per delimiter, and reads that file
+/// back): `-d ' ' ::: "1 done"` is two items, and so is `::: $'a\nb'`.
+fn split_args(args: Vec<Vec<u8>>, delim: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::with_capacity(args.len());
+    for arg in args {
+        if memchr::memmem::find(&arg, delim).is_none() {
+            out.push(arg);
+            continue;
+        }
+        let mut rest = arg.as_slice();
+        while let Some(at) = memchr::memmem::find(rest, delim) {
+            out.push(rest[..at].to_vec());
+            rest = &rest[at + delim.len()..];
+        }
+        out.push(rest.to_vec());
+    }
+    out
+}
+
 fn stdin_reader() -> Box<dyn BufRead + Send> {
     // Reads larger than Stdin's own 8 KiB buffer bypass it, so this costs
     // no extra copy.
@@ -127,6 +147,16 @@ mod tests {
             out.push(String::from_utf8(i).unwrap());
         }
         out
+    }
+
+    #[test]
+    fn command_line_arguments_split_at_the_delimiter() {
+        let v = |s: &[&str]| s.iter().map(|a| a.as_bytes().to_vec()).collect::<Vec<_>>();
+        assert_eq!(
+            split_args(v(&["1 done", "x"]), b" "),
+            v(&["1", "done", "x"])
+        );
+        assert_eq!(split_args(v(&["a\n", ""]), b"\n"), v(&["a", "", ""]));
     }
 
     #[test]

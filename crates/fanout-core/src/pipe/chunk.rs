@@ -32,6 +32,8 @@ pub struct ChunkOptions {
     pub records: Option<usize>,
     /// `--header`.
     pub header: Header,
+    /// `--rrs`: separators taken out of each chunk.
+    pub remove_seps: Option<super::RecSeps>,
 }
 
 /// Cuts a reader into chunks.
@@ -148,6 +150,13 @@ impl<R: Read> Chunker<R> {
         body
     }
 
+    fn strip(&self, body: Vec<u8>) -> Vec<u8> {
+        match &self.opts.remove_seps {
+            Some(r) => r.remove(body),
+            None => body,
+        }
+    }
+
     fn next_chunk(&mut self) -> io::Result<Option<Chunk>> {
         let head = match &self.head {
             Some(h) => h.clone(),
@@ -161,6 +170,7 @@ impl<R: Read> Chunker<R> {
         loop {
             if let Some(cut) = self.cut() {
                 let body = self.take(cut);
+                let body = self.strip(body);
                 return Ok(Some(Chunk { head, body }));
             }
             if self.eof {
@@ -175,6 +185,7 @@ impl<R: Read> Chunker<R> {
                     _ => None,
                 };
                 let body = self.take(cut.unwrap_or(left));
+                let body = self.strip(body);
                 return Ok(Some(Chunk { head, body }));
             }
             want = want.max(self.data().len() + READ_MORE.min(self.opts.block.max(1)));
@@ -206,6 +217,7 @@ mod tests {
             splitter: Splitter::new(b"\n", b"", false, None).unwrap(),
             records,
             header,
+            remove_seps: None,
         };
         Chunker::new(input, opts)
             .map(|c| {

@@ -15,7 +15,7 @@ use std::sync::Arc;
 pub use crate::stdin::{Body, Chunk, Delivery, JobInput, JobStdin, SharedChunks};
 pub use chunk::{ChunkOptions, Chunker, Header};
 pub use part::{file_size, part_ranges};
-pub use split::Splitter;
+pub use split::{RecSeps, Splitter};
 
 /// How far the `--round-robin` reader has got: how many chunks it has
 /// queued, and whether it is done.
@@ -86,4 +86,52 @@ pub fn spawn_reader<R: std::io::Read + Send + 'static>(
         spawn_progress.update(false);
     }
     (Arc::new(tokio::sync::Mutex::new(rx)), progress)
+}
+
+/// `--tee`: cuts chunks on a thread of its own and puts each into all of
+/// `n` queues, one per job, so every job reads all of the input; a job
+/// that stops reading (its queue closed) is dropped from the fan-out, the
+/// others go on. A read error ends the queues and is left in `error`.
+pub fn spawn_tee<R: std::io::Read + Send + 'static>(
+    chunker: Chunker<R>,
+    n: usize,
+    error: Arc<std::sync::Mutex<Option<std::io::Error>>>,
+) -> Vec<SharedChunks> {
+    let mut senders = Vec::with_capacity(n);
+    let mut queues = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        senders.push(Some(tx));
+        queues.push(Arc::new(tokio::sync::Mutex::new(rx)));
+    }
+    let spawn_error = error.clone();
+    let reader = move || {
+        for c in chunker {
+            let c = match c {
+                Ok(c) => c,
+                Err(e) => {
+                    let io = std::io::Error::other(e.to_string());
+                    *error.lock().unwrap_or_else(|e| e.into_inner()) = Some(io);
+                    return;
+                }
+            };
+            for s in &mut senders {
+                if s.as_ref()
+                    .is_some_and(|tx| tx.blocking_send(c.clone()).is_err())
+                {
+                    *s = None;
+                }
+            }
+            if senders.iter().all(Option::is_none) {
+                return;
+            }
+        }
+    };
+    if let Err(e) = std::thread::Builder::new()
+        .name("fanout-tee".into())
+        .spawn(reader)
+    {
+        *spawn_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
+    }
+    queues
 }

@@ -179,3 +179,45 @@ mod tests {
         assert_eq!(l.nth_cut(b"1\n2\n3\n4\n5\n", 2), Some(8));
     }
 }
+
+/// `--rrs`: takes the record separators out of a chunk before a job gets
+/// it, as GNU parallel does: every `recend recstart` between records, a
+/// `recstart` at the front and a `recend` at the back (perl's `$`: at the
+/// very end or before a final newline).
+#[derive(Debug, Clone)]
+pub struct RecSeps {
+    between: regex::bytes::Regex,
+    front: regex::bytes::Regex,
+    back: regex::bytes::Regex,
+}
+
+impl RecSeps {
+    /// The remover for `--recend end --recstart start` (regular
+    /// expressions with `--regexp`, else literal bytes).
+    pub fn new(end: &[u8], start: &[u8], regexp: bool) -> crate::Result<Self> {
+        let pat = |b: &[u8]| {
+            if regexp {
+                String::from_utf8_lossy(b).into_owned()
+            } else {
+                b.iter().map(|c| format!("\\x{c:02x}")).collect()
+            }
+        };
+        let (end, start) = (pat(end), pat(start));
+        let re = |p: String| {
+            regex::bytes::Regex::new(&p)
+                .map_err(|e| crate::Error::BadRecordSeparator(e.to_string()))
+        };
+        Ok(RecSeps {
+            between: re(format!("(?s-u)(?:{end})(?:{start})"))?,
+            front: re(format!("(?s-u)\\A(?:{start})"))?,
+            back: re(format!("(?s-u)(?:{end})(\n?)\\z"))?,
+        })
+    }
+
+    /// `body` without its separators.
+    pub fn remove(&self, body: Vec<u8>) -> Vec<u8> {
+        let b = self.between.replace_all(&body, &b""[..]);
+        let b = self.front.replace(&b, &b""[..]);
+        self.back.replace(&b, &b"$1"[..]).into_owned()
+    }
+}

@@ -30,9 +30,10 @@ impl<E, T> Core<E, T> {
         }
         let remote = e.remote.is_some();
         let stdin = run.job.stdin.take();
+        let retries = run.retries.unwrap_or(self.retries);
         let r = result(run, e, now, killed);
         // A remote runner ran the retries itself; what it reports is final.
-        if !remote && self.verdict.runs_again(&r, self.retries) {
+        if !remote && self.verdict.runs_again(&r, retries) {
             let failed_again = r.killed != Some(KillReason::Memory);
             let job = JobArgs {
                 seq: r.seq,

@@ -108,6 +108,7 @@ impl<E, T: Default> Core<E, T> {
             start: now,
             started_at: SystemTime::now(),
             data: T::default(),
+            retries: None,
         };
         self.running.insert(seq, run);
         self.killing.started(seq, now);

@@ -56,6 +56,9 @@ pub struct Running<T> {
     pub started_at: SystemTime,
     /// What the backend keeps of it (a process group, a temp file).
     pub data: T,
+    /// Its own `--retries`, when the option is a replacement string that
+    /// the backend rendered for it; the run's otherwise.
+    pub retries: Option<u32>,
 }
 
 /// How a job ended, as its backend saw it.

@@ -148,12 +148,39 @@ fn parse_brace(s: &[u8], opts: &TemplateOptions) -> Result<Option<(Token, usize)
     match s.get(1 + k) {
         Some(b'}') => Ok(builtin(&s[1..1 + k]).map(|t| (t, k + 2))),
         Some(b':') if s.get(2 + k) == Some(&b'%') => Ok(formatted(s, k)),
+        Some(b' ' | b'\t' | b'\n') if spaced_positional(s, k).is_some() => {
+            Ok(spaced_positional(s, k))
+        }
         // `{1` at the end of a word: a replacement string left open.
         None | Some(b' ' | b'\t' | b'\n') => Err(Error::UnbalancedReplacement(
             String::from_utf8_lossy(&s[..1 + k]).into_owned(),
         )),
         Some(_) => Ok(None),
     }
+}
+
+/// A positional string with whitespace after its number, `{1 .}` or
+/// `{1` newline `}`, which GNU parallel reads as `{1.}` and `{1}`.
+fn spaced_positional(s: &[u8], k: usize) -> Option<(Token, usize)> {
+    let num = &s[1..1 + k];
+    let digits = num.strip_prefix(b"-").unwrap_or(num);
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let ws = s[1 + k..]
+        .iter()
+        .take_while(|b| b.is_ascii_whitespace())
+        .count();
+    let at = 1 + k + ws;
+    let m = s[at..]
+        .iter()
+        .take_while(|&&b| is_repl_byte(b) && !b.is_ascii_digit())
+        .count();
+    if s.get(at + m) != Some(&b'}') {
+        return None;
+    }
+    let inner = [num, &s[at..at + m]].concat();
+    builtin(&inner).map(|t| (t, at + m + 1))
 }
 
 /// A built-in string with a format, `{#:%05d}` `{2.:%10s}`: evaluated in

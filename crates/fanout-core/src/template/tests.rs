@@ -50,6 +50,14 @@ fn context_replace_repeats_the_word() {
 }
 
 #[test]
+fn whitespace_after_a_position_is_gnu_parallels_positional_string() {
+    assert_eq!(
+        render(&["echo {1\n } {2 .}"], &[&["O", "K.txt"]], false),
+        "echo O K"
+    );
+}
+
+#[test]
 fn unbalanced_replacement_string_is_an_error() {
     let e = Template::from_command(&["echo", "{1"], &TemplateOptions::default());
     assert!(matches!(e, Err(crate::Error::UnbalancedReplacement(_))));

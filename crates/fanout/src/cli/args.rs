@@ -287,11 +287,14 @@ pub struct Cli {
     #[arg(long = "progress", help_heading = "Progress")]
     pub progress: bool,
 
-    /// Save each job's output in DIR/<source>/<value>/{seq,stdout,stderr}.
+    /// Save each job's output in DIR/<source>/<value>/{seq,stdout,stderr};
+    /// to FILE.json, FILE.csv or FILE.tsv as one record per job (`-.json`:
+    /// on stdout), in GNU parallel's formats.
     #[arg(
         long = "results",
         visible_alias = "res",
         value_name = "DIR",
+        allow_hyphen_values = true,
         help_heading = "Results"
     )]
     pub results: Option<OsString>,
@@ -303,6 +306,15 @@ pub struct Cli {
     /// Directory for temporary files: spooled output, --cat/--fifo chunks, --files (default: $TMPDIR or /tmp).
     #[arg(long = "tmpdir", value_name = "DIR", help_heading = "Results")]
     pub tmpdir: Option<PathBuf>,
+
+    /// Run jobs in DIR (made when missing); `...` gives each job a private
+    /// directory under ~/.parallel/tmp, removed when it ends.
+    #[arg(long = "wd", visible_alias = "workdir", value_name = "DIR")]
+    pub workdir: Option<PathBuf>,
+
+    /// Run jobs at niceness N (added to fanout's own).
+    #[arg(long = "nice", value_name = "N", allow_negative_numbers = true)]
+    pub nice: Option<i32>,
 
     /// Print one JSON object per finished job on stdout instead of its output.
     #[arg(long = "json", help_heading = "Results")]
@@ -362,6 +374,16 @@ pub struct Cli {
         help_heading = "Pipe mode"
     )]
     pub round_robin: bool,
+
+    /// With --pipe: every job gets all of the input (one job per argument,
+    /// all running at once).
+    #[arg(long = "tee", help_heading = "Pipe mode")]
+    pub tee: bool,
+
+    /// With --pipe: remove the text --recend and --recstart matched before
+    /// a record goes to a job.
+    #[arg(long = "remove-rec-sep", visible_aliases = ["rrs", "removerecsep"], help_heading = "Pipe mode")]
+    pub remove_rec_sep: bool,
 
     /// Give each job its chunk in a temporary file named by {}.
     #[arg(long = "cat", help_heading = "Pipe mode")]

@@ -61,7 +61,8 @@ pub fn joblog_options(cli: &Cli) -> Result<Option<JobLogOptions>> {
 /// Retries, timeout, halt and throttles.
 pub fn job_control(cli: &Cli, cpus: usize) -> Result<JobControl> {
     let mut c = JobControl::default();
-    if let Some(r) = &cli.retries {
+    // `--retries {2}`: each job's own (see Config::plan).
+    if let Some(r) = cli.retries.as_ref().filter(|r| !r.contains('{')) {
         c.retries = r
             .trim()
             .parse()

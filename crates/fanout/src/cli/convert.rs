@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use fanout_core::{
     BatchOptions, Commands, InputOptions, Inputs, MultiArgs, OutputMode, PrintOptions, RunConfig,
-    Source, SourceSpec, Tag, Template, TemplateOptions, DEFAULT_MAX_CHARS,
+    Source, SourceSpec, Tag, Template, TemplateOptions, Workdir, DEFAULT_MAX_CHARS,
 };
 
 use super::control::{job_control, joblog_options, term_seq, JobLogOptions};
@@ -32,6 +32,8 @@ pub struct Config {
     pub tagstring: Option<Vec<u8>>,
     /// `--tag`.
     pub tag: bool,
+    /// `--retries` given as a replacement string, parsed with the rest.
+    pub retries_template: Option<Vec<u8>>,
     /// Batching.
     pub batch: BatchOptions,
     /// `-X`.
@@ -116,8 +118,8 @@ impl Config {
             options: input_options(&cli)?,
         };
         // -L N outside pipe mode: N input lines per command line, as -n N
-        // (GNU parallel's own reading; -L 0 is -L 1).
-        let max_lines = cli.max_lines.filter(|_| pipe.is_none()).map(|l| l.max(1));
+        // (GNU parallel's own reading; -L 0 is -N 0, -l0 is -L 1).
+        let max_lines = cli.max_lines.filter(|_| pipe.is_none());
         let max_args = cli.max_replace_args.or(cli.max_args).or(max_lines);
         let cli_max_replace = cli.max_replace_args.is_some_and(|n| n > 0);
         let multi = multi_mode(&cli);
@@ -144,6 +146,12 @@ impl Config {
             // the coordinator, whose command lines go in the job log.
             template.trim = fanout_core::Trim::None;
         }
+        if distributed.is_some() && cli.retries.as_ref().is_some_and(|r| r.contains('{')) {
+            bail!("--retries with a replacement string does not work with --broker yet");
+        }
+        if distributed.is_some() && (cli.workdir.is_some() || cli.nice.is_some()) {
+            bail!("--wd and --nice do not work with --broker yet: workers run jobs where they run");
+        }
         if !cli.env.is_empty() && distributed.is_some() {
             bail!(
                 "--env does not work with --broker yet: workers run jobs in their own environment"
@@ -164,6 +172,11 @@ impl Config {
             template,
             tagstring: cli.tagstring.map(OsString::into_vec),
             tag: cli.tag,
+            retries_template: cli
+                .retries
+                .clone()
+                .filter(|r| r.contains('{'))
+                .map(String::into_bytes),
             batch,
             // -N repeats a word holding {} per value, as -X does (GNU).
             context: multi == Some(MultiArgs::Context) || cli_max_replace,
@@ -200,6 +213,9 @@ impl Config {
             })
             .collect();
         let template = Arc::new(Template::from_command(&self.command, &self.template)?);
+        if let Some(r) = &self.retries_template {
+            self.run.retries_per_job = Some(Arc::new(Template::unquoted(r, &self.template)?));
+        }
         let tag = match &self.tagstring {
             Some(t) => Some(Tag::Template(Template::unquoted(t, &self.template)?)),
             None if self.tag => Some(Tag::Args),
@@ -297,6 +313,18 @@ fn run_config(cli: &Cli, env: &Environment) -> Result<(RunConfig, FileNeed)> {
     run.control = control;
     run.term_seq = term_seq;
     run.tmpdir = cli.tmpdir.clone();
+    run.nice = cli.nice.unwrap_or(0);
+    run.workdir = match cli.workdir.as_deref() {
+        None => None,
+        Some(d) if d.as_os_str() == "..." => {
+            let Some(home) = &env.home else {
+                bail!("--wd ... needs $HOME: the jobs' directories go in ~/.parallel/tmp");
+            };
+            Some(Workdir::Private(home.join(".parallel/tmp")))
+        }
+        Some(d) => Some(Workdir::Dir(d.to_path_buf())),
+    };
+    run.preamble = env.parallel_env.clone();
     run.program = crate::name::program().into();
     Ok((run, need))
 }

@@ -19,6 +19,12 @@ pub struct Environment {
     pub temp_dir: PathBuf,
     /// CPU threads available to this process.
     pub cpus: usize,
+    /// `$PARALLEL_ENV`: shell code run before each command line, given
+    /// as the variable's value or as the name of a file (or fifo) that
+    /// holds it, as GNU parallel reads it.
+    pub parallel_env: Option<Vec<u8>>,
+    /// `$HOME`, under which `--wd ...` makes the jobs' directories.
+    pub home: Option<PathBuf>,
 }
 
 impl Environment {
@@ -32,8 +38,24 @@ impl Environment {
             meminfo: std::env::var_os("FANOUT_MEMINFO").map(PathBuf::from),
             temp_dir: std::env::temp_dir(),
             cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            parallel_env: parallel_env(),
+            home: std::env::var_os("HOME")
+                .filter(|h| !h.is_empty())
+                .map(PathBuf::from),
         }
     }
+}
+
+fn parallel_env() -> Option<Vec<u8>> {
+    use std::os::unix::ffi::OsStringExt;
+    let v = std::env::var_os("PARALLEL_ENV").filter(|v| !v.is_empty())?;
+    let path = std::path::Path::new(&v);
+    if path.exists() {
+        if let Ok(code) = std::fs::read(path) {
+            return Some(code);
+        }
+    }
+    Some(v.into_vec())
 }
 
 /// `-j 0` runs as many jobs as the open-file limit allows, at most this.

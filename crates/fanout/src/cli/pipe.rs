@@ -5,7 +5,7 @@
 use std::os::unix::ffi::OsStrExt;
 
 use anyhow::{anyhow, bail, Result};
-use fanout_core::pipe::{Delivery, Header, Splitter};
+use fanout_core::pipe::{Delivery, Header, RecSeps, Splitter};
 use fanout_core::units::parse_size;
 
 use super::escape::unescape;
@@ -27,6 +27,12 @@ pub struct PipeMode {
     pub header: Header,
     /// `--round-robin`.
     pub round_robin: bool,
+    /// `--tee`: every job reads all of the input.
+    pub tee: bool,
+    /// `--rrs`: record separators taken out of each chunk.
+    pub remove_seps: Option<RecSeps>,
+    /// `-r`: no job for a chunk of only whitespace.
+    pub skip_blank: bool,
     /// Stdin, `--cat` or `--fifo`.
     pub delivery: Delivery,
 }
@@ -34,7 +40,7 @@ pub struct PipeMode {
 /// True when an option asked for pipe mode (`--round-robin`, `--cat` and
 /// `--fifo` imply `--pipe`).
 pub fn pipe_requested(cli: &Cli) -> bool {
-    cli.pipe || cli.pipepart || cli.round_robin || cli.cat || cli.fifo
+    cli.pipe || cli.pipepart || cli.round_robin || cli.cat || cli.fifo || cli.tee
 }
 
 /// The pipe mode asked for, if any.
@@ -79,6 +85,9 @@ pub fn pipe_mode(cli: &Cli) -> Result<Option<PipeMode>> {
     {
         bail!("--pipepart cannot count records (-N, -L): use --recend/--recstart and --block");
     }
+    if cli.tee && (cli.pipepart || cli.round_robin || cli.cat || cli.fifo) {
+        bail!("--tee feeds every job all of stdin; it cannot be combined with --pipepart, --round-robin, --cat or --fifo");
+    }
     if cli.round_robin && (cli.cat || cli.fifo) {
         bail!("--round-robin feeds jobs on stdin; it cannot be combined with --cat or --fifo");
     }
@@ -89,6 +98,13 @@ pub fn pipe_mode(cli: &Cli) -> Result<Option<PipeMode>> {
         records: cli.max_replace_args.or(cli.max_args),
         header: header(cli.header.as_deref())?,
         round_robin: cli.round_robin,
+        tee: cli.tee,
+        remove_seps: if cli.remove_rec_sep {
+            Some(RecSeps::new(&end, &start, cli.regexp)?)
+        } else {
+            None
+        },
+        skip_blank: cli.no_run_if_empty,
         delivery: if cli.cat {
             Delivery::Cat
         } else if cli.fifo {

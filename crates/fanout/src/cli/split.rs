@@ -122,56 +122,38 @@ pub fn split_sources(argv: Vec<OsString>, opts: &ValueOptions) -> (Vec<OsString>
     let mut head = argv;
     let tail = head.split_off(first);
     let mut sources: Vec<SourceSpec> = Vec::new();
-    let mut files_mode = false;
+    // As GNU: every file after `::::+` is linked to the source before it,
+    // every file after `::::` is crossed with it.
+    let mut mode = (false, false);
     for arg in tail {
         if let Some((files, linked)) = seps.kind(arg.as_bytes()) {
-            files_mode = files;
+            mode = (files, linked);
             if !files {
                 sources.push(SourceSpec {
                     source: Source::Args(Vec::new()),
                     linked,
                 });
-            } else if linked {
-                // `::::+ f` links the next file to the previous source.
-                sources.push(SourceSpec {
-                    source: Source::File(PathBuf::new()),
-                    linked: true,
-                });
             }
             continue;
         }
-        push_value(&mut sources, files_mode, &arg);
+        push_value(&mut sources, mode, &arg);
     }
-    // A `::::+` with no file after it names nothing.
-    sources.retain(|s| !matches!(&s.source, Source::File(p) if p.as_os_str().is_empty()));
     (head, sources)
 }
 
-fn push_value(sources: &mut Vec<SourceSpec>, files_mode: bool, arg: &OsStr) {
-    if !files_mode {
-        if let Some(SourceSpec {
-            source: Source::Args(v),
-            ..
-        }) = sources.last_mut()
-        {
-            v.push(arg.as_bytes().to_vec());
-        }
-        return;
-    }
-    if let Some(SourceSpec {
-        source: Source::File(p),
+fn push_value(sources: &mut Vec<SourceSpec>, (files, linked): (bool, bool), arg: &OsStr) {
+    if files {
+        sources.push(SourceSpec {
+            source: Source::File(PathBuf::from(arg)),
+            linked,
+        });
+    } else if let Some(SourceSpec {
+        source: Source::Args(v),
         ..
     }) = sources.last_mut()
     {
-        if p.as_os_str().is_empty() {
-            *p = PathBuf::from(arg);
-            return;
-        }
+        v.push(arg.as_bytes().to_vec());
     }
-    sources.push(SourceSpec {
-        source: Source::File(PathBuf::from(arg)),
-        linked: false,
-    });
 }
 
 #[cfg(test)]

@@ -41,6 +41,10 @@ sub Q($) {
     return "'$s'";
 }
 
+# GNU parallel's own names for Q, which --rpl definitions call.
+sub shell_quote_scalar($) { Q($_[0]) }
+sub shell_quote { wantarray ? map { Q($_) } @_ : join(" ", map { Q($_) } @_) }
+
 # Quote for a perl string.
 sub pQ($) {
     my $s = shift;
