@@ -33,6 +33,9 @@ pub struct BatchOptions {
     /// The number of job slots, over which `-X`/`-m` spread the last
     /// arguments as GNU parallel does.
     pub slots: usize,
+    /// `-L`: `max_args` counts lines, and a line ending in a blank goes on
+    /// into the next (as xargs and GNU parallel read `-L`).
+    pub lines: bool,
 }
 
 impl Default for BatchOptions {
@@ -42,6 +45,7 @@ impl Default for BatchOptions {
             multi: None,
             max_chars: DEFAULT_MAX_CHARS,
             slots: 1,
+            lines: false,
         }
     }
 }
@@ -128,9 +132,15 @@ impl Batcher {
     fn fill_fixed(&mut self) -> Result<()> {
         let n = self.opts.max_args.unwrap_or(1).max(1);
         let mut batch = Records::new();
-        while batch.len() < n {
+        let mut lines = 0;
+        while lines < n {
             match self.next_record()? {
-                Some(rec) => batch.push(&rec),
+                Some(mut rec) => {
+                    if !(self.opts.lines && continues(&mut rec)) {
+                        lines += 1;
+                    }
+                    batch.push(&rec);
+                }
                 None => break,
             }
         }
@@ -161,6 +171,18 @@ impl Batcher {
             seq: JobSeq(self.next_seq),
             slot: SlotId(1),
             context: false,
+        };
+        self.template.line_len(&ctx) + 1
+    }
+
+    /// The length of the line `batch` makes (with `-X`'s repeated words),
+    /// plus the NUL that GNU parallel counts.
+    fn exact_len(&self, batch: &Records, context: bool) -> usize {
+        let ctx = RenderCtx {
+            records: batch,
+            seq: JobSeq(self.next_seq),
+            slot: SlotId(1),
+            context,
         };
         self.template.line_len(&ctx) + 1
     }
@@ -203,7 +225,16 @@ impl Batcher {
             let cost = self.template.arg_cost(&rec, context);
             self.check_len(self.base_len + cost)?;
             let full = self.opts.max_args.is_some_and(|n| batch.len() >= n);
-            if !batch.is_empty() && (full || len + cost > self.opts.max_chars) {
+            // The estimate errs long (a repeated word is counted once
+            // too often, and a space after the last): near the limit the
+            // exact line decides, as GNU parallel's exact count does.
+            let over = len + cost > self.opts.max_chars && {
+                batch.push(&rec);
+                let exact = self.exact_len(&batch, context);
+                batch.pop();
+                exact > self.opts.max_chars
+            };
+            if !batch.is_empty() && (full || over) {
                 self.carry = Some((rec, cost));
                 self.last_line = (batch.value_count(), batch.byte_len());
                 self.ready.push_back(batch);
@@ -224,6 +255,25 @@ impl Batcher {
         }
         Ok(())
     }
+}
+
+/// `-L`: true when the line ends in a blank, which is then taken off (the
+/// line goes on into the next one).
+fn continues(rec: &mut Record) -> bool {
+    let Some(last) = rec.last_mut() else {
+        return false;
+    };
+    let keep = last.len()
+        - last
+            .iter()
+            .rev()
+            .take_while(|b| matches!(b, b' ' | b'\t'))
+            .count();
+    if keep == last.len() {
+        return false;
+    }
+    last.truncate(keep);
+    true
 }
 
 /// Splits `batch` into runs of `ceil(len / parts)`, as GNU parallel does

@@ -35,10 +35,17 @@ pub fn jobs(
         };
         return part_jobs(mode, file, slots);
     }
-    let src: Box<dyn Read + Send> = match file {
+    let mut src: Box<dyn Read + Send> = match file {
         Some(f) => Box::new(f),
         None => Box::new(stdin()),
     };
+    if mode.skip_first_line {
+        src = Box::new(SkipFirstLine {
+            inner: src,
+            skipped: false,
+            pending: Vec::new(),
+        });
+    }
     let chunker = Chunker::new(src, chunk_options(mode, mode.block as usize));
     if mode.round_robin {
         return Ok(round_robin(
@@ -121,9 +128,16 @@ fn part_jobs(mode: &PipeMode, file: File, slots: usize) -> Result<Jobs> {
         bail!("--pipepart needs a file or block device to read ranges of, not a pipe or terminal");
     }
     let size = file_size(&file)?;
+    let skip = if mode.skip_first_line {
+        first_line_len(&file)?
+    } else {
+        0
+    };
+    // The header is read from here on (its reader shares the offset).
+    std::io::Seek::seek(&mut &file, std::io::SeekFrom::Start(skip))?;
     let head = Arc::new(read_header(&file, mode)?);
     let delivery = mode.delivery;
-    let start = head.len() as u64;
+    let start = skip + head.len() as u64;
     let block = if mode.block < 0 {
         // -N: N chunks per job slot.
         let chunks = (mode.block.unsigned_abs())
@@ -156,6 +170,61 @@ fn part_jobs(mode: &PipeMode, file: File, slots: usize) -> Result<Jobs> {
             })
         });
     Ok(Box::new(jobs))
+}
+
+/// `--skip-first-line` with `--pipepart`: the bytes of the file's first
+/// line, its newline included.
+fn first_line_len(file: &File) -> Result<u64> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0; 64 * 1024];
+    let mut off = 0u64;
+    loop {
+        let n = file.read_at(&mut buf, off)?;
+        if n == 0 {
+            return Ok(off);
+        }
+        if let Some(i) = memchr::memchr(b'\n', &buf[..n]) {
+            return Ok(off + i as u64 + 1);
+        }
+        off += n as u64;
+    }
+}
+
+/// `--skip-first-line` with `--pipe`: the input after its first line.
+struct SkipFirstLine<R> {
+    inner: R,
+    skipped: bool,
+    pending: Vec<u8>,
+}
+
+impl<R: Read> Read for SkipFirstLine<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while !self.skipped {
+            let mut b = [0u8; 4096];
+            let n = self.inner.read(&mut b)?;
+            if n == 0 {
+                return Ok(0);
+            }
+            if let Some(i) = memchr::memchr(b'\n', &b[..n]) {
+                self.skipped = true;
+                let rest = &b[i + 1..n];
+                // What was read past the line goes out first.
+                let k = rest.len().min(buf.len());
+                buf[..k].copy_from_slice(&rest[..k]);
+                if k < rest.len() {
+                    self.pending = rest[k..].to_vec();
+                }
+                return Ok(k);
+            }
+        }
+        if !self.pending.is_empty() {
+            let k = self.pending.len().min(buf.len());
+            buf[..k].copy_from_slice(&self.pending[..k]);
+            self.pending.drain(..k);
+            return Ok(k);
+        }
+        self.inner.read(buf)
+    }
 }
 
 /// The header at the start of the file, as `--pipe` would take it.

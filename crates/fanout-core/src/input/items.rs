@@ -14,6 +14,7 @@ pub struct Items {
     eof: Option<Vec<u8>>,
     skip_empty: bool,
     colsep: Option<regex::bytes::Regex>,
+    on_nul: Option<super::NulHook>,
     done: bool,
 }
 
@@ -48,6 +49,7 @@ impl Items {
             eof: opts.eof.clone(),
             skip_empty: opts.skip_empty,
             colsep: opts.colsep.clone(),
+            on_nul: opts.on_nul.clone().filter(|_| opts.delimiter != [0]),
             done: false,
         })
     }
@@ -86,6 +88,13 @@ impl Iterator for Items {
             if self.skip_empty && item.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
+            let item = match &self.on_nul {
+                Some(hook) if memchr::memchr(0, &item).is_some() => {
+                    (hook.0)();
+                    replace_nul(&item)
+                }
+                _ => item,
+            };
             return Some(Ok(self.columns(item)));
         }
         self.done = true;
@@ -109,6 +118,19 @@ fn split_args(args: Vec<Vec<u8>>, delim: &[u8]) -> Vec<Vec<u8>> {
             rest = &rest[at + delim.len()..];
         }
         out.push(rest.to_vec());
+    }
+    out
+}
+
+/// A NUL as the two characters `\0`, as GNU parallel puts it.
+fn replace_nul(item: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(item.len() + 8);
+    for &b in item {
+        if b == 0 {
+            out.extend_from_slice(b"\\0");
+        } else {
+            out.push(b);
+        }
     }
     out
 }

@@ -51,6 +51,19 @@ pub struct InputOptions {
     pub header: bool,
     /// `--link`: zip all sources, wrapping the shorter ones.
     pub link: bool,
+    /// Told once when an item read from a file held a NUL, which cannot go
+    /// into an argument: GNU parallel replaces it with `\0` and warns.
+    pub on_nul: Option<NulHook>,
+}
+
+/// A callback for [`InputOptions::on_nul`] (the caller prints the warning).
+#[derive(Clone)]
+pub struct NulHook(pub std::sync::Arc<dyn Fn() + Send + Sync>);
+
+impl std::fmt::Debug for NulHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NulHook")
+    }
 }
 
 impl Default for InputOptions {
@@ -62,6 +75,7 @@ impl Default for InputOptions {
             colsep: None,
             header: false,
             link: false,
+            on_nul: None,
         }
     }
 }

@@ -12,6 +12,8 @@ pub struct RecordStream {
     rest: Vec<Vec<Record>>,
     current: Option<Record>,
     odometer: Vec<usize>,
+    /// Some group after the first has a value of its own (not padding).
+    rest_has_values: bool,
 }
 
 impl std::fmt::Debug for RecordStream {
@@ -66,13 +68,20 @@ impl RecordStream {
         }
         let mut groups = groups.into_iter().map(|g| make_group(g, link_all));
         let first = groups.next().expect("at least one source")?;
-        let rest = groups.map(|g| g?.collect()).collect::<Result<Vec<_>>>()?;
+        let mut rest = groups.map(|g| g?.collect()).collect::<Result<Vec<_>>>()?;
+        let rest_has_values = rest.iter().any(|g| !g.is_empty());
+        // As GNU parallel: beside other sources, an empty one gives one
+        // empty value (`::: a b :::: /dev/null` runs `echo a` and `echo b`).
+        for g in rest.iter_mut().filter(|g| g.is_empty()) {
+            g.push(vec![Vec::new()]);
+        }
         let odometer = vec![0; rest.len()];
         Ok(RecordStream {
             first,
             rest,
             current: None,
             odometer,
+            rest_has_values,
         })
     }
 
@@ -120,13 +129,15 @@ impl Iterator for RecordStream {
         if self.rest.is_empty() {
             return self.first.next();
         }
-        if self.rest.iter().any(Vec::is_empty) {
-            return None;
-        }
         if self.current.is_none() || !self.step() {
-            match self.first.next()? {
-                Ok(r) => self.current = Some(r),
-                Err(e) => return Some(Err(e)),
+            match self.first.next() {
+                Some(Ok(r)) => self.current = Some(r),
+                Some(Err(e)) => return Some(Err(e)),
+                // An empty first source beside others: one empty value.
+                None if self.current.is_none() && self.rest_has_values => {
+                    self.current = Some(vec![Vec::new()]);
+                }
+                None => return None,
             }
         }
         let mut rec = self.current.clone().expect("set above");

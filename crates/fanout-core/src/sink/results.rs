@@ -51,12 +51,19 @@ impl ResultsDir {
             ResultsLayout::Tree { dir, names } => {
                 let mut d = dir.clone();
                 for rec in r.records.iter() {
-                    for (i, v) in rec.enumerate() {
-                        let n = i + 1;
-                        let name = names
-                            .get(i)
-                            .cloned()
-                            .unwrap_or_else(|| n.to_string().into_bytes());
+                    let mut cols: Vec<(Vec<u8>, &[u8])> = rec
+                        .enumerate()
+                        .map(|(i, v)| {
+                            let name = names.get(i).cloned();
+                            (name.unwrap_or_else(|| (i + 1).to_string().into_bytes()), v)
+                        })
+                        .collect();
+                    // As GNU parallel: with --header names, the directories
+                    // go in the names' order, else in the sources' order.
+                    if !names.is_empty() {
+                        cols.sort_by(|a, b| a.0.cmp(&b.0));
+                    }
+                    for (name, v) in cols {
                         d.push(OsStr::from_bytes(&dir_name(&name)));
                         d.push(OsStr::from_bytes(&dir_name(v)));
                     }

@@ -131,7 +131,7 @@ pub struct Cli {
     /// Use STR instead of {/.} (the basename without extension).
     #[arg(
         long = "basenameextensionreplace",
-        visible_alias = "bne",
+        visible_aliases = ["bne", "bner"],
         value_name = "STR"
     )]
     pub basename_extension_replace: Option<OsString>,
@@ -374,6 +374,10 @@ pub struct Cli {
         help_heading = "Pipe mode"
     )]
     pub round_robin: bool,
+
+    /// With --pipe or --pipepart: do not use the input's first line.
+    #[arg(long = "skip-first-line", help_heading = "Pipe mode")]
+    pub skip_first_line: bool,
 
     /// With --pipe: every job gets all of the input (one job per argument,
     /// all running at once).

@@ -122,12 +122,16 @@ impl Config {
         let max_lines = cli.max_lines.filter(|_| pipe.is_none());
         let max_args = cli.max_replace_args.or(cli.max_args).or(max_lines);
         let cli_max_replace = cli.max_replace_args.is_some_and(|n| n > 0);
+        let lines_context =
+            max_lines.is_some_and(|n| n > 0) && cli.max_replace_args.or(cli.max_args).is_none();
         let multi = multi_mode(&cli);
         let batch = BatchOptions {
             max_args,
             multi,
             max_chars: max_chars(cli.max_chars, &mut warnings),
             slots: run.jobs,
+            lines: max_lines.is_some_and(|n| n > 0)
+                && cli.max_replace_args.or(cli.max_args).is_none(),
         };
         let mut run = run;
         run.queue = batch.read_ahead(run.queue);
@@ -178,8 +182,9 @@ impl Config {
                 .filter(|r| r.contains('{'))
                 .map(String::into_bytes),
             batch,
-            // -N repeats a word holding {} per value, as -X does (GNU).
-            context: multi == Some(MultiArgs::Context) || cli_max_replace,
+            // -N (and -L) repeat a word holding {} per value, as -X does
+            // (GNU).
+            context: multi == Some(MultiArgs::Context) || cli_max_replace || lines_context,
             run,
             keep_order: cli.keep_order,
             verbose: cli.verbose && !cli.dry_run,
@@ -238,6 +243,17 @@ impl Config {
     }
 }
 
+/// GNU parallel's three warnings about a NUL in the input, once a run.
+fn warn_nul_once() {
+    static SAID: std::sync::Once = std::sync::Once::new();
+    SAID.call_once(|| {
+        let w = crate::name::warning();
+        eprintln!("{w}A NUL character in the input was replaced with \\0.");
+        eprintln!("{w}NUL cannot be passed through in the argument list.");
+        eprintln!("{w}Did you mean to use the --null option?");
+    });
+}
+
 fn input_options(cli: &Cli) -> Result<InputOptions> {
     let delimiter = match (&cli.delimiter, cli.null) {
         (Some(d), _) => unescape(d.as_bytes()),
@@ -270,6 +286,7 @@ fn input_options(cli: &Cli) -> Result<InputOptions> {
         // As GNU parallel: `--header 0` is zero header lines.
         header: cli.header.as_deref().is_some_and(|h| h.parse() != Ok(0u64)),
         link: cli.link,
+        on_nul: Some(fanout_core::NulHook(Arc::new(warn_nul_once))),
     })
 }
 

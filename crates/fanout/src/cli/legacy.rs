@@ -15,8 +15,25 @@ use super::ValueOptions;
 pub fn rewrite(argv: Vec<OsString>, opts: &ValueOptions) -> Vec<OsString> {
     let (end, values) = options_end(&argv, opts);
     let mut out = Vec::with_capacity(argv.len() + 1);
-    for (i, a) in argv.into_iter().enumerate() {
+    let number = |a: Option<&OsString>| {
+        a.is_some_and(|a| !a.is_empty() && a.as_bytes().iter().all(u8::is_ascii_digit))
+    };
+    let mut taken = None;
+    for i in 0..argv.len() {
+        let a = argv[i].clone();
+        if taken == Some(i) {
+            continue;
+        }
         let b = a.as_bytes();
+        // Perl's Getopt::Long gives `-l` the next argument when it is a
+        // number: `-l 4` is `-l4`.
+        if i < end && b == b"-l" && !values.contains(&i) && number(argv.get(i + 1)) {
+            taken = Some(i + 1);
+            out.push("-L".into());
+            let n: u64 = argv[i + 1].to_string_lossy().parse().unwrap_or(1);
+            out.push(n.max(1).to_string().into());
+            continue;
+        }
         if i >= end || values.contains(&i) || b.len() < 2 || b[0] != b'-' || b[1] == b'-' {
             out.push(a);
             continue;

@@ -33,6 +33,8 @@ pub struct PipeMode {
     pub remove_seps: Option<RecSeps>,
     /// `-r`: no job for a chunk of only whitespace.
     pub skip_blank: bool,
+    /// `--skip-first-line`: the input's first line is not read.
+    pub skip_first_line: bool,
     /// Stdin, `--cat` or `--fifo`.
     pub delivery: Delivery,
 }
@@ -58,9 +60,11 @@ pub fn pipe_mode(cli: &Cli) -> Result<Option<PipeMode>> {
     let block = match &cli.block {
         None => 1 << 20,
         Some(b) => match b.strip_prefix('-') {
+            // -N (GNU: with a unit too, -0.01k is 10): N chunks per slot.
             Some(n) if cli.pipepart => {
-                -(n.parse::<i64>()
-                    .map_err(|_| anyhow!("invalid --block `{b}`"))?)
+                -(parse_size(n)
+                    .and_then(|v| i64::try_from(v).ok())
+                    .ok_or_else(|| anyhow!("invalid --block `{b}`"))?)
             }
             _ => {
                 let v = parse_size(b)
@@ -105,6 +109,7 @@ pub fn pipe_mode(cli: &Cli) -> Result<Option<PipeMode>> {
             None
         },
         skip_blank: cli.no_run_if_empty,
+        skip_first_line: cli.skip_first_line,
         delivery: if cli.cat {
             Delivery::Cat
         } else if cli.fifo {
