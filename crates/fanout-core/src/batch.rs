@@ -158,7 +158,12 @@ impl Batcher {
             // -N0: each input makes a job, which gets none of it.
             batch = Records::new();
         }
-        self.check_len(self.line_len(&batch))?;
+        // A perl expression's length is only estimated (by its input's):
+        // its real line is checked when it is composed, not here, so long
+        // unused columns do not stop a run (GNU's par_long_input).
+        if !self.template.has_perl() {
+            self.check_len(self.line_len(&batch))?;
+        }
         self.ready.push_back(batch);
         Ok(())
     }

@@ -29,6 +29,14 @@ pub enum Error {
         /// What the operating system said.
         err: std::io::Error,
     },
+    /// A `--tmpl` file could not be written.
+    #[error("cannot write --tmpl file `{}`: {}", path.display(), crate::error::os_text(err))]
+    TmplWrite {
+        /// The file, as its template rendered it.
+        path: PathBuf,
+        /// What the operating system said.
+        err: std::io::Error,
+    },
     /// Reading an input source failed after it was opened.
     #[error("cannot read input: {}", crate::error::os_text(.0))]
     InputRead(std::io::Error),

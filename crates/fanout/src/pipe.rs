@@ -28,7 +28,7 @@ pub fn jobs(
     slots: usize,
     reader_error: &ReaderError,
 ) -> Result<Jobs> {
-    let file = input_file(inputs)?;
+    let file = input_file(inputs, mode.part)?;
     if mode.part {
         let Some(file) = file else {
             bail!("--pipepart needs a file given with -a or ::::");
@@ -105,8 +105,16 @@ fn chunk_options(mode: &PipeMode, block: usize) -> ChunkOptions {
 }
 
 /// The file to cut: the one `-a` or `::::` source, if given.
-fn input_file(inputs: &Inputs) -> Result<Option<File>> {
-    match inputs.sources.as_slice() {
+fn input_file(inputs: &Inputs, part: bool) -> Result<Option<File>> {
+    // --pipepart cuts the file; `:::` values beside it are ignored, as
+    // GNU parallel ignores them.
+    let files: Vec<_> = inputs
+        .sources
+        .iter()
+        .filter(|s| !(part && matches!(s.source, Source::Args(_))))
+        .cloned()
+        .collect();
+    match files.as_slice() {
         [] => Ok(None),
         [s] => match &s.source {
             Source::File(p) if p.as_os_str() == "-" => Ok(None),
@@ -140,10 +148,9 @@ fn part_jobs(mode: &PipeMode, file: File, slots: usize) -> Result<Jobs> {
     let start = skip + head.len() as u64;
     let block = if mode.block < 0 {
         // -N: N chunks per job slot.
-        let chunks = (mode.block.unsigned_abs())
-            .saturating_mul(slots as u64)
-            .max(1);
-        size.saturating_sub(start).div_ceil(chunks).max(1)
+        // GNU parallel's own size: 1 + size / slots / N.
+        let per_slot = size.saturating_sub(start) / (slots as u64).max(1);
+        1 + per_slot / mode.block.unsigned_abs().max(1)
     } else {
         mode.block as u64
     };

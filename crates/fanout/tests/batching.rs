@@ -259,11 +259,21 @@ fn multi_arg_read_ahead_regression_hundreds_of_mb_for_3m_inputs() {
 }
 
 #[test]
-fn max_lines_outside_pipe_mode_is_lines_per_command_line() {
+fn max_lines_outside_pipe_mode_is_lines_per_command_line_with_the_word_repeated() {
+    // As GNU parallel (its par_test_L_context_replace): -L repeats the
+    // word around {} per value, as -N does.
     fanout(["-k", "-L", "2", "echo", "a{}b"])
         .stdin("1\n2\n3\n")
         .run()
-        .stdout_is("a1 2b\na3b\n");
+        .stdout_is("a1b a2b\na3b\n");
+}
+
+#[test]
+fn a_line_ending_in_a_blank_continues_under_max_lines_as_xargs_reads_it() {
+    fanout(["-k", "-r", "-L", "2", "echo"])
+        .stdin("foo\n\nole \nbar\nquux\n")
+        .run()
+        .stdout_is("foo ole bar\nquux\n");
 }
 
 #[test]

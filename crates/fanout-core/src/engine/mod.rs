@@ -85,6 +85,20 @@ pub struct RunConfig {
     /// `--retries` given as a replacement string (`--retries {2}`): each
     /// job's own number of tries, rendered from its arguments.
     pub retries_per_job: Option<Arc<Template>>,
+    /// `--tmpl FILE=OUT`: before a job starts, each text (FILE's, with
+    /// replacement strings) is rendered into the file its path names.
+    pub tmpl: Vec<TmplFile>,
+    /// `--cleanup`: the `--tmpl` files are removed when the job ends.
+    pub cleanup: bool,
+}
+
+/// One `--tmpl FILE=OUT`.
+#[derive(Debug, Clone)]
+pub struct TmplFile {
+    /// FILE's text, as a template ([`Template::file_text`]).
+    pub text: Arc<Template>,
+    /// OUT, as a template ([`Template::unquoted`]).
+    pub path: Arc<Template>,
 }
 
 /// A job's working directory (`--wd`).
@@ -119,6 +133,8 @@ impl Default for RunConfig {
             workdir: None,
             preamble: None,
             retries_per_job: None,
+            tmpl: Vec::new(),
+            cleanup: false,
         }
     }
 }

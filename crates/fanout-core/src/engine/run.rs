@@ -34,6 +34,8 @@ pub(super) struct LocalJob {
     pub temp: Option<tempfile::TempPath>,
     /// `--wd ...`: the job's private directory, removed when it ends.
     pub workdir: Option<tempfile::TempDir>,
+    /// `--tmpl` files with `--cleanup`, removed when it ends.
+    pub tmpl: Vec<tempfile::TempPath>,
 }
 
 /// The local backend's I/O state.

@@ -40,6 +40,10 @@ impl Local<'_> {
             }
         };
         run.data.temp = temp.as_mut().ok().and_then(Option::take);
+        if let Err(e) = self.write_tmpl(run) {
+            core.forget(seq);
+            return core.fail(e);
+        }
         if let Some(t) = &self.cfg.retries_per_job {
             let ctx = crate::template::RenderCtx {
                 records: &run.job.records,
@@ -75,6 +79,37 @@ impl Local<'_> {
             return;
         }
         self.launch(core, seq, sink);
+    }
+
+    /// `--tmpl`: renders each template file for the job (its path too)
+    /// and writes it, before the job starts; kept for removal with
+    /// `--cleanup`.
+    fn write_tmpl(
+        &self,
+        run: &mut crate::run_core::Running<super::run::LocalJob>,
+    ) -> crate::Result<()> {
+        for t in &self.cfg.tmpl {
+            let ctx = crate::template::RenderCtx {
+                records: &run.job.records,
+                seq: run.job.seq,
+                slot: run.slot,
+                context: false,
+            };
+            let (mut path, mut text) = (Vec::new(), Vec::new());
+            t.path.try_render(&ctx, &mut path)?;
+            t.text.try_render(&ctx, &mut text)?;
+            let path = std::path::PathBuf::from(std::ffi::OsStr::from_bytes(&path));
+            std::fs::write(&path, &text).map_err(|err| crate::Error::TmplWrite {
+                path: path.clone(),
+                err,
+            })?;
+            if self.cfg.cleanup {
+                let kept = TempPath::try_from_path(&path)
+                    .map_err(|err| crate::Error::TmplWrite { path, err })?;
+                run.data.tmpl.push(kept);
+            }
+        }
+        Ok(())
     }
 
     /// Reports a job that could not start, with fanout's message.

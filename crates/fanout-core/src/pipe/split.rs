@@ -21,6 +21,14 @@ pub enum Splitter {
     Lines(usize),
     /// `--recend ''` and no `--recstart`: no records; cut anywhere.
     Anywhere,
+    /// `--group-by`: a record is a run of lines whose column `col` (from
+    /// 1, split by `colsep`) holds the same value.
+    GroupBy {
+        /// The column.
+        col: usize,
+        /// What separates columns (`--colsep`, else TAB).
+        colsep: regex::bytes::Regex,
+    },
 }
 
 impl Splitter {
@@ -86,7 +94,26 @@ impl Splitter {
                 (keep > 0).then(|| nth_newline_end(buf, keep))
             }
             Splitter::Anywhere => (!buf.is_empty()).then_some(buf.len()),
+            Splitter::GroupBy { .. } => self.group_cuts(buf).last(),
         }
+    }
+
+    /// `--group-by`: the places in `buf` between two complete lines whose
+    /// keys differ.
+    fn group_cuts<'b>(&'b self, buf: &'b [u8]) -> impl Iterator<Item = usize> + 'b {
+        let Splitter::GroupBy { col, colsep } = self else {
+            unreachable!("only called for --group-by")
+        };
+        let key = move |line: &'b [u8]| {
+            let line = line.strip_suffix(b"\n").unwrap_or(line);
+            colsep.split(line).nth(col.saturating_sub(1)).unwrap_or(b"")
+        };
+        let ends: Vec<usize> = memchr::memchr_iter(b'\n', buf).map(|i| i + 1).collect();
+        (1..ends.len()).filter_map(move |i| {
+            let prev = &buf[if i >= 2 { ends[i - 2] } else { 0 }..ends[i - 1]];
+            let next = &buf[ends[i - 1]..ends[i]];
+            (key(prev) != key(next)).then_some(ends[i - 1])
+        })
     }
 
     /// The first cut at or after position `from` of `buf`.
@@ -105,6 +132,7 @@ impl Splitter {
                 .find(ok),
             Splitter::Lines(_) => memchr::memchr_iter(b'\n', buf).map(|i| i + 1).find(ok),
             Splitter::Anywhere => (buf.len() >= from).then_some(from.max(1)),
+            Splitter::GroupBy { .. } => self.group_cuts(buf).find(ok),
         }
     }
 
@@ -131,6 +159,7 @@ impl Splitter {
                     .then(|| nth_newline_end(buf, lines))
             }
             Splitter::Anywhere => (buf.len() >= n).then_some(n),
+            Splitter::GroupBy { .. } => self.group_cuts(buf).nth(n - 1),
         }
     }
 }
@@ -168,6 +197,22 @@ mod tests {
         let start_only = lit("", ">");
         assert_eq!(start_only.last_cut(b">a>b"), Some(2));
         assert_eq!(start_only.last_cut(b">ab"), None, "a cut at 0 cuts nothing");
+    }
+
+    #[test]
+    fn group_by_cuts_where_the_column_changes() {
+        let s = Splitter::GroupBy {
+            col: 2,
+            colsep: regex::bytes::Regex::new(",").unwrap(),
+        };
+        let buf = b"a,x\nb,x\nc,y\nd,y\ne,z\n";
+        assert_eq!(s.group_cuts(buf).collect::<Vec<_>>(), [8, 16]);
+        assert_eq!(s.nth_cut(buf, 1), Some(8));
+        assert_eq!(
+            s.last_cut(b"a,x\nb,y"),
+            None,
+            "the next line is not complete"
+        );
     }
 
     #[test]

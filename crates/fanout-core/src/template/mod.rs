@@ -110,6 +110,9 @@ pub struct Template {
     quote_values: bool,
     perl: perl::RunState,
     trim: Trim,
+    /// Between the values `{}` stands for: a space; nothing in a `--tmpl`
+    /// file, as GNU parallel renders one.
+    join: &'static [u8],
 }
 
 /// `--trim`: whitespace taken off values before they are used.
@@ -187,6 +190,7 @@ impl Template {
                 quote_values: false,
                 perl: perl::RunState::default(),
                 trim: opts.trim,
+                join: b" ",
             });
         }
         let mut tokens = Vec::new();
@@ -221,6 +225,7 @@ impl Template {
             quote_values,
             perl: perl::RunState::default(),
             trim: opts.trim,
+            join: b" ",
         })
     }
 
@@ -241,7 +246,20 @@ impl Template {
             quote_values: false,
             perl: perl::RunState::default(),
             trim: opts.trim,
+            join: b" ",
         })
+    }
+
+    /// A `--tmpl` file's text: like [`Template::unquoted`], but the values
+    /// `{}` stands for are run together, as GNU parallel writes them.
+    pub fn file_text(text: &[u8], opts: &TemplateOptions) -> crate::Result<Self> {
+        let opts = TemplateOptions {
+            append_missing: false,
+            ..opts.clone()
+        };
+        let mut t = Template::unquoted(text, &opts)?;
+        t.join = b"";
+        Ok(t)
     }
 
     /// The perl expressions in the template.

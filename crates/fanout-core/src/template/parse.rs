@@ -83,7 +83,7 @@ fn special(
             ));
         };
         return Ok(Some((
-            perl_token(&body[..end]),
+            perl_token(&named_position(&body[..end], &opts.header)),
             open.len() + end + close.len(),
         )));
     }
@@ -100,6 +100,29 @@ fn special(
         }
     }
     Ok(None)
+}
+
+/// `{=name expr =}` with a `--header` name first: `{=N expr =}` with the
+/// name's column number, as GNU parallel reads it.
+fn named_position<'a>(expr: &'a [u8], header: &[Vec<u8>]) -> std::borrow::Cow<'a, [u8]> {
+    let found = header
+        .iter()
+        .enumerate()
+        .filter(|(_, name)| {
+            !name.is_empty()
+                && expr.starts_with(name)
+                && expr.get(name.len()).is_none_or(u8::is_ascii_whitespace)
+        })
+        .max_by_key(|(_, name)| name.len());
+    match found {
+        Some((i, name)) => {
+            let mut e = (i + 1).to_string().into_bytes();
+            e.push(b' ');
+            e.extend_from_slice(&expr[name.len()..]);
+            std::borrow::Cow::Owned(e)
+        }
+        None => std::borrow::Cow::Borrowed(expr),
+    }
 }
 
 /// `{=N expr =}`: a leading number is the value's position (as GNU

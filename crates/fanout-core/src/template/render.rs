@@ -181,7 +181,7 @@ impl Template {
                 Token::Perl { pos: None, code } => {
                     for (i, v) in vals.clone().enumerate() {
                         if i > 0 {
-                            out.push(b' ');
+                            out.extend_from_slice(self.join);
                         }
                         self.perl_value(code, self.trim.apply(v), out, pass);
                     }
@@ -240,7 +240,7 @@ impl Template {
     ) {
         for (i, v) in vals.enumerate() {
             if i > 0 {
-                out.push(b' ');
+                out.extend_from_slice(self.join);
             }
             self.push_value(m.apply(self.trim.apply(v)), out);
         }

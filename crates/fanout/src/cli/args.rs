@@ -307,6 +307,25 @@ pub struct Cli {
     #[arg(long = "tmpdir", value_name = "DIR", help_heading = "Results")]
     pub tmpdir: Option<PathBuf>,
 
+    /// Run the command once with no arguments on every host (without
+    /// --sshlogin: this one), reading no input.
+    #[arg(long = "nonall")]
+    pub nonall: bool,
+
+    /// Run every job on every host (without --sshlogin: this one, so as
+    /// without --onall).
+    #[arg(long = "onall")]
+    pub onall: bool,
+
+    /// Before each job, write FILE's text with its replacement strings
+    /// filled in to OUT (itself a template); repeatable.
+    #[arg(long = "tmpl", value_name = "FILE=OUT")]
+    pub tmpl: Vec<OsString>,
+
+    /// Remove the --tmpl files when the job ends.
+    #[arg(long = "cleanup")]
+    pub cleanup: bool,
+
     /// Run jobs in DIR (made when missing); `...` gives each job a private
     /// directory under ~/.parallel/tmp, removed when it ends.
     #[arg(long = "wd", visible_alias = "workdir", value_name = "DIR")]
@@ -374,6 +393,11 @@ pub struct Cli {
         help_heading = "Pipe mode"
     )]
     pub round_robin: bool,
+
+    /// With --pipe: a record is a run of lines with the same value in
+    /// column N (split by --colsep, else TAB).
+    #[arg(long = "group-by", value_name = "N", help_heading = "Pipe mode")]
+    pub group_by: Option<String>,
 
     /// With --pipe or --pipepart: do not use the input's first line.
     #[arg(long = "skip-first-line", help_heading = "Pipe mode")]

@@ -1,15 +1,15 @@
 //! Raw options to a validated run plan, once. The engine sees only the
 //! plan, never the parsed command line.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use fanout_core::{
     BatchOptions, Commands, InputOptions, Inputs, MultiArgs, OutputMode, PrintOptions, RunConfig,
-    Source, SourceSpec, Tag, Template, TemplateOptions, Workdir, DEFAULT_MAX_CHARS,
+    Source, SourceSpec, Tag, Template, TemplateOptions, TmplFile, Workdir, DEFAULT_MAX_CHARS,
 };
 
 use super::control::{job_control, joblog_options, term_seq, JobLogOptions};
@@ -32,6 +32,8 @@ pub struct Config {
     pub tagstring: Option<Vec<u8>>,
     /// `--tag`.
     pub tag: bool,
+    /// `--tmpl FILE=OUT` pairs, read when the run is planned.
+    pub tmpl: Vec<(PathBuf, Vec<u8>)>,
     /// `--retries` given as a replacement string, parsed with the rest.
     pub retries_template: Option<Vec<u8>>,
     /// Batching.
@@ -102,6 +104,7 @@ impl Config {
         let distributed = super::broker::distributed(&cli)?;
         let (run, files_needed) = run_config(&cli, env)?;
         let joblog = joblog_options(&cli)?;
+        super::pipe::check_group_by(&cli)?;
         let pipe = pipe_mode(&cli)?;
         let progress = progress_kind(&cli);
         let mut all_sources: Vec<SourceSpec> = cli
@@ -113,6 +116,14 @@ impl Config {
             })
             .collect();
         all_sources.extend(sources);
+        if cli.nonall {
+            // --nonall: the command once, with no arguments, on the one
+            // host there is without -S (GNU parallel reads no input).
+            all_sources = vec![SourceSpec {
+                source: Source::Args(vec![Vec::new()]),
+                linked: false,
+            }];
+        }
         let inputs = Inputs {
             sources: all_sources,
             options: input_options(&cli)?,
@@ -120,7 +131,11 @@ impl Config {
         // -L N outside pipe mode: N input lines per command line, as -n N
         // (GNU parallel's own reading; -L 0 is -N 0, -l0 is -L 1).
         let max_lines = cli.max_lines.filter(|_| pipe.is_none());
-        let max_args = cli.max_replace_args.or(cli.max_args).or(max_lines);
+        let max_args = if cli.nonall {
+            Some(0)
+        } else {
+            cli.max_replace_args.or(cli.max_args).or(max_lines)
+        };
         let cli_max_replace = cli.max_replace_args.is_some_and(|n| n > 0);
         let lines_context =
             max_lines.is_some_and(|n| n > 0) && cli.max_replace_args.or(cli.max_args).is_none();
@@ -153,6 +168,9 @@ impl Config {
         if distributed.is_some() && cli.retries.as_ref().is_some_and(|r| r.contains('{')) {
             bail!("--retries with a replacement string does not work with --broker yet");
         }
+        if distributed.is_some() && !cli.tmpl.is_empty() {
+            bail!("--tmpl does not work with --broker yet");
+        }
         if distributed.is_some() && (cli.workdir.is_some() || cli.nice.is_some()) {
             bail!("--wd and --nice do not work with --broker yet: workers run jobs where they run");
         }
@@ -176,6 +194,11 @@ impl Config {
             template,
             tagstring: cli.tagstring.map(OsString::into_vec),
             tag: cli.tag,
+            tmpl: cli
+                .tmpl
+                .iter()
+                .map(|t| split_tmpl(t))
+                .collect::<Result<_>>()?,
             retries_template: cli
                 .retries
                 .clone()
@@ -187,7 +210,8 @@ impl Config {
             context: multi == Some(MultiArgs::Context) || cli_max_replace || lines_context,
             run,
             keep_order: cli.keep_order,
-            verbose: cli.verbose && !cli.dry_run,
+            // With --files a job's output is its file's name, alone (GNU).
+            verbose: cli.verbose && !cli.dry_run && !cli.files,
             trace: cli.trace && !cli.dry_run,
             joblog,
             progress,
@@ -218,6 +242,11 @@ impl Config {
             })
             .collect();
         let template = Arc::new(Template::from_command(&self.command, &self.template)?);
+        self.run.tmpl = self
+            .tmpl
+            .iter()
+            .map(|(file, out)| tmpl_file(file, out, &self.template))
+            .collect::<Result<_>>()?;
         if let Some(r) = &self.retries_template {
             self.run.retries_per_job = Some(Arc::new(Template::unquoted(r, &self.template)?));
         }
@@ -241,6 +270,31 @@ impl Config {
             },
         })
     }
+}
+
+/// `--tmpl FILE=OUT` split at its first `=`.
+fn split_tmpl(t: &OsString) -> Result<(PathBuf, Vec<u8>)> {
+    let b = t.as_bytes();
+    match memchr::memchr(b'=', b) {
+        Some(i) if i > 0 && i + 1 < b.len() => Ok((
+            PathBuf::from(OsStr::from_bytes(&b[..i])),
+            b[i + 1..].to_vec(),
+        )),
+        _ => bail!("--tmpl `{}`: use --tmpl FILE=OUT", t.to_string_lossy()),
+    }
+}
+
+/// A `--tmpl` file read and parsed, its perl expressions compiled.
+fn tmpl_file(file: &Path, out: &[u8], opts: &TemplateOptions) -> Result<TmplFile> {
+    let text = std::fs::read(file)
+        .with_context(|| format!("cannot read --tmpl file `{}`", file.display()))?;
+    let t = TmplFile {
+        text: Arc::new(Template::file_text(&text, opts)?),
+        path: Arc::new(Template::unquoted(out, opts)?),
+    };
+    t.text.prepare()?;
+    t.path.prepare()?;
+    Ok(t)
 }
 
 /// GNU parallel's three warnings about a NUL in the input, once a run.
@@ -342,6 +396,7 @@ fn run_config(cli: &Cli, env: &Environment) -> Result<(RunConfig, FileNeed)> {
         Some(d) => Some(Workdir::Dir(d.to_path_buf())),
     };
     run.preamble = env.parallel_env.clone();
+    run.cleanup = cli.cleanup;
     run.program = crate::name::program().into();
     Ok((run, need))
 }

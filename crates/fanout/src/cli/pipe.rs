@@ -45,6 +45,14 @@ pub fn pipe_requested(cli: &Cli) -> bool {
     cli.pipe || cli.pipepart || cli.round_robin || cli.cat || cli.fifo || cli.tee
 }
 
+/// `--group-by` outside pipe mode has nothing to group.
+pub fn check_group_by(cli: &Cli) -> Result<()> {
+    if cli.group_by.is_some() && !pipe_requested(cli) {
+        bail!("--group-by groups the lines of --pipe or --pipepart input: add --pipe");
+    }
+    Ok(())
+}
+
 /// The pipe mode asked for, if any.
 pub fn pipe_mode(cli: &Cli) -> Result<Option<PipeMode>> {
     if !pipe_requested(cli) {
@@ -58,6 +66,10 @@ pub fn pipe_mode(cli: &Cli) -> Result<Option<PipeMode>> {
         bail!("--pipe is incompatible with --bar, --eta, --shuf and --halt ...%");
     }
     let block = match &cli.block {
+        // As GNU parallel: --pipepart makes 10 jobs per slot unless told
+        // otherwise, and with --round-robin one per slot.
+        _ if cli.pipepart && cli.round_robin => -1,
+        None if cli.pipepart => -10,
         None => 1 << 20,
         Some(b) => match b.strip_prefix('-') {
             // -N (GNU: with a unit too, -0.01k is 10): N chunks per slot.
@@ -83,7 +95,10 @@ pub fn pipe_mode(cli: &Cli) -> Result<Option<PipeMode>> {
         (None, None) => (b"\n".to_vec(), Vec::new()),
         (end, start) => (end.unwrap_or_default(), start.unwrap_or_default()),
     };
-    let splitter = Splitter::new(&end, &start, cli.regexp, cli.max_lines)?;
+    let splitter = match &cli.group_by {
+        Some(g) => group_by(g, cli.colsep.as_deref())?,
+        None => Splitter::new(&end, &start, cli.regexp, cli.max_lines)?,
+    };
     if cli.pipepart
         && (cli.max_lines.is_some() || cli.max_replace_args.is_some() || cli.max_args.is_some())
     {
@@ -118,6 +133,20 @@ pub fn pipe_mode(cli: &Cli) -> Result<Option<PipeMode>> {
             Delivery::Stdin
         },
     }))
+}
+
+/// `--group-by N`: column N's value, the columns split as `--colsep`
+/// splits them (TAB without it).
+fn group_by(g: &str, colsep: Option<&str>) -> Result<Splitter> {
+    let col: usize = g
+        .parse()
+        .ok()
+        .filter(|&n| n > 0)
+        .ok_or_else(|| anyhow!("invalid --group-by `{g}`: use a column number (1, 2, ...)"))?;
+    let sep = colsep.unwrap_or("\t");
+    let colsep =
+        regex::bytes::Regex::new(sep).map_err(|e| anyhow!("invalid --colsep `{sep}`: {e}"))?;
+    Ok(Splitter::GroupBy { col, colsep })
 }
 
 /// `--header` with `--pipe`: `:` is the first line, a number that many
