@@ -133,16 +133,26 @@ impl Batcher {
         let n = self.opts.max_args.unwrap_or(1).max(1);
         let mut batch = Records::new();
         let mut lines = 0;
+        // -L: a line ending in a blank waits for the next one, which it
+        // goes on into (its blank taken off); at the end it stays as it is.
+        let mut held: Option<Record> = None;
         while lines < n {
-            match self.next_record()? {
-                Some(mut rec) => {
-                    if !(self.opts.lines && continues(&mut rec)) {
-                        lines += 1;
-                    }
-                    batch.push(&rec);
-                }
-                None => break,
+            let Some(rec) = self.next_record()? else {
+                break;
+            };
+            if let Some(mut h) = held.take() {
+                trim_blank(&mut h);
+                batch.push(&h);
             }
+            if self.opts.lines && ends_blank(&rec) {
+                held = Some(rec);
+            } else {
+                lines += 1;
+                batch.push(&rec);
+            }
+        }
+        if let Some(h) = held {
+            batch.push(&h);
         }
         if batch.is_empty() {
             self.done = true;
@@ -262,23 +272,24 @@ impl Batcher {
     }
 }
 
-/// `-L`: true when the line ends in a blank, which is then taken off (the
-/// line goes on into the next one).
-fn continues(rec: &mut Record) -> bool {
-    let Some(last) = rec.last_mut() else {
-        return false;
-    };
-    let keep = last.len()
-        - last
-            .iter()
-            .rev()
-            .take_while(|b| matches!(b, b' ' | b'\t'))
-            .count();
-    if keep == last.len() {
-        return false;
+/// `-L`: true when the line ends in a blank (it goes on into the next).
+fn ends_blank(rec: &Record) -> bool {
+    rec.last()
+        .and_then(|c| c.last())
+        .is_some_and(|b| matches!(b, b' ' | b'\t'))
+}
+
+/// Takes the blanks off the end of a continued line.
+fn trim_blank(rec: &mut Record) {
+    if let Some(last) = rec.last_mut() {
+        let keep = last.len()
+            - last
+                .iter()
+                .rev()
+                .take_while(|b| matches!(b, b' ' | b'\t'))
+                .count();
+        last.truncate(keep);
     }
-    last.truncate(keep);
-    true
 }
 
 /// Splits `batch` into runs of `ceil(len / parts)`, as GNU parallel does

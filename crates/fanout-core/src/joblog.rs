@@ -310,6 +310,17 @@ impl SeqSet {
         self.bits[word] |= 1 << bit;
     }
 
+    /// How many jobs it holds.
+    pub fn len(&self) -> u64 {
+        let dense: u64 = self.bits.iter().map(|w| u64::from(w.count_ones())).sum();
+        dense + self.sparse.len() as u64
+    }
+
+    /// True when it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// True when the job is in the set.
     pub fn contains(&self, seq: JobSeq) -> bool {
         if seq.0 >= DENSE {

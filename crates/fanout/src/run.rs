@@ -76,6 +76,8 @@ pub fn run(mut config: Config) -> Result<RunSummary> {
     // display starts (the engine and the coordinator check again for
     // library callers, and tell the template the run's numbers).
     plan.template.prepare()?;
+    // $Global::total_completed counts the jobs a resumed log holds, too.
+    plan.template.add_completed(prior.logged.len());
     config.run.total_jobs = total;
     let counters = Arc::new(Counters::default());
     let display = config
@@ -117,7 +119,9 @@ pub fn run(mut config: Config) -> Result<RunSummary> {
 /// What the job log says before the run (see `fanout_core::plan`); a
 /// torn last row is warned about.
 fn read_prior(config: &Config) -> Result<Prior> {
-    let Some(log) = &config.joblog else {
+    // A job log written to stdout (`--jl -`) has nothing to resume from:
+    // the run is a whole one, as in GNU parallel.
+    let Some(log) = config.joblog.as_ref().filter(|l| l.path.as_os_str() != "-") else {
         return Ok(Prior::default());
     };
     let prior = Prior::read(&log.path, log.resume)?;

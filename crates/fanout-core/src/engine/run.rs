@@ -164,6 +164,9 @@ impl<'a> Local<'a> {
             ..Ended::new(o.seq, o.reaped.exit, o.stdout, o.stderr)
         };
         core.ended(ended, now, sink);
+        if let Commands::Template { template, .. } = self.commands {
+            template.add_completed(1);
+        }
     }
 
     /// The pids of the running jobs' processes (each its group's id), which

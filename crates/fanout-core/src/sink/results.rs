@@ -58,11 +58,14 @@ impl ResultsDir {
                             (name.unwrap_or_else(|| (i + 1).to_string().into_bytes()), v)
                         })
                         .collect();
-                    // As GNU parallel: with --header names, the directories
-                    // go in the names' order, else in the sources' order.
-                    if !names.is_empty() {
-                        cols.sort_by(|a, b| a.0.cmp(&b.0));
-                    }
+                    // As GNU parallel: the directories go in the order of
+                    // the names (a column's number when it has none) read
+                    // as perl numbers, then as text.
+                    cols.sort_by(|a, b| {
+                        perl_number(&a.0)
+                            .total_cmp(&perl_number(&b.0))
+                            .then_with(|| a.0.cmp(&b.0))
+                    });
                     for (name, v) in cols {
                         d.push(OsStr::from_bytes(&dir_name(&name)));
                         d.push(OsStr::from_bytes(&dir_name(v)));
@@ -133,6 +136,23 @@ pub fn dir_name(v: &[u8]) -> Vec<u8> {
     }
     out.truncate(255);
     out
+}
+
+/// What perl makes of `s` as a number: its leading decimal number, or 0.
+fn perl_number(s: &[u8]) -> f64 {
+    let t = std::str::from_utf8(s).unwrap_or("").trim_start();
+    let mut end = 0;
+    for (i, c) in t.char_indices() {
+        let ok = c.is_ascii_digit() || (c == '.') || (i == 0 && (c == '-' || c == '+'));
+        if !ok {
+            break;
+        }
+        end = i + c.len_utf8();
+    }
+    (1..=end)
+        .rev()
+        .find_map(|e| t[..e].parse().ok())
+        .unwrap_or(0.0)
 }
 
 /// Writes a file whole or not at all: into a temporary name beside it,

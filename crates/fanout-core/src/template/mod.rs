@@ -285,9 +285,11 @@ impl Template {
     /// slot (in the input thread, ahead of its start): none mentions it.
     fn evaluable_ahead(&self) -> bool {
         self.has_perl()
-            && self
-                .perl_codes()
-                .all(|c| memchr::memmem::find(c, b"slot").is_none())
+            && self.perl_codes().all(|c| {
+                // Known only when the job starts.
+                memchr::memmem::find(c, b"slot").is_none()
+                    && memchr::memmem::find(c, b"total_completed").is_none()
+            })
     }
 
     /// True when an expression asks for the number of jobs, which is then
@@ -312,6 +314,13 @@ impl Template {
     /// slots (`{0%}`), when known.
     pub fn know_run(&self, total: Option<u64>, slots: usize) {
         self.perl.know_run(total, slots);
+    }
+
+    /// Counts `n` more ended jobs, for `$Global::total_completed` (the
+    /// engine counts each job that ends; a resumed run starts from the
+    /// jobs its log holds).
+    pub fn add_completed(&self, n: u64) {
+        self.perl.add_completed(n);
     }
 
     /// True when the template has no replacement strings: it renders the

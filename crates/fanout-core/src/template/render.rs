@@ -86,6 +86,7 @@ impl Template {
             slot: ctx.slot.0,
             total: self.perl.total(),
             slots: self.perl.slots(),
+            completed: self.perl.completed(),
         };
         perl::eval(job, &args, &reqs).map(Some)
     }

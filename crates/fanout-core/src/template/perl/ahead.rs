@@ -19,6 +19,7 @@ use crate::template::{RenderCtx, Template};
 pub(crate) struct RunState {
     total: AtomicU64,
     slots: AtomicU64,
+    completed: AtomicU64,
     /// Values of jobs not started yet (at most the input queue's length).
     ahead: Mutex<HashMap<u64, Result<Answers, String>>>,
 }
@@ -29,6 +30,7 @@ impl Clone for RunState {
         RunState {
             total: AtomicU64::new(self.total()),
             slots: AtomicU64::new(self.slots()),
+            completed: AtomicU64::new(self.completed()),
             ahead: Mutex::default(),
         }
     }
@@ -57,6 +59,15 @@ impl RunState {
 
     pub(crate) fn slots(&self) -> u64 {
         self.slots.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn completed(&self) -> u64 {
+        self.completed.load(Ordering::Relaxed)
+    }
+
+    /// Counts `n` more ended jobs.
+    pub(crate) fn add_completed(&self, n: u64) {
+        self.completed.fetch_add(n, Ordering::Relaxed);
     }
 
     /// The values evaluated ahead for job `seq`, taken out.

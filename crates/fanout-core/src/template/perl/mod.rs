@@ -37,6 +37,8 @@ pub(crate) struct JobView {
     pub total: u64,
     /// The run's number of slots (`{0%}`).
     pub slots: u64,
+    /// Jobs ended so far (`$Global::total_completed`).
+    pub completed: u64,
 }
 
 /// One expression's value for a job.
@@ -124,11 +126,12 @@ impl Perl {
     fn eval(&mut self, job: JobView, args: &[&[u8]], reqs: &[(u32, &[u8])]) -> Result<Answers> {
         let mut req = Vec::with_capacity(64);
         let head = format!(
-            "J {} {} {} {} {} {}\n",
+            "J {} {} {} {} {} {} {}\n",
             job.seq,
             job.slot,
             job.total,
             job.slots,
+            job.completed,
             args.len(),
             reqs.len()
         );

@@ -2,7 +2,7 @@
 # One process per fanout run. Requests come on stdin, answers go to
 # stdout, both length-prefixed (values may hold any byte):
 #   C <len>\n<code>            compile; answer "K <id>\n" or "E <len>\n<msg>"
-#   J <seq> <slot> <total> <slots> <nargs> <nreq>\n
+#   J <seq> <slot> <total> <slots> <completed> <nargs> <nreq>\n
 #     then nargs x "<len>\n<bytes>" (the job's values, $arg[1]...)
 #     then nreq x "<id> <len>\n<bytes>" (an expression, and $_ for it)
 #   answer "R <skip>\n" then nreq x "<len> <unquoted>\n<bytes>",
@@ -125,8 +125,8 @@ while (defined(my $line = <STDIN>)) {
         } else {
             fanout_error($@);
         }
-    } elsif ($line =~ /^J (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)$/) {
-        my ($seq, $slot, $total, $slots, $nargs, $nreq) = ($1, $2, $3, $4, $5, $6);
+    } elsif ($line =~ /^J (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)$/) {
+        my ($seq, $slot, $total, $slots, $done, $nargs, $nreq) = ($1, $2, $3, $4, $5, $6, $7);
         my @values = (undef);
         for (1 .. $nargs) {
             my $len = <STDIN>;
@@ -139,6 +139,8 @@ while (defined(my $line = <STDIN>)) {
         }
         ($fanout_seq, $fanout_slot, $fanout_skip) = ($seq, $slot, 0);
         ($fanout_total, $fanout_slots) = ($total, $slots);
+        # GNU parallel's own count of the jobs that have ended.
+        $Global::total_completed = $done;
         my @out;
         my $died;
         for my $r (@reqs) {
