@@ -5,8 +5,11 @@
 //! Every backend fills it; `exec/` re-exports it.
 
 use std::cell::OnceCell;
+use std::ffi::OsString;
 use std::fs::File;
 use std::io::{self, Read, Seek, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::Arc;
 
 /// Which stream of a job a chunk of output came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +31,18 @@ pub struct Spool {
     /// when `None`.
     parent: Option<std::path::PathBuf>,
     dir: OnceCell<tempfile::TempDir>,
+    codec: Option<Arc<Codec>>,
+}
+
+/// `--compress`: the programs (shell command lines) spool files pass
+/// through, GNU parallel's `--compress-program` and
+/// `--decompress-program`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Codec {
+    /// Reads data on stdin, writes it compressed on stdout.
+    pub compress: OsString,
+    /// The reverse.
+    pub decompress: OsString,
 }
 
 impl Spool {
@@ -43,7 +58,14 @@ impl Spool {
             threshold,
             parent,
             dir: OnceCell::new(),
+            codec: None,
         }
+    }
+
+    /// Spool files written through `codec`'s compressor (`--compress`).
+    pub fn compressed(mut self, codec: Option<Codec>) -> Self {
+        self.codec = codec.map(Arc::new);
+        self
     }
 
     fn file(&self) -> io::Result<File> {
@@ -83,6 +105,10 @@ pub struct Captured {
     mem: Vec<u8>,
     file: Option<File>,
     len: u64,
+    /// `--compress`: the file holds the codec's compressed form.
+    codec: Option<Arc<Codec>>,
+    /// The compressor writing the file, until the stream is sealed.
+    coder: Option<(Child, ChildStdin)>,
 }
 
 impl Captured {
@@ -91,13 +117,16 @@ impl Captured {
         Captured {
             len: mem.len() as u64,
             mem,
-            file: None,
+            ..Captured::default()
         }
     }
 
     /// Appends output, moving to a spool file past the threshold.
     pub fn push(&mut self, data: &[u8], spool: &Spool) -> io::Result<()> {
         self.len += data.len() as u64;
+        if let Some((_, stdin)) = &mut self.coder {
+            return stdin.write_all(data);
+        }
         if let Some(f) = &mut self.file {
             return f.write_all(data);
         }
@@ -106,11 +135,33 @@ impl Captured {
             return Ok(());
         }
         let mut f = spool.file()?;
-        f.write_all(&self.mem)?;
-        f.write_all(data)?;
-        self.mem = Vec::new();
+        let mem = std::mem::take(&mut self.mem);
+        if let Some(codec) = &spool.codec {
+            let mut child = shell(&codec.compress)
+                .stdin(Stdio::piped())
+                .stdout(f.try_clone()?)
+                .spawn()?;
+            let mut stdin = child.stdin.take().expect("piped");
+            stdin.write_all(&mem)?;
+            stdin.write_all(data)?;
+            self.coder = Some((child, stdin));
+            self.codec = Some(codec.clone());
+        } else {
+            f.write_all(&mem)?;
+            f.write_all(data)?;
+        }
         self.file = Some(f);
         Ok(())
+    }
+
+    /// Ends the stream: a compressor writing the spool file finishes (the
+    /// engine calls this when the job's output has all been read).
+    pub fn seal(&mut self) -> io::Result<()> {
+        let Some((mut child, stdin)) = self.coder.take() else {
+            return Ok(());
+        };
+        drop(stdin);
+        finished(child.wait(), "--compress-program")
     }
 
     /// Number of bytes captured.
@@ -138,14 +189,10 @@ impl Captured {
             };
         };
         file.rewind()?;
-        let mut buf = vec![0; 64 * 1024];
-        loop {
-            let n = file.read(&mut buf)?;
-            if n == 0 {
-                return Ok(());
-            }
-            f(&buf[..n])?;
+        if let Some(codec) = &self.codec {
+            return decompressed(file, codec, |r| read_chunks(r, &mut f));
         }
+        read_chunks(&mut file, f)
     }
 
     /// Copies the output to `w` (from a spool file by `copy_file_range`/
@@ -155,7 +202,10 @@ impl Captured {
             None => w.write_all(&self.mem),
             Some(mut file) => {
                 file.rewind()?;
-                io::copy(&mut file, w).map(drop)
+                match &self.codec {
+                    Some(codec) => decompressed(file, codec, |r| io::copy(r, w).map(drop)),
+                    None => io::copy(&mut file, w).map(drop),
+                }
             }
         }
     }
@@ -168,6 +218,51 @@ impl Captured {
             Ok(())
         })?;
         Ok(out)
+    }
+}
+
+fn read_chunks(r: &mut impl Read, mut f: impl FnMut(&[u8]) -> io::Result<()>) -> io::Result<()> {
+    let mut buf = vec![0; 64 * 1024];
+    loop {
+        let n = r.read(&mut buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        f(&buf[..n])?;
+    }
+}
+
+/// Runs `use_it` on what the decompressor makes of `file`.
+fn decompressed(
+    file: &File,
+    codec: &Codec,
+    use_it: impl FnOnce(&mut std::process::ChildStdout) -> io::Result<()>,
+) -> io::Result<()> {
+    let mut child = shell(&codec.decompress)
+        .stdin(file.try_clone()?)
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let mut out = child.stdout.take().expect("piped");
+    let used = use_it(&mut out);
+    drop(out);
+    let done = finished(child.wait(), "--decompress-program");
+    used.and(done)
+}
+
+fn shell(line: &OsString) -> Command {
+    let mut c = Command::new("/bin/sh");
+    c.arg("-c").arg(line);
+    c
+}
+
+/// A helper's exit: an error when it failed. ECHILD means fanout's own
+/// reaper of escaped descendants took its status first: nothing to say.
+fn finished(r: io::Result<std::process::ExitStatus>, what: &str) -> io::Result<()> {
+    match r {
+        Ok(st) if st.success() => Ok(()),
+        Ok(st) => Err(io::Error::other(format!("{what} failed ({st})"))),
+        Err(e) if e.raw_os_error() == Some(libc::ECHILD) => Ok(()),
+        Err(e) => Err(e),
     }
 }
 
@@ -197,5 +292,28 @@ mod tests {
         );
         drop(spool);
         assert!(!dir.exists(), "the private directory goes with the spool");
+    }
+
+    #[test]
+    fn a_compressed_spool_file_reads_back_as_it_was_written() {
+        let codec = Codec {
+            compress: "gzip -c -1".into(),
+            decompress: "gzip -dc".into(),
+        };
+        let spool = Spool::new(4).compressed(Some(codec));
+        let mut c = Captured::default();
+        let data = b"abcdefgh".repeat(10_000);
+        c.push(&data[..3], &spool).unwrap();
+        c.push(&data[3..], &spool).unwrap();
+        c.seal().unwrap();
+        let mut raw = Vec::new();
+        let mut f = c.file.as_ref().unwrap();
+        f.rewind().unwrap();
+        f.read_to_end(&mut raw).unwrap();
+        assert!(raw.len() < data.len() / 10, "the file is compressed");
+        assert_eq!(c.to_vec().unwrap(), data);
+        let mut copied = Vec::new();
+        c.copy_to(&mut copied).unwrap();
+        assert_eq!(copied, data);
     }
 }

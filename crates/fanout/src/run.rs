@@ -171,7 +171,10 @@ fn observers(config: &Config, plan: &Plan, counters: Arc<Counters>) -> Result<Bo
         with_output.push(Box::new(j));
     }
     if let Some(dir) = config.results.as_ref().filter(|_| table.is_none()) {
-        with_output.push(Box::new(ResultsDir::new(results_layout(dir, config)?)));
+        let compress = config.run.compress.as_ref().map(|c| c.compress.clone());
+        with_output.push(Box::new(
+            ResultsDir::new(results_layout(dir, config)?).compressed(compress),
+        ));
     }
     if let Some(dir) = &config.files {
         with_output.push(Box::new(Files::new(dir.clone())));

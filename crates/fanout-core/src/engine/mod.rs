@@ -90,6 +90,8 @@ pub struct RunConfig {
     pub tmpl: Vec<TmplFile>,
     /// `--cleanup`: the `--tmpl` files are removed when the job ends.
     pub cleanup: bool,
+    /// `--compress`: spooled output passes through these programs.
+    pub compress: Option<crate::output::Codec>,
 }
 
 /// One `--tmpl FILE=OUT`.
@@ -135,6 +137,7 @@ impl Default for RunConfig {
             retries_per_job: None,
             tmpl: Vec::new(),
             cleanup: false,
+            compress: None,
         }
     }
 }

@@ -64,7 +64,8 @@ pub(super) async fn run<S: Sink>(
     commands: &Commands,
     sink: &mut S,
 ) -> Result<RunSummary> {
-    let spool = Spool::in_dir(cfg.spool_threshold, cfg.tmpdir.clone());
+    let spool =
+        Spool::in_dir(cfg.spool_threshold, cfg.tmpdir.clone()).compressed(cfg.compress.clone());
     let mut signals = Signals::new(cfg.handle_signals).map_err(Error::Runtime)?;
     let orphans = Orphans::new(cfg.subreaper).map_err(Error::Runtime)?;
     let mut core = LocalCore::new(Rules {

@@ -176,6 +176,11 @@ pub(crate) async fn drive(
         }
     }
     let reaped = reap(sp.pid);
+    for c in [&mut out.stdout, &mut out.stderr] {
+        if let Err(e) = c.seal() {
+            out.error.get_or_insert(e);
+        }
+    }
     Outcome {
         seq,
         stdout: out.stdout,

@@ -7,7 +7,7 @@ pub(crate) mod orphans;
 mod spawn;
 mod stdin;
 
-pub use crate::output::{Captured, Spool, Stream};
+pub use crate::output::{Captured, Codec, Spool, Stream};
 pub(crate) use drive::{drive, Chunk, DriveCtx, Outcome};
 pub(crate) use spawn::{
     group_alive, keep_children_reapable, kill_group, spawn, Place, Spawned, StdinKind,

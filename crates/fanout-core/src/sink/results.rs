@@ -37,12 +37,23 @@ pub enum ResultsLayout {
 #[derive(Debug)]
 pub struct ResultsDir {
     layout: ResultsLayout,
+    /// `--compress`: the files are written compressed, as GNU's are.
+    compress: Option<std::ffi::OsString>,
 }
 
 impl ResultsDir {
     /// Results in `layout`.
     pub fn new(layout: ResultsLayout) -> Self {
-        ResultsDir { layout }
+        ResultsDir {
+            layout,
+            compress: None,
+        }
+    }
+
+    /// Output files written through this compress program (`--compress`).
+    pub fn compressed(mut self, program: Option<std::ffi::OsString>) -> Self {
+        self.compress = program;
+        self
     }
 
     /// The three files of job `r`: stdout, stderr and seq.
@@ -96,8 +107,9 @@ impl ResultsDir {
 
     fn write(&self, r: &JobResult) -> io::Result<()> {
         let [out, err, seq] = self.paths(r);
-        write_file(&out, |f| r.stdout.copy_to(f))?;
-        write_file(&err, |f| r.stderr.copy_to(f))?;
+        let compress = self.compress.as_ref();
+        write_file(&out, |f| copy_maybe_compressed(&r.stdout, f, compress))?;
+        write_file(&err, |f| copy_maybe_compressed(&r.stderr, f, compress))?;
         write_file(&seq, |f| f.write_all(r.seq.to_string().as_bytes()))
     }
 }
@@ -136,6 +148,35 @@ pub fn dir_name(v: &[u8]) -> Vec<u8> {
     }
     out.truncate(255);
     out
+}
+
+/// Writes the output into `f`, through `compress` when given.
+fn copy_maybe_compressed(
+    c: &crate::exec::Captured,
+    f: &mut fs::File,
+    compress: Option<&std::ffi::OsString>,
+) -> io::Result<()> {
+    let Some(program) = compress else {
+        return c.copy_to(f);
+    };
+    let mut child = std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(program)
+        .stdin(std::process::Stdio::piped())
+        .stdout(f.try_clone()?)
+        .spawn()?;
+    let mut stdin = child.stdin.take().expect("piped");
+    let copied = c.copy_to(&mut stdin);
+    drop(stdin);
+    let status = child.wait();
+    copied?;
+    match status {
+        Ok(st) if !st.success() => Err(io::Error::other(format!(
+            "--compress-program failed ({st})"
+        ))),
+        Err(e) if e.raw_os_error() != Some(libc::ECHILD) => Err(e),
+        _ => Ok(()),
+    }
 }
 
 /// What perl makes of `s` as a number: its leading decimal number, or 0.

@@ -326,6 +326,27 @@ pub struct Cli {
     #[arg(long = "cleanup")]
     pub cleanup: bool,
 
+    /// Compress spooled output (and --results files) with the first of
+    /// GNU parallel's programs found: pzstd, lbzip2, pbzip2, zstd, ...
+    #[arg(long = "compress", help_heading = "Results")]
+    pub compress: bool,
+
+    /// Compress with this command (implies --compress).
+    #[arg(
+        long = "compress-program",
+        value_name = "PRG",
+        help_heading = "Results"
+    )]
+    pub compress_program: Option<OsString>,
+
+    /// Decompress with this command (default: the compress program's own).
+    #[arg(
+        long = "decompress-program",
+        value_name = "PRG",
+        help_heading = "Results"
+    )]
+    pub decompress_program: Option<OsString>,
+
     /// Run jobs in DIR (made when missing); `...` gives each job a private
     /// directory under ~/.parallel/tmp, removed when it ends.
     #[arg(long = "wd", visible_alias = "workdir", value_name = "DIR")]

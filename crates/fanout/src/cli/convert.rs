@@ -272,6 +272,25 @@ impl Config {
     }
 }
 
+/// `--compress`, `--compress-program`, `--decompress-program`.
+fn compress(cli: &Cli) -> Option<fanout_core::exec::Codec> {
+    if !cli.compress && cli.compress_program.is_none() {
+        return None;
+    }
+    let (c, d) = match &cli.compress_program {
+        Some(c) => {
+            let mut d = c.clone();
+            d.push(" -dc");
+            (c.clone(), d)
+        }
+        None => super::environment::find_compressor(),
+    };
+    Some(fanout_core::exec::Codec {
+        compress: c,
+        decompress: cli.decompress_program.clone().unwrap_or(d),
+    })
+}
+
 /// `--tmpl FILE=OUT` split at its first `=`.
 fn split_tmpl(t: &OsString) -> Result<(PathBuf, Vec<u8>)> {
     let b = t.as_bytes();
@@ -397,6 +416,7 @@ fn run_config(cli: &Cli, env: &Environment) -> Result<(RunConfig, FileNeed)> {
     };
     run.preamble = env.parallel_env.clone();
     run.cleanup = cli.cleanup;
+    run.compress = compress(cli);
     run.program = crate::name::program().into();
     Ok((run, need))
 }

@@ -99,3 +99,21 @@ impl Config {
         }
     }
 }
+
+/// GNU parallel's choice for `--compress`: the first of its programs on
+/// `$PATH`, run with `-c -1` and `-dc`; `cat` when there is none. (It
+/// looks at the file system, so it is asked only when `--compress` is.)
+pub fn find_compressor() -> (OsString, OsString) {
+    const PROGRAMS: [&str; 17] = [
+        "pzstd", "lbzip2", "pbzip2", "zstd", "pixz", "lz4", "pigz", "lzop", "plzip", "lzip",
+        "gzip", "lrz", "pxz", "bzip2", "lzma", "xz", "clzip",
+    ];
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
+    for p in PROGRAMS {
+        if dirs.iter().any(|d| d.join(p).is_file()) {
+            return (format!("{p} -c -1").into(), format!("{p} -dc").into());
+        }
+    }
+    ("cat".into(), "cat".into())
+}

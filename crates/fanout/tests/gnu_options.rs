@@ -1,0 +1,343 @@
+//! GNU parallel's options that scripts reach for, each checked against
+//! what GNU parallel 20221122 prints for the same command (its own
+//! testsuite's cases where it has one, named after them).
+
+mod common;
+use common::fanout;
+
+#[test]
+fn tee_gives_every_job_all_of_stdin() {
+    // par_tee: one job per argument, all at once, each reading everything.
+    fanout(["-k", "--tee", "--pipe", "--tag", "grep -c {}"])
+        .args([":::", "1", "2", "3"])
+        .stdin((1..=30).map(|i| format!("{i}\n")).collect::<String>())
+        .run()
+        .stdout_is("1\t12\n2\t12\n3\t4\n");
+}
+
+#[test]
+fn rrs_removes_the_record_separator() {
+    // par_recend_not_regexp.
+    fanout([
+        "-k",
+        "--pipe",
+        "--rrs",
+        "--recend",
+        "+",
+        "-N1",
+        "cat;echo end",
+    ])
+    .stdin("a+b\n")
+    .run()
+    .stdout_is("aend\nb\nend\n");
+}
+
+#[test]
+fn no_run_if_empty_skips_a_blank_chunk_in_pipe_mode() {
+    // par_test_r_with_pipe.
+    fanout(["-r", "-N1", "--pipe", "cat"])
+        .stdin("\n")
+        .run()
+        .stdout_is("");
+    fanout(["-N1", "--pipe", "cat"])
+        .stdin("\n")
+        .run()
+        .stdout_is("\n");
+}
+
+#[test]
+fn nice_runs_jobs_at_a_higher_niceness() {
+    let out = fanout(["-N0", "--nice", "7", "ps -o ni= -p $$", ":::", "x"]).run();
+    assert_eq!(out.out().trim(), "7", "{}", out.err());
+}
+
+#[test]
+fn wd_runs_jobs_in_a_directory_and_dot_dot_dot_in_a_private_one_removed_after() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("work/here");
+    fanout(["--wd"])
+        .arg_path(&dir)
+        .args(["pwd", ":::", ""])
+        .run()
+        .stdout_is(&format!("{}\n", dir.display()));
+    let out = fanout(["--wd", "...", "pwd; echo $OLDPWD", ":::", "x"])
+        .env("HOME", home.path().as_os_str())
+        .dir(home.path())
+        .run();
+    let text = out.out();
+    let lines: Vec<&str> = text.lines().collect();
+    let private = home.path().join(".parallel/tmp");
+    assert!(lines[0].starts_with(private.to_str().unwrap()), "{lines:?}");
+    assert!(
+        lines[1].starts_with(&format!("{} ", home.path().display())),
+        "{lines:?}"
+    );
+    assert!(
+        !std::path::Path::new(lines[0]).exists(),
+        "the job's directory is gone"
+    );
+}
+
+#[test]
+fn retries_from_a_replacement_string_is_each_jobs_own() {
+    // par_retries_replacement_string: job N is tried N times.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("tries");
+    fanout(["--retries", "{//}"])
+        .arg_os(format!("echo {{/}} >> {}; exit {{/}}", log.display()).into())
+        .args([":::", "1/11", "2/22", "3/33"])
+        .run()
+        .code(3);
+    let mut tries: Vec<String> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    tries.sort();
+    assert_eq!(tries, ["11", "22", "22", "33", "33", "33"]);
+}
+
+#[test]
+fn results_to_a_json_csv_or_tsv_file_in_gnu_formats() {
+    // par_results_json: the jobs' output goes into the file only.
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("r.json");
+    fanout(["-k", "--results"])
+        .arg_path(&json)
+        .args(["echo", ":::", "a\"b", "c"])
+        .run()
+        .stdout_is("");
+    let text = std::fs::read_to_string(&json).unwrap();
+    let first = text.lines().next().unwrap();
+    assert!(
+        first.starts_with(r#"{ "Seq": 1, "Host": ":", "Starttime": "#),
+        "{first}"
+    );
+    assert!(
+        first.ends_with(
+            r#""Command": "echo 'a\"b'", "V": [ "a\"b" ], "Stdout": "a\"b\u000a", "Stderr": "" }"#
+        ),
+        "{first}"
+    );
+    let out = fanout(["-k", "--results", "-.csv", "echo", ":::", "x y", "z"]).run();
+    let text = out.out();
+    let rows: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        rows[0],
+        "Seq,Host,Starttime,JobRuntime,Send,Receive,Exitval,Signal,Command,V1,Stdout,Stderr"
+    );
+    assert!(
+        out.out()
+            .contains(",0,4,0,0,\"echo 'x y'\",\"x y\",\"x y\n\",\n"),
+        "{rows:?}"
+    );
+}
+
+#[test]
+fn parallel_env_is_run_before_each_command_and_not_passed_on() {
+    // par_PARALLEL_ENV, par_do_not_export_PARALLEL_ENV.
+    fanout(["{}", "$v", ":::", "echo"])
+        .env("PARALLEL_ENV", "v='OK as variable'")
+        .run()
+        .stdout_is("OK as variable\n");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("env");
+    std::fs::write(&file, "v='OK as file'").unwrap();
+    fanout(["{} $v; echo \"[$PARALLEL_ENV]\"", ":::", "echo"])
+        .env("PARALLEL_ENV", file.as_os_str())
+        .run()
+        .stdout_is("OK as file\n[]\n");
+}
+
+#[test]
+fn four_colons_plus_links_every_file_after_it() {
+    // par_link_files_as_only_arg, par_tricolonplus.
+    let dir = tempfile::tempdir().unwrap();
+    let f = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let (a, b) = (f("a", "1\n2\n3\n"), f("b", "x\ny\n"));
+    fanout(["-k", "echo", "::::+"])
+        .arg_path(&a)
+        .arg_path(&b)
+        .run()
+        .stdout_is("1 x\n2 y\n");
+}
+
+#[test]
+fn values_after_three_colons_split_at_the_delimiter() {
+    // par_delimiter_space.
+    fanout(["-k", "-d", " ", "echo", ":::", "1 done"])
+        .run()
+        .stdout_is("1\ndone\n");
+}
+
+#[test]
+fn an_empty_source_beside_others_gives_one_empty_value() {
+    // par_test_E: -E empties a source.
+    fanout([
+        "-k", "-E", "3", "echo", ":::", "1", "2", "3", ":::", "3", "4",
+    ])
+    .run()
+    .stdout_is("1 \n2 \n");
+}
+
+#[test]
+fn max_lines_zero_runs_a_job_per_line_with_no_arguments() {
+    // par_test_zero_args.
+    fanout(["-k", "-L0", "echo", "L0"])
+        .stdin("1\n2\n")
+        .run()
+        .stdout_is("L0\nL0\n");
+}
+
+#[test]
+fn a_position_may_be_followed_by_whitespace() {
+    // par_newline_in_command.
+    fanout(["\n echo {1\n } {2}\n", ":::", "O", ":::", "K"])
+        .run()
+        .stdout_is("O K\n");
+}
+
+#[test]
+fn tmpl_writes_a_file_per_job_and_cleanup_removes_it() {
+    // par_tmpl1, par_tmpl2.
+    let dir = tempfile::tempdir().unwrap();
+    let t = dir.path().join("t");
+    std::fs::write(
+        &t,
+        "Job:{#} All:{} Arg[-1]:{-1} Perl:{=$_+=4=} X:{=x $_*=10=}\n",
+    )
+    .unwrap();
+    let mut arg = std::ffi::OsString::from(t.as_os_str());
+    arg.push("=out.{#}");
+    fanout([
+        "-k",
+        "--header",
+        ":",
+        "--colsep",
+        ",",
+        "--cleanup",
+        "--tmpl",
+    ])
+    .arg_os(arg)
+    .args(["cat out.{#}", ":::", "x,y", "1,a", "2,b"])
+    .dir(dir.path())
+    .run()
+    .stdout_is("Job:1 All:1a Arg[-1]:a Perl:54 X:10\nJob:2 All:2b Arg[-1]:b Perl:64 X:20\n");
+    assert!(!dir.path().join("out.1").exists(), "--cleanup removes it");
+}
+
+#[test]
+fn group_by_keeps_lines_with_the_same_column_together() {
+    // par_group-by_colsep_space.
+    fanout([
+        "-k",
+        "--pipe",
+        "--group-by",
+        "2",
+        "--colsep",
+        ",",
+        "-N1",
+        "wc -l",
+    ])
+    .stdin("a,x\nb,x\nc,y\nd,z\ne,z\nf,z\n")
+    .run()
+    .stdout_is("2\n1\n3\n");
+}
+
+#[test]
+fn nonall_runs_the_command_once_with_no_arguments() {
+    // par_empty_string_quote.
+    fanout([
+        "-q",
+        "--nonall",
+        "perl",
+        "-le",
+        "print scalar @ARGV",
+        "a",
+        "b",
+        "",
+    ])
+    .run()
+    .stdout_is("3\n");
+}
+
+#[test]
+fn skip_first_line_drops_the_inputs_first_line() {
+    fanout(["-k", "--pipe", "--skip-first-line", "-N2", "cat; echo --"])
+        .stdin("head\n1\n2\n3\n")
+        .run()
+        .stdout_is("1\n2\n--\n3\n--\n");
+}
+
+#[test]
+fn compress_keeps_the_output_and_compresses_results_files() {
+    // par_compress_stdout_stderr, par_results_compress.
+    let big = fanout([
+        "-N0",
+        "--compress-program",
+        "gzip -1",
+        "seq 100000",
+        ":::",
+        "x",
+    ])
+    .run();
+    assert_eq!(big.out().lines().count(), 100_000);
+    assert_eq!(big.out().lines().last(), Some("100000"));
+    let dir = tempfile::tempdir().unwrap();
+    fanout([
+        "--compress-program",
+        "gzip",
+        "--results",
+        "r",
+        "echo",
+        ":::",
+        "hi",
+    ])
+    .dir(dir.path())
+    .run()
+    .stdout_is("");
+    let raw = std::fs::read(dir.path().join("r/1/hi/stdout")).unwrap();
+    assert_eq!(&raw[..2], b"\x1f\x8b", "gzip's magic");
+}
+
+#[test]
+fn nul_in_the_input_is_replaced_and_warned_about() {
+    // par_xargs_nul_char_in_input.
+    let out = fanout(["echo"]).stdin(&b"foo\0bar"[..]).run();
+    assert_eq!(out.out(), "foo\\0bar\n");
+    assert!(out
+        .err()
+        .contains("A NUL character in the input was replaced with \\0."));
+}
+
+#[test]
+fn total_completed_counts_ended_jobs_and_a_resumed_log() {
+    // par_total_from_joblog.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let run = |resume: bool| {
+        let mut f = fanout(["-j1", "--joblog"]).arg_path(&log);
+        if resume {
+            f = f.args(["--resume"]);
+        }
+        f.args(["echo {= $_=$Global::total_completed =}", ":::", "a", "b"])
+            .run()
+    };
+    run(false).stdout_is("0\n1\n");
+    std::fs::write(
+        &log,
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .lines()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join("\n")
+            + "\n",
+    )
+    .unwrap();
+    run(true).stdout_is("1\n");
+}
