@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use crate::schema::{JobMsg, RunSpec, WireExit, WireResult, WireTimeout};
+use crate::schema::{Bytes, JobMsg, RunSpec, WireExit, WireResult, WireTimeout};
 
 /// `--timeout` in seconds at most (about 31 years).
 const MAX_TIMEOUT_SECS: f64 = 1e9;
@@ -77,6 +77,28 @@ pub fn spec(s: &RunSpec) -> Result<(), Invalid> {
     if s.replace.0.is_empty() {
         return Err(range("replace", "\"\""));
     }
+    env(&s.env)
+}
+
+/// `--env` variables: a name is a shell word without `=` or NUL, a value
+/// holds no NUL (neither could be passed to `execve`); a few thousand at
+/// most, a megabyte in all.
+fn env(vars: &[(Bytes, Bytes)]) -> Result<(), Invalid> {
+    const MAX_VARS: usize = 4096;
+    const MAX_BYTES: usize = 1 << 20;
+    if vars.len() > MAX_VARS {
+        return Err(range("env", vars.len()));
+    }
+    let size: usize = vars.iter().map(|(k, v)| k.0.len() + v.0.len()).sum();
+    if size > MAX_BYTES {
+        return Err(range("env", format!("{size} bytes")));
+    }
+    for (k, v) in vars {
+        let name_ok = !k.0.is_empty() && !k.0.iter().any(|&b| b == b'=' || b == 0);
+        if !name_ok || v.0.contains(&0) {
+            return Err(range("env", String::from_utf8_lossy(&k.0).into_owned()));
+        }
+    }
     Ok(())
 }
 
@@ -123,6 +145,7 @@ mod tests {
 
     fn spec_with(timeout: Option<WireTimeout>) -> RunSpec {
         RunSpec {
+            env: Vec::new(),
             v: crate::schema::VERSION,
             epoch: crate::schema::Epoch(1),
             command: vec![Bytes(b"echo".to_vec())],

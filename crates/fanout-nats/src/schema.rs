@@ -110,6 +110,10 @@ pub struct RunSpec {
     /// The consumer's ack wait, in milliseconds (workers heartbeat at a
     /// third of it).
     pub ack_wait_ms: u64,
+    /// `--env`: variables (name, value) the coordinator's environment
+    /// gives every job, on top of the worker's own.
+    #[serde(default)]
+    pub env: Vec<(Bytes, Bytes)>,
 }
 
 /// `--timeout` on the wire.

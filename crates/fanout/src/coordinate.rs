@@ -41,6 +41,10 @@ pub fn run(
         }),
         max_deliveries: d.max_deliveries,
         ack_wait_ms: d.ack_wait.as_millis() as u64,
+        env: crate::cli::record_env::selected(&config.env)
+            .into_iter()
+            .map(|(k, v)| (Bytes(k), Bytes(v)))
+            .collect(),
     };
     let resume = config
         .joblog

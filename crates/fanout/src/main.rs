@@ -54,6 +54,9 @@ fn main_inner() -> Result<u8> {
     if let Some(done) = docs::generate(&cli, cmd)? {
         return Ok(done);
     }
+    if let Some(done) = cli::record_env::record(&cli)? {
+        return Ok(done);
+    }
     if let Some(done) = distributed::keygen(&cli)? {
         return Ok(done);
     }

@@ -548,3 +548,49 @@ fn a_run_id_started_afresh_never_runs_or_reports_the_old_runs_jobs() {
     .code(0)
     .stdout_is("new 1\nnew 2\nnew 3\nnew 4\n");
 }
+
+#[test]
+fn env_variables_and_exported_functions_travel_with_the_run_to_workers() {
+    let nats = Nats::start(&[]);
+    let _w = Worker::start(&nats.url(), &["-j2"]);
+    via(&nats, &["-k", "--env", "GREETING", "--env", "shout"])
+        .args(["echo $GREETING {}; bash -c 'shout {}'", ":::", "a", "b"])
+        .env("GREETING", "hello")
+        .env("BASH_FUNC_shout%%", "() { echo \"$1!\"; }")
+        .run()
+        .stdout_is("hello a\na!\nhello b\nb!\n");
+}
+
+#[test]
+fn a_worker_with_an_allow_list_refuses_a_run_that_sets_variables() {
+    let nats = Nats::start(&[]);
+    let _w = Worker::start(&nats.url(), &["-j2", "--allow", "echo [a-z]+"]);
+    let out = via(&nats, &["--env", "PATH", "echo", ":::", "ok"])
+        .run()
+        .code(255);
+    assert!(out.err().contains("refused run"), "{}", out.err());
+    assert!(out.err().contains("--env"), "{}", out.err());
+}
+
+#[test]
+fn env_underscore_sends_what_record_env_did_not_see() {
+    let nats = Nats::start(&[]);
+    let _w = Worker::start(&nats.url(), &["-j1"]);
+    let home = tempfile::tempdir().unwrap();
+    fanout(["--record-env"])
+        .env("HOME", home.path().as_os_str())
+        .env("OLD_ONE", "recorded")
+        .run()
+        .code(0);
+    let names = std::fs::read_to_string(home.path().join(".parallel/ignored_vars")).unwrap();
+    assert!(names.lines().any(|l| l == "OLD_ONE"), "{names}");
+    via(
+        &nats,
+        &["--env", "_", "echo \"[$OLD_ONE] [$NEW_ONE]\"", ":::", "x"],
+    )
+    .env("HOME", home.path().as_os_str())
+    .env("OLD_ONE", "recorded")
+    .env("NEW_ONE", "sent")
+    .run()
+    .stdout_is("[] [sent] x\n");
+}

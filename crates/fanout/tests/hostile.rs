@@ -165,6 +165,19 @@ fn a_spec_with_a_timeout_of_1e300_does_not_crash_workers() {
 }
 
 #[test]
+fn a_spec_with_a_bad_env_name_is_refused() {
+    let nats = Nats::start(&[]);
+    let mut w = Worker::start_with(&nats.url(), &["-j2", "--insecure"]);
+    let c = Client::new(&nats.url());
+    let mut poison = spec("echo");
+    poison["env"] = json!([["LD_PRELOAD=/x", "y"]]);
+    c.create_run("badenv", poison, &[jobs(&[(1, "x")])]);
+    wait_for("the refusal", || w.stderr().contains("refusing run badenv"));
+    assert!(w.stderr().contains("env out of range"), "{}", w.stderr());
+    assert!(alive(&mut w), "{}", w.stderr());
+}
+
+#[test]
 fn a_spec_no_worker_can_serve_ends_the_run_with_a_clear_error() {
     let nats = Nats::start(&[]);
     let run = nats::start(unsigned(&nats, &["--run-id", "victim", "echo", ":::", "1"]));

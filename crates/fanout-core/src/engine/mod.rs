@@ -92,6 +92,9 @@ pub struct RunConfig {
     pub cleanup: bool,
     /// `--compress`: spooled output passes through these programs.
     pub compress: Option<crate::output::Codec>,
+    /// Variables set for every job on top of fanout's own environment (a
+    /// distributed worker's `--env` from the run's spec).
+    pub env: Vec<(OsString, OsString)>,
 }
 
 /// One `--tmpl FILE=OUT`.
@@ -138,6 +141,7 @@ impl Default for RunConfig {
             tmpl: Vec::new(),
             cleanup: false,
             compress: None,
+            env: Vec::new(),
         }
     }
 }

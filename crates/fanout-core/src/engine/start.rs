@@ -215,6 +215,7 @@ impl Local<'_> {
             cwd,
             nice: self.cfg.nice,
             unset,
+            extra: &self.cfg.env,
         };
         match exec::spawn(prog, &env, capture, stdin, place) {
             // ENOEXEC: a script without `#!`, which a shell runs with sh.

@@ -67,6 +67,8 @@ pub(crate) struct Place<'a> {
     pub nice: i32,
     /// Variables it must not inherit from fanout.
     pub unset: &'a [&'a str],
+    /// Variables it gets on top of fanout's.
+    pub extra: &'a [(std::ffi::OsString, std::ffi::OsString)],
 }
 
 /// Starts `prog` in a new process group, with stdin as `stdin` says. `std::process::Command` uses
@@ -112,6 +114,7 @@ pub(crate) fn spawn(
     for var in place.unset {
         cmd.env_remove(var);
     }
+    cmd.envs(place.extra.iter().map(|(k, v)| (k, v)));
     if let Some(dir) = place.cwd {
         // As `cd DIR` in GNU parallel's wrapper would leave it.
         if let Ok(here) = std::env::current_dir() {

@@ -55,6 +55,18 @@ impl Bridge {
         // back.
         config.queue = 1;
         config.cancel = Some(cancel.clone());
+        // `--env` of the coordinator (checked in `gate::spec`).
+        config.env = spec
+            .env
+            .iter()
+            .map(|(k, v)| {
+                use std::os::unix::ffi::OsStringExt;
+                (
+                    std::ffi::OsString::from_vec(k.0.clone()),
+                    std::ffi::OsString::from_vec(v.0.clone()),
+                )
+            })
+            .collect();
         let (tx, rx) = mpsc::channel::<JobArgs>();
         let ended = Rc::new(Cell::new(false));
         let flag = ended.clone();

@@ -104,7 +104,19 @@ pub(super) async fn serve(
     if refused.contains(&key) {
         return Ok(Served::Refused);
     }
-    let (spec, job_keys) = match gate::spec(&opts.trust, &n.run, Some(&headers), &payload) {
+    let accepted = gate::spec(&opts.trust, &n.run, Some(&headers), &payload).and_then(|a| {
+        // --allow vets command lines; variables (PATH, BASH_ENV, an
+        // exported function) could make an allowed line run something else.
+        if !opts.allow.is_empty() && !a.0.env.is_empty() {
+            return Err((
+                RefusalKind::Invalid,
+                "run spec carries --env variables, which a worker with --allow does not take"
+                    .to_string(),
+            ));
+        }
+        Ok(a)
+    });
+    let (spec, job_keys) = match accepted {
         Ok(accepted) => accepted,
         Err((why, reason)) => {
             // One bad run must not stop the worker serving others.

@@ -74,9 +74,16 @@ pub struct Cli {
     #[arg(short = 'J', long = "profile", value_name = "NAME")]
     pub profile: Vec<OsString>,
 
-    /// Copy environment variable VAR to remote jobs (a local job has the whole environment already).
+    /// Copy environment variable VAR (or exported bash function) to a
+    /// distributed run's jobs; `_` for all but those --record-env saw (a
+    /// local job has the whole environment already).
     #[arg(long = "env", value_name = "VAR")]
     pub env: Vec<OsString>,
+
+    /// Write the names of the variables set now to ~/.parallel/ignored_vars
+    /// (the ones `--env _` leaves out), then exit.
+    #[arg(long = "record-env")]
+    pub record_env: bool,
 
     /// Ignore the profiles and $PARALLEL.
     #[arg(long = "plain")]

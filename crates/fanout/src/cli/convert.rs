@@ -34,6 +34,8 @@ pub struct Config {
     pub tag: bool,
     /// `--tmpl FILE=OUT` pairs, read when the run is planned.
     pub tmpl: Vec<(PathBuf, Vec<u8>)>,
+    /// `--env` names, whose values go with a distributed run's spec.
+    pub env: Vec<OsString>,
     /// `--retries` given as a replacement string, parsed with the rest.
     pub retries_template: Option<Vec<u8>>,
     /// Batching.
@@ -174,11 +176,6 @@ impl Config {
         if distributed.is_some() && (cli.workdir.is_some() || cli.nice.is_some()) {
             bail!("--wd and --nice do not work with --broker yet: workers run jobs where they run");
         }
-        if !cli.env.is_empty() && distributed.is_some() {
-            bail!(
-                "--env does not work with --broker yet: workers run jobs in their own environment"
-            );
-        }
         if custom && distributed.is_some() {
             // Workers build the template from the run's spec, which does
             // not carry these yet: they would run other commands.
@@ -199,6 +196,7 @@ impl Config {
                 .iter()
                 .map(|t| split_tmpl(t))
                 .collect::<Result<_>>()?,
+            env: cli.env.clone(),
             retries_template: cli
                 .retries
                 .clone()

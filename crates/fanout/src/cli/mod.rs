@@ -11,6 +11,7 @@ mod jobs;
 pub mod legacy;
 mod pipe;
 pub mod profile;
+pub mod record_env;
 mod replace;
 mod shell;
 mod split;
