@@ -194,7 +194,7 @@ impl Config {
             tmpl: cli
                 .tmpl
                 .iter()
-                .map(|t| split_tmpl(t))
+                .map(split_tmpl)
                 .collect::<Result<_>>()?,
             env: cli.env.clone(),
             retries_template: cli
