@@ -65,7 +65,8 @@ impl ResultsDir {
                     let mut cols: Vec<(Vec<u8>, &[u8])> = rec
                         .enumerate()
                         .map(|(i, v)| {
-                            let name = names.get(i).cloned();
+                            // An empty header name is the column's number.
+                            let name = names.get(i).filter(|n| !n.is_empty()).cloned();
                             (name.unwrap_or_else(|| (i + 1).to_string().into_bytes()), v)
                         })
                         .collect();
