@@ -191,11 +191,7 @@ impl Config {
             template,
             tagstring: cli.tagstring.map(OsString::into_vec),
             tag: cli.tag,
-            tmpl: cli
-                .tmpl
-                .iter()
-                .map(split_tmpl)
-                .collect::<Result<_>>()?,
+            tmpl: cli.tmpl.iter().map(split_tmpl).collect::<Result<_>>()?,
             env: cli.env.clone(),
             retries_template: cli
                 .retries
