@@ -72,6 +72,9 @@ fn main_inner() -> Result<u8> {
 
 /// clap's error without its "error: " prefix and usage lines.
 fn clap_message(e: &clap::Error) -> String {
+    if let Some(line) = cli::unknown::explain(e) {
+        return line;
+    }
     let text = e.render().to_string();
     let first = text.lines().next().unwrap_or("invalid arguments");
     first.trim_start_matches("error: ").to_string()

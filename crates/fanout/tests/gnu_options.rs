@@ -341,3 +341,24 @@ fn total_completed_counts_ended_jobs_and_a_resumed_log() {
     .unwrap();
     run(true).stdout_is("1\n");
 }
+
+#[test]
+fn an_unknown_option_is_named_with_the_closest_known_one() {
+    fanout(["--jbos", "2", "echo", ":::", "1"])
+        .run()
+        .code(255)
+        .fanout_error("unknown option `--jbos`; did you mean `--jobs`? (see fanout --help)");
+}
+
+#[test]
+fn a_gnu_option_fanout_lacks_says_so_and_where_it_is_explained() {
+    let out = fanout(["--sqlmaster", "x", "echo"]).run().code(255);
+    assert!(
+        out.err()
+            .contains("`--sqlmaster` is a GNU parallel option fanout does not have")
+            && out.err().contains("docs/COMPATIBILITY.md"),
+        "{}",
+        out.err()
+    );
+    assert_eq!(out.err().lines().count(), 1);
+}

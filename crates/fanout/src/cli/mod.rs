@@ -15,6 +15,7 @@ pub mod record_env;
 mod replace;
 mod shell;
 mod split;
+pub mod unknown;
 
 pub use args::Cli;
 pub use broker::{default_run_id, Distributed, Role};
