@@ -65,7 +65,7 @@ pub use batch::{BatchOptions, Batcher, MultiArgs, DEFAULT_MAX_CHARS};
 pub use control::{Halt, HaltOn, HaltWhen, JobControl, Threshold, Timeout};
 pub use engine::{
     default_term_seq, CancelToken, Commands, Engine, OutputMode, RunConfig, RunSummary, TmplFile,
-    Workdir,
+    Tmux, Workdir,
 };
 pub use error::{Error, FileKind, Result};
 pub use event::{Collect, Event, Observed, Observer, Sink};

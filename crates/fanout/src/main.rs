@@ -12,6 +12,7 @@ mod name;
 mod pipe;
 mod progress;
 mod run;
+mod tmux;
 
 use std::process::ExitCode;
 

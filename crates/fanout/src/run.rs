@@ -32,6 +32,14 @@ pub fn run(mut config: Config) -> Result<RunSummary> {
     if coordinated && config.pipe.is_some() {
         bail!("--pipe and --pipepart do not work with --broker yet");
     }
+    if let Some(panes) = config.tmux {
+        config.run.tmux = Some(crate::tmux::start(
+            &config.tmux_program,
+            &config.run.shell,
+            &config.tmux_dir,
+            panes,
+        )?);
+    }
     let mut prior = read_prior(&config)?;
     let reader_error = crate::pipe::ReaderError::default();
     let (jobs, plan) = if let Some(mode) = config.pipe.clone().filter(|m| m.tee) {

@@ -30,8 +30,11 @@ fn check(cmd: &[&str]) {
     args.push(":::".into());
     args.extend(vals.iter().cloned().map(OsString::from_vec));
     let out = fanout(args).run().code(0);
+    // A value given after `:::` is split at the delimiter (a newline), as
+    // GNU parallel splits it: `line1\nline2` is two values.
     let expected: Vec<u8> = vals
         .iter()
+        .flat_map(|v| v.split(|&b| b == b'\n'))
         .flat_map(|v| v.iter().copied().chain([0]))
         .collect();
     assert_eq!(out.stdout, expected, "{}", out.err());

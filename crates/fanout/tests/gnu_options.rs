@@ -362,3 +362,48 @@ fn a_gnu_option_fanout_lacks_says_so_and_where_it_is_explained() {
     );
     assert_eq!(out.err().lines().count(), 1);
 }
+
+#[test]
+fn tmux_runs_each_job_in_a_window_and_keeps_its_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = fanout(["--tmux", "--tmpdir"])
+        .arg_path(dir.path())
+        .args(["echo out-{}; exit {}", ":::", "0", "3"])
+        .run()
+        .code(1);
+    assert_eq!(out.out(), "", "no other output");
+    let line = out.err();
+    let socket = line
+        .trim()
+        .strip_prefix("See output with: tmux -S ")
+        .and_then(|l| l.strip_suffix(" attach"))
+        .unwrap_or_else(|| panic!("{line}"))
+        .to_string();
+    let tmux = |args: &[&str]| {
+        let o = std::process::Command::new("tmux")
+            .arg("-S")
+            .arg(&socket)
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let windows = tmux(&["list-windows", "-a", "-F", "#S:#I #W"]);
+    let mut seen = Vec::new();
+    for w in windows.lines().filter(|w| !w.ends_with(" fanout")) {
+        let target = w.split(' ').next().unwrap();
+        seen.push(tmux(&["capture-pane", "-p", "-t", target]));
+    }
+    tmux(&["kill-server"]);
+    assert_eq!(seen.len(), 2, "{windows}");
+    assert!(seen.iter().any(|s| s.contains("out-0")), "{seen:?}");
+    assert!(seen.iter().any(|s| s.contains("out-3")), "{seen:?}");
+}
+
+#[test]
+fn tmux_that_is_not_there_is_an_error_before_any_job() {
+    fanout(["--tmux", "echo", ":::", "1"])
+        .env("PARALLEL_TMUX", "not-existing")
+        .run()
+        .fanout_error("not-existing not found in $PATH.");
+}

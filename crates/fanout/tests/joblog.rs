@@ -101,8 +101,8 @@ fn plus_file_appends_without_a_second_header() {
 fn newlines_in_commands_are_logged_as_nul() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("log");
-    logged(&log, ["echo", ":::", "a\nb"]).run().code(0);
-    assert_eq!(rows(&log), [row(1, 0, 0, "echo 'a\0b'")]);
+    logged(&log, ["echo 'a\nb'", ":::", "x"]).run().code(0);
+    assert_eq!(rows(&log), [row(1, 0, 0, "echo 'a\0b' x")]);
 }
 
 #[test]

@@ -95,6 +95,40 @@ pub struct RunConfig {
     /// Variables set for every job on top of fanout's own environment (a
     /// distributed worker's `--env` from the run's spec).
     pub env: Vec<(OsString, OsString)>,
+    /// `--tmux`: each job runs in a window (or pane) of this tmux session
+    /// instead of under fanout, which waits for it there.
+    pub tmux: Option<Tmux>,
+}
+
+/// A tmux session the jobs of a `--tmux` run go to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Tmux {
+    /// The tmux program (`$PARALLEL_TMUX`, else `tmux`).
+    pub program: OsString,
+    /// The server's socket (`tmux -S`).
+    pub socket: std::path::PathBuf,
+    /// The session's name.
+    pub session: String,
+    /// `--tmuxpane`: a pane per job in one window, not a window per job.
+    pub panes: bool,
+}
+
+impl Tmux {
+    /// A session named `session` on the server at `socket`.
+    pub fn new(
+        program: OsString,
+        socket: std::path::PathBuf,
+        session: String,
+        panes: bool,
+    ) -> Self {
+        Tmux {
+            program,
+            socket,
+            session,
+            panes,
+        }
+    }
 }
 
 /// One `--tmpl FILE=OUT`.
@@ -142,6 +176,7 @@ impl Default for RunConfig {
             cleanup: false,
             compress: None,
             env: Vec::new(),
+            tmux: None,
         }
     }
 }

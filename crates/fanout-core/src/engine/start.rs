@@ -138,6 +138,19 @@ impl Local<'_> {
                 Program::shell(&line, &self.cfg.shell)
             }
         };
+        let prog = match &self.cfg.tmux {
+            None => prog,
+            Some(t) => match self.spool.path(&format!("tmux-{seq}-{}", run.attempt)) {
+                Ok(status) => {
+                    let inner = match &self.cfg.preamble {
+                        Some(pre) => [pre.as_slice(), b"\n", &run.command].concat(),
+                        None => run.command.clone(),
+                    };
+                    Program::shell(&tmux_line(t, seq, &inner, &status), &self.cfg.shell)
+                }
+                Err(e) => return self.not_started(core, seq, e, sink),
+            },
+        };
         match workdir(self.cfg.workdir.as_ref(), seq) {
             Ok(dir) => run.data.workdir = dir,
             Err(e) => return self.not_started(core, seq, e, sink),
@@ -265,6 +278,38 @@ impl Local<'_> {
         job.records = Records::one([path.as_os_str().as_bytes()]);
         Ok(Some(path))
     }
+}
+
+/// `--tmux`: the shell line that runs `inner` in a new window (or pane)
+/// of the session, waits there until it ends, and exits with its status,
+/// which the window writes to `status` (in the run's private directory).
+fn tmux_line(t: &crate::Tmux, seq: JobSeq, inner: &[u8], status: &Path) -> Vec<u8> {
+    use crate::quote::quote;
+    let q = |b: &[u8]| String::from_utf8_lossy(&quote(b)).into_owned();
+    let tmux = format!(
+        "{} -S {}",
+        q(t.program.as_bytes()),
+        q(t.socket.as_os_str().as_bytes())
+    );
+    let status = q(status.as_os_str().as_bytes());
+    let chan = q(format!("{}-{seq}", t.session).as_bytes());
+    let session = q(t.session.as_bytes());
+    // In a subshell: the job's own `exit` must not skip the status.
+    let mut window = b"(".to_vec();
+    window.extend_from_slice(inner);
+    // The pane lives a moment after: tmux drops what a pane wrote just
+    // before its process ended, unread.
+    window.extend_from_slice(
+        format!("\n); echo $? > {status}; {tmux} wait-for -S {chan}; sleep 1").as_bytes(),
+    );
+    let window = q(&window);
+    let create = if t.panes {
+        format!("{tmux} split-window -d -t {session} {window} && {tmux} select-layout -t {session} tiled >/dev/null")
+    } else {
+        format!("{tmux} new-window -d -t {session} -n {seq} {window}")
+    };
+    format!("{create} && {tmux} wait-for {chan}; s=$(cat {status} 2>/dev/null || echo 255); rm -f {status}; exit $s")
+        .into_bytes()
 }
 
 /// `--wd`: makes the job's directory; for `--wd ...` a private one (named

@@ -314,6 +314,15 @@ pub struct Cli {
     #[arg(long = "tmpdir", value_name = "DIR", help_heading = "Results")]
     pub tmpdir: Option<PathBuf>,
 
+    /// Run each job in a window of a tmux session of the run's own (the
+    /// command to attach to it is printed); no other output.
+    #[arg(long = "tmux")]
+    pub tmux: bool,
+
+    /// As --tmux, with a pane per job in one window.
+    #[arg(long = "tmuxpane")]
+    pub tmuxpane: bool,
+
     /// Run the command once with no arguments on every host (without
     /// --sshlogin: this one), reading no input.
     #[arg(long = "nonall")]

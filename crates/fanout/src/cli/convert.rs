@@ -34,6 +34,12 @@ pub struct Config {
     pub tag: bool,
     /// `--tmpl FILE=OUT` pairs, read when the run is planned.
     pub tmpl: Vec<(PathBuf, Vec<u8>)>,
+    /// `--tmux` (false) or `--tmuxpane` (true), set up when the run starts.
+    pub tmux: Option<bool>,
+    /// `$PARALLEL_TMUX`, else `tmux`.
+    pub tmux_program: OsString,
+    /// Where the tmux socket goes (`--tmpdir`, else `$TMPDIR`).
+    pub tmux_dir: PathBuf,
     /// `--env` names, whose values go with a distributed run's spec.
     pub env: Vec<OsString>,
     /// `--retries` given as a replacement string, parsed with the rest.
@@ -170,6 +176,9 @@ impl Config {
         if distributed.is_some() && cli.retries.as_ref().is_some_and(|r| r.contains('{')) {
             bail!("--retries with a replacement string does not work with --broker yet");
         }
+        if distributed.is_some() && (cli.tmux || cli.tmuxpane) {
+            bail!("--tmux does not work with --broker: workers run jobs where they run");
+        }
         if distributed.is_some() && !cli.tmpl.is_empty() {
             bail!("--tmpl does not work with --broker yet");
         }
@@ -192,6 +201,9 @@ impl Config {
             tagstring: cli.tagstring.map(OsString::into_vec),
             tag: cli.tag,
             tmpl: cli.tmpl.iter().map(split_tmpl).collect::<Result<_>>()?,
+            tmux: (cli.tmux || cli.tmuxpane).then_some(cli.tmuxpane),
+            tmux_program: env.tmux.clone(),
+            tmux_dir: cli.tmpdir.clone().unwrap_or_else(|| env.temp_dir.clone()),
             env: cli.env.clone(),
             retries_template: cli
                 .retries

@@ -25,6 +25,8 @@ pub struct Environment {
     pub parallel_env: Option<Vec<u8>>,
     /// `$HOME`, under which `--wd ...` makes the jobs' directories.
     pub home: Option<PathBuf>,
+    /// `$PARALLEL_TMUX`: the tmux program for `--tmux` (default `tmux`).
+    pub tmux: OsString,
 }
 
 impl Environment {
@@ -39,6 +41,9 @@ impl Environment {
             temp_dir: std::env::temp_dir(),
             cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
             parallel_env: parallel_env(),
+            tmux: std::env::var_os("PARALLEL_TMUX")
+                .filter(|t| !t.is_empty())
+                .unwrap_or_else(|| "tmux".into()),
             home: std::env::var_os("HOME")
                 .filter(|h| !h.is_empty())
                 .map(PathBuf::from),
