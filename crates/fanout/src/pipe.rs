@@ -101,6 +101,14 @@ fn chunk_options(mode: &PipeMode, block: usize) -> ChunkOptions {
         records: mode.records,
         header: mode.header.clone(),
         remove_seps: mode.remove_seps.clone(),
+        on_grow: Some(fanout_core::pipe::GrowHook(std::sync::Arc::new(
+            |old, new| {
+                eprintln!(
+                    "{}A record was longer than {old}. Increasing to --blocksize {new}.",
+                    crate::name::warning()
+                );
+            },
+        ))),
     }
 }
 

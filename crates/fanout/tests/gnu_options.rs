@@ -407,3 +407,35 @@ fn tmux_that_is_not_there_is_an_error_before_any_job() {
         .run()
         .fanout_error("not-existing not found in $PATH.");
 }
+
+#[test]
+fn a_record_longer_than_the_block_grows_it_with_gnus_warnings() {
+    // par_pipepart_recend_recstart (its --pipe half).
+    let input: String = (1..=10).map(|i| format!("{i}\n")).collect();
+    let out = fanout([
+        "-k",
+        "--pipe",
+        "--recend",
+        "\\n",
+        "--recstart",
+        "6",
+        "--block",
+        "1",
+    ])
+    .args(["echo a; cat"])
+    .stdin(input)
+    .run()
+    .code(0);
+    assert_eq!(out.out(), "a\n1\n2\n3\n4\n5\na\n6\n7\n8\n9\n10\n");
+    let err = out.err();
+    let grown: Vec<&str> = err.lines().collect();
+    assert_eq!(
+        grown,
+        [
+            "fanout: warning: A record was longer than 1. Increasing to --blocksize 3.",
+            "fanout: warning: A record was longer than 3. Increasing to --blocksize 5.",
+            "fanout: warning: A record was longer than 5. Increasing to --blocksize 8.",
+            "fanout: warning: A record was longer than 8. Increasing to --blocksize 12.",
+        ]
+    );
+}

@@ -34,6 +34,19 @@ pub struct ChunkOptions {
     pub header: Header,
     /// `--rrs`: separators taken out of each chunk.
     pub remove_seps: Option<super::RecSeps>,
+    /// Told each time a record longer than the block makes the block grow
+    /// (old size, new size), as GNU parallel warns.
+    pub on_grow: Option<GrowHook>,
+}
+
+/// A callback for [`ChunkOptions::on_grow`].
+#[derive(Clone)]
+pub struct GrowHook(pub Arc<dyn Fn(usize, usize) + Send + Sync>);
+
+impl std::fmt::Debug for GrowHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("GrowHook")
+    }
 }
 
 /// Cuts a reader into chunks.
@@ -150,6 +163,38 @@ impl<R: Read> Chunker<R> {
         body
     }
 
+    /// GNU parallel's block growth: while a block holds no record end, it
+    /// grows by 30% (plus one byte), with a warning each time, and stays
+    /// grown. (fanout keeps a long record whole either way; this makes the
+    /// later chunks and the warnings GNU's.)
+    fn grow(&mut self) {
+        const MAX: usize = (1 << 31) - 1;
+        let growable = matches!(
+            self.opts.splitter,
+            Splitter::Literal { .. } | Splitter::Regex(_)
+        );
+        if self.opts.records.is_some() || !growable {
+            return;
+        }
+        let (start, len) = (self.start, self.buf.len());
+        let mut block = self.opts.block;
+        while block < MAX
+            && len - start >= block
+            && self
+                .opts
+                .splitter
+                .last_cut(&self.buf[start..start + block])
+                .is_none()
+        {
+            let grown = ((block as f64 * 1.3 + 1.0).ceil() as usize).min(MAX);
+            if let Some(h) = &self.opts.on_grow {
+                (h.0)(block, grown);
+            }
+            block = grown;
+        }
+        self.opts.block = block;
+    }
+
     fn strip(&self, body: Vec<u8>) -> Vec<u8> {
         match &self.opts.remove_seps {
             Some(r) => r.remove(body),
@@ -168,6 +213,7 @@ impl<R: Read> Chunker<R> {
         };
         let mut want = self.opts.block;
         loop {
+            self.grow();
             if let Some(cut) = self.cut() {
                 let body = self.take(cut);
                 let body = self.strip(body);
@@ -218,6 +264,7 @@ mod tests {
             records,
             header,
             remove_seps: None,
+            on_grow: None,
         };
         Chunker::new(input, opts)
             .map(|c| {

@@ -25,8 +25,6 @@ const GNU_ONLY: &[(&str, &str)] = &[
     ("sqlmaster", "the SQL queue is not built"),
     ("sqlworker", "the SQL queue is not built"),
     ("sqlandworker", "the SQL queue is not built"),
-    ("tmux", "--tmux is not built"),
-    ("tmuxpane", "--tmux is not built"),
     ("memsuspend", "--memsuspend is not built"),
     ("limit", "--limit is not built"),
     ("shard", "--shard is not built"),
