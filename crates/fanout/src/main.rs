@@ -55,6 +55,9 @@ fn main_inner() -> Result<u8> {
     if let Some(done) = docs::generate(&cli, cmd)? {
         return Ok(done);
     }
+    if let Some(done) = cli::info::answer(&cli)? {
+        return Ok(done);
+    }
     if let Some(done) = cli::record_env::record(&cli)? {
         return Ok(done);
     }

@@ -78,8 +78,12 @@ pub fn run(mut config: Config) -> Result<RunSummary> {
     let counted = matches!(config.progress, Some(ProgressKind::Bar | ProgressKind::Eta));
     // total_jobs() in a perl expression ({##}, {0#}) is the number of jobs:
     // GNU parallel reads them all first, and so does fanout.
-    let count = pct_halt || counted || plan.template.needs_total();
+    let count = (pct_halt || counted || plan.template.needs_total()) && config.total_jobs.is_none();
     let (jobs, total) = fanout_core::plan::prepare(jobs, config.shuf, count);
+    let total = total.or(config.total_jobs);
+    if config.shellquote {
+        return shellquote(jobs, &plan);
+    }
     // A bad expression, or no perl, ends the run here, before the progress
     // display starts (the engine and the coordinator check again for
     // library callers, and tell the template the run's numbers).
@@ -210,6 +214,22 @@ fn results_layout(dir: &std::path::Path, config: &Config) -> Result<ResultsLayou
         dir: dir.to_owned(),
         names: config.results_names.clone(),
     })
+}
+
+/// `--shellquote`: each job's command line, quoted for the shell, on
+/// stdout; nothing is run.
+fn shellquote(jobs: fanout_core::plan::Jobs, plan: &Plan) -> Result<RunSummary> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    for job in jobs {
+        let job = job?;
+        let line = plan.commands.render(&job, fanout_core::SlotId(1));
+        let mut q = fanout_core::quote::quote(&line);
+        q.push(b'\n');
+        out.write_all(&q)?;
+    }
+    out.flush()?;
+    Ok(RunSummary::default())
 }
 
 /// Ends a coordinated run as a local one ends: the display goes first.

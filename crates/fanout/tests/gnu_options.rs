@@ -439,3 +439,73 @@ fn a_record_longer_than_the_block_grows_it_with_gnus_warnings() {
         ]
     );
 }
+
+#[test]
+fn gnu_spellings_of_options_fanout_has_are_accepted() {
+    fanout([
+        "--linebuffer",
+        "--keeporder",
+        "--ctag",
+        "--termseq",
+        "TERM,10",
+        "--silent",
+    ])
+    .args(["--tempdir", "/tmp", "echo", ":::", "1"])
+    .run()
+    .stdout_is("1\t1\n");
+    fanout(["--roundrobin", "--pipe", "wc", "-l"])
+        .stdin("a\nb\n")
+        .run()
+        .stdout_is("2\n");
+}
+
+#[test]
+fn questions_gnu_parallel_answers_and_exits() {
+    fanout(["--minversion", "20130722"])
+        .run()
+        .code(0)
+        .stdout_is("20221122\n");
+    fanout(["--minversion", "20990101"])
+        .run()
+        .code(255)
+        .stdout_is("20221122\n");
+    fanout(["--max-line-length-allowed"])
+        .run()
+        .stdout_is("130000\n");
+    let threads: usize = fanout(["--number-of-threads"])
+        .run()
+        .out()
+        .trim()
+        .parse()
+        .unwrap();
+    let cores: usize = fanout(["--number-of-cores"])
+        .run()
+        .out()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        cores >= 1 && cores <= threads,
+        "{cores} cores, {threads} threads"
+    );
+}
+
+#[test]
+fn shellquote_prints_each_line_quoted_and_runs_nothing() {
+    fanout(["--shellquote"])
+        .stdin("a b$c\n")
+        .run()
+        .stdout_is("'a b$c'\n");
+    fanout(["--shellquote", "echo", ":::", "x y"])
+        .run()
+        .stdout_is("'echo '\"'\"'x y'\"'\"\n");
+}
+
+#[test]
+fn total_jobs_given_is_the_runs_number_of_jobs() {
+    // As GNU parallel: the number is taken, not counted.
+    fanout(["-k", "--total-jobs", "10", "echo", "{= $_=total_jobs() =}"])
+        .args([":::", "a", "b"])
+        .run()
+        .stdout_is("10\n10\n");
+}

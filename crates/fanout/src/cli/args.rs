@@ -31,7 +31,7 @@ pub struct Cli {
     pub jobs: Option<String>,
 
     /// Print output in the order of the input, not of completion.
-    #[arg(short = 'k', long = "keep-order")]
+    #[arg(short = 'k', long = "keep-order", visible_alias = "keeporder")]
     pub keep_order: bool,
 
     /// Print each job's output when it ends, never mixed with another's (default).
@@ -39,7 +39,11 @@ pub struct Cli {
     pub group: bool,
 
     /// Print whole lines of output as they arrive.
-    #[arg(long = "line-buffer", visible_alias = "lb", overrides_with_all = ["ungroup", "group"])]
+    #[arg(
+        long = "line-buffer",
+        visible_aliases = ["lb", "linebuffer"],
+        overrides_with_all = ["ungroup", "group"]
+    )]
     pub line_buffer: bool,
 
     /// Let jobs write straight to the terminal; lines may mix.
@@ -47,11 +51,11 @@ pub struct Cli {
     pub ungroup: bool,
 
     /// Prefix each output line with the job's arguments and a TAB.
-    #[arg(long = "tag")]
+    #[arg(long = "tag", visible_alias = "ctag")]
     pub tag: bool,
 
     /// Prefix each output line with STR (replacement strings expanded) and a TAB.
-    #[arg(long = "tagstring", value_name = "STR")]
+    #[arg(long = "tagstring", visible_alias = "ctagstring", value_name = "STR")]
     pub tagstring: Option<OsString>,
 
     /// Print each command line on stdout before its output.
@@ -253,7 +257,12 @@ pub struct Cli {
     pub timeout: Option<String>,
 
     /// Signals and waits (ms) that end a job: default TERM,200,TERM,100,TERM,50,KILL,25.
-    #[arg(long = "term-seq", value_name = "SEQ", help_heading = "Job control")]
+    #[arg(
+        long = "term-seq",
+        visible_alias = "termseq",
+        value_name = "SEQ",
+        help_heading = "Job control"
+    )]
     pub term_seq: Option<String>,
 
     /// Stop early: never, or now|soon,fail|success|done=N|N%; legacy 0, 1, 2, -1, -2, N%.
@@ -311,7 +320,12 @@ pub struct Cli {
     pub files: bool,
 
     /// Directory for temporary files: spooled output, --cat/--fifo chunks, --files (default: $TMPDIR or /tmp).
-    #[arg(long = "tmpdir", value_name = "DIR", help_heading = "Results")]
+    #[arg(
+        long = "tmpdir",
+        visible_alias = "tempdir",
+        value_name = "DIR",
+        help_heading = "Results"
+    )]
     pub tmpdir: Option<PathBuf>,
 
     /// Run each job in a window of a tmux session of the run's own (the
@@ -322,6 +336,40 @@ pub struct Cli {
     /// As --tmux, with a pane per job in one window.
     #[arg(long = "tmuxpane")]
     pub tmuxpane: bool,
+
+    /// Print nothing of the jobs themselves (the default; -v turns it off).
+    #[arg(long = "silent")]
+    pub silent: bool,
+
+    /// Exit 0 if this is at least GNU parallel version N (fanout has GNU
+    /// parallel 20221122's command line), 255 if not; print the version.
+    #[arg(long = "minversion", value_name = "N")]
+    pub minversion: Option<String>,
+
+    /// Print the longest command line a job may have, and exit.
+    #[arg(long = "max-line-length-allowed")]
+    pub max_line_length_allowed: bool,
+
+    /// Print the number of CPU sockets, and exit.
+    #[arg(long = "number-of-cpus")]
+    pub number_of_cpus: bool,
+
+    /// Print the number of CPU cores, and exit.
+    #[arg(long = "number-of-cores")]
+    pub number_of_cores: bool,
+
+    /// Print the number of CPU threads, and exit.
+    #[arg(long = "number-of-threads")]
+    pub number_of_threads: bool,
+
+    /// Print each input value shell-quoted instead of running anything.
+    #[arg(long = "shellquote")]
+    pub shellquote: bool,
+
+    /// The number of jobs, for --eta, --bar and --halt N% without reading
+    /// all input first.
+    #[arg(long = "total-jobs", visible_alias = "total", value_name = "N")]
+    pub total_jobs: Option<u64>,
 
     /// Run the command once with no arguments on every host (without
     /// --sshlogin: this one), reading no input.
@@ -426,7 +474,7 @@ pub struct Cli {
     /// Start one job per slot and spread the chunks over them.
     #[arg(
         long = "round-robin",
-        visible_alias = "round",
+        visible_aliases = ["round", "roundrobin"],
         help_heading = "Pipe mode"
     )]
     pub round_robin: bool,

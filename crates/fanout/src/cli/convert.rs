@@ -40,6 +40,10 @@ pub struct Config {
     pub tmux_program: OsString,
     /// Where the tmux socket goes (`--tmpdir`, else `$TMPDIR`).
     pub tmux_dir: PathBuf,
+    /// `--total-jobs N`: the number of jobs, given rather than counted.
+    pub total_jobs: Option<u64>,
+    /// `--shellquote`: print each job's line quoted, run nothing.
+    pub shellquote: bool,
     /// `--env` names, whose values go with a distributed run's spec.
     pub env: Vec<OsString>,
     /// `--retries` given as a replacement string, parsed with the rest.
@@ -204,6 +208,8 @@ impl Config {
             tmux: (cli.tmux || cli.tmuxpane).then_some(cli.tmuxpane),
             tmux_program: env.tmux.clone(),
             tmux_dir: cli.tmpdir.clone().unwrap_or_else(|| env.temp_dir.clone()),
+            total_jobs: cli.total_jobs,
+            shellquote: cli.shellquote,
             env: cli.env.clone(),
             retries_template: cli
                 .retries

@@ -7,6 +7,7 @@ mod control;
 mod convert;
 mod environment;
 mod escape;
+pub mod info;
 mod jobs;
 pub mod legacy;
 mod pipe;
