@@ -161,7 +161,7 @@ where
         let timer = core.next_due();
         tokio::select! {
             biased;
-            sig = signals.recv() => core.interrupt(sig),
+            sig = signals.recv() => core.signal(sig, sink),
             () = CancelToken::cancelled(cancel) => core.interrupt(libc::SIGTERM),
             ev = backend.wait() => backend.handle(ev, core, sink).await?,
             () = sleep_until(timer), if timer.is_some() => core.timers(Instant::now(), sink),

@@ -69,6 +69,12 @@ pub enum Event<'a> {
         /// Jobs still running.
         running: usize,
     },
+    /// fanout was asked (SIGUSR1) which jobs are running: these, in job
+    /// order, with their command lines.
+    Running {
+        /// The running jobs.
+        jobs: &'a [(JobSeq, Vec<u8>)],
+    },
 }
 
 /// A consumer of engine events.

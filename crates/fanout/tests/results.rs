@@ -76,10 +76,15 @@ fn results_path_with_replacement_strings_names_files() {
 }
 
 #[test]
-fn results_to_a_json_file_points_to_json() {
+fn results_to_a_json_file_is_gnus_json_not_a_directory() {
+    let dir = tempfile::tempdir().unwrap();
     fanout(["--results", "x.json", "echo", ":::", "a"])
+        .dir(dir.path())
         .run()
-        .fanout_error("--json");
+        .code(0)
+        .stdout_is("");
+    let text = std::fs::read_to_string(dir.path().join("x.json")).unwrap();
+    assert!(text.starts_with("{ \"Seq\": 1,"), "{text}");
 }
 
 #[test]

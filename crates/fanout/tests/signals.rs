@@ -1,5 +1,8 @@
-//! SIGINT and SIGTERM: every job's process group is terminated, no
-//! descendant survives, no temp file is left, exit status 255.
+//! SIGINT and SIGTERM (and a second SIGHUP): every job's process group is
+//! terminated, no descendant survives, no temp file is left, exit status
+//! 255. A first SIGHUP lets the running jobs finish and starts no more;
+//! SIGUSR1 lists the running jobs and the run goes on (GNU parallel's
+//! meanings).
 
 mod common;
 use common::{alive, fanout};
@@ -19,6 +22,10 @@ fn read_pids(path: &Path) -> Vec<i32> {
 /// Starts three jobs that each leave a background grandchild, signals
 /// fanout once all six processes are up, and checks the aftermath.
 fn interrupt_with(sig: i32, script: &str) {
+    interrupt_times(sig, 1, script);
+}
+
+fn interrupt_times(sig: i32, times: usize, script: &str) {
     let dir = tempfile::tempdir().unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let pids_file = dir.path().join("pids");
@@ -34,8 +41,11 @@ fn interrupt_with(sig: i32, script: &str) {
         std::thread::sleep(Duration::from_millis(20));
     }
     let pids = read_pids(&pids_file);
-    // SAFETY: plain kill(2) on our child.
-    unsafe { libc::kill(child.id() as i32, sig) };
+    for _ in 0..times {
+        // SAFETY: plain kill(2) on our child.
+        unsafe { libc::kill(child.id() as i32, sig) };
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let signalled = Instant::now();
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
@@ -97,10 +107,53 @@ fn spooled_output_is_removed_on_interrupt() {
 }
 
 #[test]
-fn sighup_leaves_no_grandchild_behind() {
-    interrupt_with(
+fn a_second_sighup_leaves_no_grandchild_behind() {
+    interrupt_times(
         libc::SIGHUP,
+        2,
         "sleep 60 & echo $! >> pids; echo $$ >> pids; wait; : {}",
+    );
+}
+
+/// Runs `-j2` jobs `sleep 1; echo done N` for 1 2 3 and sends `sig` once
+/// both first jobs run; returns the exit status, stdout and stderr.
+fn signal_mid_run(sig: i32) -> (Option<i32>, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = fanout(["-j2", "-k", "touch started{}; sleep 1; echo done {}"])
+        .args([":::", "1", "2", "3"])
+        .command();
+    c.current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = c.spawn().unwrap();
+    let t0 = Instant::now();
+    while !(dir.path().join("started1").exists() && dir.path().join("started2").exists()) {
+        assert!(t0.elapsed() < Duration::from_secs(20), "jobs did not start");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // SAFETY: plain kill(2) on our child.
+    unsafe { libc::kill(child.id() as i32, sig) };
+    let out = child.wait_with_output().unwrap();
+    let text = |b: Vec<u8>| String::from_utf8_lossy(&b).into_owned();
+    (out.status.code(), text(out.stdout), text(out.stderr))
+}
+
+#[test]
+fn a_first_sighup_lets_running_jobs_finish_and_starts_no_more() {
+    let (code, out, err) = signal_mid_run(libc::SIGHUP);
+    assert_eq!(out, "done 1\ndone 2\n", "{err}");
+    assert_eq!(code, Some(0), "{err}");
+}
+
+#[test]
+fn sigusr1_lists_the_running_jobs_and_the_run_goes_on() {
+    let (code, out, err) = signal_mid_run(libc::SIGUSR1);
+    assert_eq!(out, "done 1\ndone 2\ndone 3\n");
+    assert_eq!(code, Some(0));
+    assert!(
+        err.contains("fanout: job 1: touch started1; sleep 1; echo done 1")
+            && err.contains("fanout: job 2: touch started2"),
+        "{err}"
     );
 }
 

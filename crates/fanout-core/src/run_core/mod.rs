@@ -150,7 +150,7 @@ impl<E, T> Core<E, T> {
         if self.verdict.stops_now() {
             return State::Stop;
         }
-        let no_new = self.verdict.halting().is_some() || self.dispatch.exhausted();
+        let no_new = self.verdict.takes_no_new() || self.dispatch.exhausted();
         if no_new && self.running.is_empty() {
             State::Done
         } else {
@@ -221,6 +221,27 @@ impl<E, T> Core<E, T> {
     /// The run was interrupted by `signal` (a cancel is SIGTERM).
     pub fn interrupt(&mut self, signal: i32) {
         self.verdict.interrupt(signal);
+    }
+
+    /// A signal fanout was sent: SIGUSR1 lists the running jobs (an event
+    /// for the sinks to show); a first SIGHUP lets the running jobs finish
+    /// but starts no more, a second ends them; others interrupt the run.
+    pub fn signal<S: Sink + ?Sized>(&mut self, signal: i32, sink: &mut S) {
+        match signal {
+            libc::SIGUSR1 => {
+                let mut running: Vec<(JobSeq, Vec<u8>)> = self
+                    .running
+                    .iter()
+                    .map(|(seq, r)| (*seq, r.command.clone()))
+                    .collect();
+                running.sort_by_key(|(seq, _)| *seq);
+                self.verdict.emit(sink, Event::Running { jobs: &running });
+            }
+            libc::SIGHUP => {
+                self.verdict.hangup();
+            }
+            other => self.interrupt(other),
+        }
     }
 
     /// Ends the run with `e` (the first fatal error is kept).

@@ -25,6 +25,13 @@ impl Sink for Seen {
             Event::Killed { seq, reason, .. } => format!("killed {seq} {reason:?}"),
             Event::HaltCount { reached, .. } => format!("halt count reached={reached}"),
             Event::Output { .. } => "output".into(),
+            Event::Running { jobs } => format!(
+                "running {}",
+                jobs.iter()
+                    .map(|(s, _)| s.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
         };
         self.0.push(line);
         Ok(())
@@ -271,6 +278,32 @@ fn resumed_runs_keep_the_gaps_in_their_numbers() {
         r.exit(s, 0);
     }
     assert_eq!(r.core.outcome(Ok(())).unwrap().started, 3);
+}
+
+#[test]
+fn a_first_hangup_starts_no_more_jobs_and_the_running_ones_count() {
+    let mut r = Run::new(2, JobControl::default());
+    r.input(&[1, 2, 3]).settle();
+    assert_eq!(r.started(), ["started 1 in 1", "started 2 in 2"]);
+    r.core.signal(libc::SIGUSR1, &mut r.seen);
+    assert!(r.saw("running 1,2"));
+    r.core.signal(libc::SIGHUP, &mut r.seen);
+    r.exit(1, 0).exit(2, 0).settle();
+    assert_eq!(r.started().len(), 2, "job 3 never starts");
+    assert!(r.saw("finished 2 Code(0)"));
+    assert_eq!(r.core.state(), State::Done);
+    let summary = r.core.outcome(Ok(())).unwrap();
+    assert_eq!((summary.started, summary.interrupted), (2, None));
+}
+
+#[test]
+fn a_second_hangup_interrupts_the_run() {
+    let mut r = Run::new(2, JobControl::default());
+    r.input(&[1, 2]).settle();
+    r.core.signal(libc::SIGHUP, &mut r.seen);
+    assert_eq!(r.core.state(), State::Going);
+    r.core.signal(libc::SIGHUP, &mut r.seen);
+    assert_eq!(r.core.state(), State::Stop);
 }
 
 #[test]

@@ -196,6 +196,20 @@ impl Sink for Printer {
             }
             Event::Output { seq, stream, data } => self.live_output(seq, stream, data),
             Event::Finished(r) => self.finished(r),
+            Event::Running { jobs } => {
+                // SIGUSR1, as GNU parallel answers it: a line per job.
+                let p = &self.opts.program;
+                let mut text = Vec::new();
+                for (seq, command) in jobs {
+                    text.extend_from_slice(format!("{p}: job {seq}: ").as_bytes());
+                    text.extend_from_slice(command);
+                    text.push(b'\n');
+                }
+                if jobs.is_empty() {
+                    text.extend_from_slice(format!("{p}: no jobs running\n").as_bytes());
+                }
+                self.err.write_all(&text)
+            }
             Event::Killed {
                 reason: KillReason::Timeout,
                 command,

@@ -21,6 +21,8 @@ pub struct Verdict<E> {
     summary: RunSummary,
     fatal: Option<E>,
     sink_error: Option<io::Error>,
+    /// A first SIGHUP: no new jobs; the running ones finish and count.
+    draining: bool,
 }
 
 /// How a run ended without a summary to report: a closed set, so callers
@@ -43,7 +45,19 @@ impl<E> Verdict<E> {
             summary: RunSummary::default(),
             fatal: None,
             sink_error: None,
+            draining: false,
         }
+    }
+
+    /// A hangup: the first stops new jobs starting and lets the running
+    /// ones finish (true); a second is an interruption, as SIGTERM's.
+    pub fn hangup(&mut self) -> bool {
+        if self.draining {
+            self.interrupt(libc::SIGHUP);
+            return false;
+        }
+        self.draining = true;
+        true
     }
 
     /// A job started (`--halt N%` counts against the jobs started when the
@@ -99,7 +113,7 @@ impl<E> Verdict<E> {
 
     /// True when no new job may start (jobs running may finish).
     pub fn takes_no_new(&self) -> bool {
-        self.halting.is_some() || self.stops_now()
+        self.halting.is_some() || self.draining || self.stops_now()
     }
 
     /// True when finished jobs are still reported. As GNU parallel: jobs
@@ -115,7 +129,7 @@ impl<E> Verdict<E> {
     /// True when a failed job may run again (not while halting or after
     /// an interruption).
     pub fn may_retry(&self) -> bool {
-        self.halting.is_none() && self.summary.interrupted.is_none()
+        self.halting.is_none() && !self.draining && self.summary.interrupted.is_none()
     }
 
     /// True when a job that ended with `r` runs again: killed for memory

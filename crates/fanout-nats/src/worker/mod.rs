@@ -110,7 +110,7 @@ pub async fn work_async(opts: WorkerOptions) -> Result<()> {
             continue;
         }
         tokio::select! {
-            _ = stop.recv() => return Ok(()),
+            _ = stop.recv_stop() => return Ok(()),
             _ = announce.next() => {}
             () = tokio::time::sleep(Duration::from_millis(500)) => {}
         }

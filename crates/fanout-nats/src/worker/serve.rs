@@ -287,7 +287,7 @@ impl Serving<'_> {
             }
             tokio::select! {
                 biased;
-                _ = stop.recv() => {
+                _ = stop.recv_stop() => {
                     give_back(batch.take()).await;
                     return Ok(Served::Shutdown);
                 }
