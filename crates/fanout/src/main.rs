@@ -12,6 +12,7 @@ mod name;
 mod pipe;
 mod progress;
 mod run;
+mod sem;
 mod tmux;
 
 use std::process::ExitCode;
@@ -54,6 +55,10 @@ fn main_inner() -> Result<u8> {
     };
     if let Some(done) = docs::generate(&cli, cmd)? {
         return Ok(done);
+    }
+    if sem::wanted(&cli) {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        return sem::run(&cli, cpus);
     }
     if let Some(done) = cli::info::answer(&cli)? {
         return Ok(done);

@@ -337,6 +337,43 @@ pub struct Cli {
     #[arg(long = "tmuxpane")]
     pub tmuxpane: bool,
 
+    /// Work as a counting semaphore shared by processes (as `sem`): wait
+    /// for one of -j slots (default 1) of --id, then run the command.
+    #[arg(long = "semaphore", help_heading = "Semaphore")]
+    pub semaphore: bool,
+
+    /// With --semaphore: run the command in the foreground and exit with
+    /// its status.
+    #[arg(long = "fg", help_heading = "Semaphore")]
+    pub fg: bool,
+
+    /// With --semaphore: run the command in the background (the default).
+    #[arg(long = "bg", help_heading = "Semaphore")]
+    pub bg: bool,
+
+    /// With --semaphore: wait until every holder of --id has finished.
+    #[arg(long = "wait", help_heading = "Semaphore")]
+    pub wait: bool,
+
+    /// With --semaphore: the semaphore's name (default: the terminal's).
+    #[arg(
+        long = "id",
+        visible_alias = "semaphorename",
+        value_name = "ID",
+        help_heading = "Semaphore"
+    )]
+    pub id: Option<String>,
+
+    /// With --semaphore: after SECS seconds run anyway (negative: give up).
+    #[arg(
+        long = "semaphoretimeout",
+        visible_alias = "st",
+        value_name = "SECS",
+        allow_negative_numbers = true,
+        help_heading = "Semaphore"
+    )]
+    pub semaphore_timeout: Option<f64>,
+
     /// Print nothing of the jobs themselves (the default; -v turns it off).
     #[arg(long = "silent")]
     pub silent: bool,
