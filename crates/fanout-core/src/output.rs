@@ -20,10 +20,11 @@ pub enum Stream {
     Stderr,
 }
 
-/// The run's private temporary directory (mode 0700), created only when
-/// some output outgrows memory, and removed when the spool is dropped.
-/// Spool files are opened with `O_TMPFILE`, so they have no name and
-/// vanish with their last descriptor whatever way fanout exits.
+/// Where output that outgrows memory goes: unnamed files (`O_TMPFILE`) in
+/// the temp directory, which vanish with their last descriptor whatever
+/// way fanout exits; and the run's private directory (mode 0700) for the
+/// named files of `--cat`, `--fifo` and `--tmux`, made only when one is
+/// needed and removed when the spool is dropped.
 #[derive(Debug)]
 pub struct Spool {
     threshold: usize,
@@ -68,8 +69,14 @@ impl Spool {
         self
     }
 
+    /// An unnamed spool file (`O_TMPFILE`) directly in the temp directory:
+    /// nothing of it is left on disk whatever way fanout ends, SIGKILL
+    /// included. (Only `--cat`/`--fifo` files need the private directory.)
     fn file(&self) -> io::Result<File> {
-        tempfile::tempfile_in(self.ensure_dir()?)
+        match &self.parent {
+            Some(p) => tempfile::tempfile_in(p),
+            None => tempfile::tempfile(),
+        }
     }
 
     /// A path for a named file in the private directory (`--cat`,
@@ -272,23 +279,27 @@ mod tests {
 
     #[test]
     fn spills_to_disk_past_the_threshold_and_reads_back_in_order() {
-        let spool = Spool::new(8);
+        let tmp = tempfile::tempdir().unwrap();
+        let spool = Spool::in_dir(8, Some(tmp.path().to_owned()));
         let mut c = Captured::default();
         c.push(b"hello ", &spool).unwrap();
         assert!(!c.is_spooled());
         c.push(b"world, longer", &spool).unwrap();
         assert!(c.is_spooled());
-        let dir = spool.dir().unwrap().to_owned();
         assert_eq!(c.to_vec().unwrap(), b"hello world, longer");
+        assert!(spool.dir().is_none(), "no directory for spool files");
+        assert_eq!(
+            std::fs::read_dir(tmp.path()).unwrap().count(),
+            0,
+            "spool files have no name"
+        );
+        let named = spool.path("fifo").unwrap();
+        let dir = spool.dir().unwrap().to_owned();
+        assert_eq!(named.parent(), Some(dir.as_path()));
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(
             std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
             0o700
-        );
-        assert_eq!(
-            std::fs::read_dir(&dir).unwrap().count(),
-            0,
-            "spool files have no name"
         );
         drop(spool);
         assert!(!dir.exists(), "the private directory goes with the spool");

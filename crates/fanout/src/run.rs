@@ -40,6 +40,14 @@ pub fn run(mut config: Config) -> Result<RunSummary> {
             panes,
         )?);
     }
+    if reads_terminal(&config) {
+        let w = crate::name::warning();
+        eprintln!("{w}Input is read from the terminal. You are either an expert");
+        eprintln!("{w}(in which case: YOU ARE AWESOME!) or maybe you forgot");
+        eprintln!("{w}::: or :::: or -a or to pipe data into fanout. If so");
+        eprintln!("{w}consider going through the tutorial: man parallel_tutorial");
+        eprintln!("{w}Press CTRL-D to exit.");
+    }
     let mut prior = read_prior(&config)?;
     let reader_error = crate::pipe::ReaderError::default();
     let (jobs, plan) = if let Some(mode) = config.pipe.clone().filter(|m| m.tee) {
@@ -214,6 +222,18 @@ fn results_layout(dir: &std::path::Path, config: &Config) -> Result<ResultsLayou
         dir: dir.to_owned(),
         names: config.results_names.clone(),
     })
+}
+
+/// True when the jobs come from stdin and stdin is a terminal: GNU
+/// parallel warns then, as the user has most likely forgotten `:::`.
+fn reads_terminal(config: &Config) -> bool {
+    let stdin_source = config.inputs.sources.is_empty()
+        || config.inputs.sources.iter().any(|s| match &s.source {
+            fanout_core::Source::Stdin => true,
+            fanout_core::Source::File(p) => p.as_os_str() == "-",
+            _ => false,
+        });
+    stdin_source && rustix::termios::isatty(std::io::stdin())
 }
 
 /// `--shellquote`: each job's command line, quoted for the shell, on

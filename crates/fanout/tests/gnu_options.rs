@@ -509,3 +509,39 @@ fn total_jobs_given_is_the_runs_number_of_jobs() {
         .run()
         .stdout_is("10\n10\n");
 }
+
+#[test]
+fn reading_jobs_from_a_terminal_warns_as_gnu_does() {
+    // `script` gives fanout a terminal for stdin (and an immediate EOF).
+    let out = std::process::Command::new("script")
+        .args(["-q", "-e", "-c"])
+        .arg(format!("{} echo", common::bin().display()))
+        .arg("/dev/null")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("fanout: warning: Input is read from the terminal."),
+        "{text}"
+    );
+    // Not from a pipe.
+    let piped = fanout(["echo"]).stdin("x\n").run();
+    assert_eq!(piped.err(), "");
+}
+
+#[test]
+fn options_that_do_not_combine_are_warned_about() {
+    let out = fanout(["-X", "--xargs", "echo", ":::", "1", "2"])
+        .run()
+        .code(0);
+    assert!(out.err().contains("using --xargs"), "{}", out.err());
+    let out = fanout(["--tag", "--json", "echo", ":::", "1"])
+        .run()
+        .code(0);
+    assert!(
+        out.err().contains("--tag does nothing with --json"),
+        "{}",
+        out.err()
+    );
+}

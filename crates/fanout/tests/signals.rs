@@ -225,3 +225,43 @@ fn reparented_descendants_are_reaped_without_taking_a_jobs_status() {
     .run()
     .code(0);
 }
+
+#[test]
+fn sigkill_of_fanout_itself_leaves_nothing_in_tmpdir() {
+    // Spool files have no name and no directory holds them: a SIGKILL,
+    // which fanout cannot catch, leaves no trace in $TMPDIR.
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("pid");
+    let script = format!(
+        "echo $$ > {}; seq 300000; exec sleep 30",
+        pid_file.display()
+    );
+    let mut c = fanout(["-N0", &script, ":::", "x"]).command();
+    c.env("TMPDIR", tmp.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = c.spawn().unwrap();
+    let t0 = Instant::now();
+    let pid = loop {
+        if let Some(p) = read_pids(&pid_file).first().copied() {
+            break p;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "the job did not start"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    // The job's 2 MB of output has gone to a spool file by now.
+    std::thread::sleep(Duration::from_millis(500));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // SAFETY: kill(2) on the job's process group, left behind by design.
+    unsafe { libc::kill(-pid, libc::SIGKILL) };
+    assert_eq!(
+        std::fs::read_dir(tmp.path()).unwrap().count(),
+        0,
+        "left in $TMPDIR"
+    );
+}

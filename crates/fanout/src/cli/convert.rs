@@ -152,6 +152,22 @@ impl Config {
         let lines_context =
             max_lines.is_some_and(|n| n > 0) && cli.max_replace_args.or(cli.max_args).is_none();
         let multi = multi_mode(&cli);
+        let modes = [cli.xargs, cli.context_replace, cli.multi];
+        if modes.iter().filter(|&&m| m).count() > 1 {
+            warnings.push(format!(
+                "-X, -m and --xargs pick one way to fill a command line; using {}",
+                match multi {
+                    Some(MultiArgs::Xargs) => "--xargs",
+                    Some(MultiArgs::Context) => "-X",
+                    _ => "-m",
+                }
+            ));
+        }
+        if cli.json && (cli.tag || cli.tagstring.is_some()) {
+            warnings.push(
+                "--tag does nothing with --json: each record carries its job's arguments".into(),
+            );
+        }
         let batch = BatchOptions {
             max_args,
             multi,
