@@ -37,7 +37,8 @@ fn main_inner() -> Result<u8> {
     // completions and the man page.
     let cmd = Cli::command();
     let opts = cli::value_options(&cmd);
-    let argv = cli::profile::expand(std::env::args_os().skip(1).collect(), &opts)?;
+    let argv = cli::shebang::rewrite(std::env::args_os().skip(1).collect())?;
+    let argv = cli::profile::expand(argv, &opts)?;
     let argv = cli::legacy::rewrite(argv, &opts);
     let (head, sources) = split_sources(argv, &opts);
     let parsed = cmd

@@ -545,3 +545,29 @@ fn options_that_do_not_combine_are_warned_about() {
         out.err()
     );
 }
+
+#[test]
+fn shebang_scripts_run_their_lines_and_shebang_wrap_its_arguments() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = common::bin();
+    let script = dir.path().join("lines");
+    common::write_executable(
+        &script,
+        &format!("#!{} --shebang -k echo got\na\nb c\n", bin.display()),
+    );
+    let out = std::process::Command::new(&script).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "got a\ngot b c\n");
+    let wrapped = dir.path().join("wrapped");
+    common::write_executable(
+        &wrapped,
+        &format!(
+            "#!{} --shebang-wrap -k /bin/sh\necho \"arg $1\"\n",
+            bin.display()
+        ),
+    );
+    let out = std::process::Command::new(&wrapped)
+        .args(["x", "y z"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "arg x\narg y z\n");
+}

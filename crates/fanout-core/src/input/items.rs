@@ -54,6 +54,11 @@ impl Items {
         })
     }
 
+    /// Drops the next item as read, before `-E`, `-r` or `--colsep`.
+    pub(super) fn skip_raw(&mut self) -> Result<()> {
+        self.next_raw().map(drop)
+    }
+
     fn next_raw(&mut self) -> Result<Option<Vec<u8>>> {
         match &mut self.inner {
             Inner::Args(it) => Ok(it.next()),

@@ -51,6 +51,8 @@ pub struct InputOptions {
     pub header: bool,
     /// `--link`: zip all sources, wrapping the shorter ones.
     pub link: bool,
+    /// `--skip-first-line`: the first source's first item is dropped.
+    pub skip_first_line: bool,
     /// Told once when an item read from a file held a NUL, which cannot go
     /// into an argument: GNU parallel replaces it with `\0` and warns.
     pub on_nul: Option<NulHook>,
@@ -76,6 +78,7 @@ impl Default for InputOptions {
             header: false,
             link: false,
             on_nul: None,
+            skip_first_line: false,
         }
     }
 }
@@ -126,6 +129,13 @@ impl Inputs {
                 return Err(Error::StdinTwice);
             }
             opened.push((Items::open(spec.source, &self.options)?, spec.linked));
+        }
+        if self.options.skip_first_line {
+            // `--skip-first-line` (a `#!` script's own line): the first
+            // source's first item is not input.
+            if let Some((items, _)) = opened.first_mut() {
+                items.skip_raw()?;
+            }
         }
         let mut names = Vec::new();
         if self.options.header {

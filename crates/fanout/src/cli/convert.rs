@@ -388,6 +388,7 @@ fn input_options(cli: &Cli) -> Result<InputOptions> {
         header: cli.header.as_deref().is_some_and(|h| h.parse() != Ok(0u64)),
         link: cli.link,
         on_nul: Some(fanout_core::NulHook(Arc::new(warn_nul_once))),
+        skip_first_line: cli.skip_first_line,
     })
 }
 

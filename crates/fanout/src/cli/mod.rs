@@ -14,6 +14,7 @@ mod pipe;
 pub mod profile;
 pub mod record_env;
 mod replace;
+pub mod shebang;
 mod shell;
 mod split;
 pub mod unknown;
