@@ -8,6 +8,7 @@ mod distributed;
 mod docs;
 mod exit;
 mod limits;
+mod manual;
 mod name;
 mod pipe;
 mod progress;

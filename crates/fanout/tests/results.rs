@@ -222,7 +222,49 @@ fn completions_and_man_page_come_from_the_cli_definition() {
         "{}",
         &man[..200]
     );
+    for section in [
+        ".SH \"REPLACEMENT STRINGS\"",
+        ".SH EXAMPLES",
+        ".SH \"EXIT STATUS\"",
+        ".SH ENVIRONMENT",
+    ] {
+        assert!(man.contains(section), "{section}");
+    }
+    let help = fanout(["--help"]).run().code(0).out();
+    assert!(
+        help.contains("Replacement strings") && help.contains("{/.}"),
+        "{help}"
+    );
     fanout(["--completions", "tcsh"]).run().fanout_error("tcsh");
+}
+
+#[test]
+fn bash_completion_registers_for_parallel_and_sem_and_offers_option_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("fanout.bash");
+    let bash = fanout(["--completions", "bash"]).run().code(0).out();
+    std::fs::write(&script, bash).unwrap();
+    let probe = format!(
+        "source {}; complete -p parallel sem | wc -l; \
+         COMP_WORDS=(parallel --halt ''); COMP_CWORD=2; COMP_LINE='parallel --halt '; \
+         COMP_POINT=${{#COMP_LINE}}; _fanout parallel '' --halt; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        script.display()
+    );
+    let out = std::process::Command::new("bash")
+        .args(["-c", &probe])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("2"),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let offered: Vec<&str> = lines.collect();
+    assert!(offered.contains(&"now,fail=1"), "{offered:?}");
+    assert!(offered.contains(&"never"), "{offered:?}");
 }
 
 #[test]

@@ -13,7 +13,8 @@ use clap::{ArgAction, Parser};
     trailing_var_arg = true,
     disable_help_subcommand = true,
     args_override_self = true,
-    infer_long_args = true
+    infer_long_args = true,
+    after_help = crate::manual::REPLACEMENT_STRINGS
 )]
 #[command(
     override_usage = "fanout [OPTIONS] [COMMAND [ARG...]] [::: ARGS | :::: FILES | :::+ ARGS | ::::+ FILES]..."
@@ -271,6 +272,8 @@ pub struct Cli {
         visible_alias = "halt-on-error",
         value_name = "WHEN",
         allow_hyphen_values = true,
+        value_parser = Suggested(HALT_VALUES),
+        hide_possible_values = true,
         help_heading = "Job control"
     )]
     pub halt: Option<String>,
@@ -691,6 +694,8 @@ pub struct Cli {
     #[arg(
         long = "completions",
         value_name = "SHELL",
+        value_parser = Suggested(&["bash", "zsh", "fish", "elvish", "powershell"]),
+        hide_possible_values = true,
         help_heading = "Documentation"
     )]
     pub completions: Option<String>,
@@ -702,4 +707,43 @@ pub struct Cli {
     /// The command and its arguments; without one, each input is a command.
     #[arg(value_name = "COMMAND", num_args = 0..)]
     pub command: Vec<OsString>,
+}
+
+/// `--halt`'s usual values, offered by the shell completions.
+const HALT_VALUES: &[&str] = &[
+    "never",
+    "now,fail=1",
+    "soon,fail=1",
+    "now,success=1",
+    "soon,success=1",
+    "now,done=1",
+    "soon,done=1",
+    "soon,fail=10%",
+];
+
+/// A value parser that takes any string but names some for the shell
+/// completions to offer (the option's own parsing comes later, in one
+/// place, with fanout's messages).
+#[derive(Clone, Copy)]
+pub struct Suggested(pub &'static [&'static str]);
+
+impl clap::builder::TypedValueParser for Suggested {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        clap::builder::StringValueParser::new().parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            self.0.iter().map(|v| clap::builder::PossibleValue::new(*v)),
+        ))
+    }
 }
