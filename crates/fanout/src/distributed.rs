@@ -41,7 +41,12 @@ pub fn serve(config: &Config) -> Result<Option<u8>> {
             Ok(Some(0))
         }
         Role::Status => {
-            for run in fanout_nats::status(&d.broker, d.run_id.as_deref())? {
+            let runs = fanout_nats::status(&d.broker, d.run_id.as_deref())?;
+            if runs.is_empty() {
+                // A result line: nothing is not silence.
+                println!("no runs");
+            }
+            for run in runs {
                 println!("{}", status_line(&run));
             }
             Ok(Some(0))
@@ -49,6 +54,7 @@ pub fn serve(config: &Config) -> Result<Option<u8>> {
         Role::Cancel => {
             let run = d.run_id.as_deref().unwrap_or_default();
             fanout_nats::cancel(&d.broker, run)?;
+            println!("{run} cancelled");
             Ok(Some(0))
         }
     }

@@ -302,6 +302,10 @@ fn halt_stops_the_run_with_the_local_exit_status() {
 #[test]
 fn status_shows_a_running_run_and_cancel_stops_it() {
     let nats = Nats::start(&[]);
+    fanout(["--status", "--broker", &nats.url()])
+        .run()
+        .code(0)
+        .stdout_is("no runs\n");
     let w = Worker::start(&nats.url(), &["-j2"]);
     let dir = tempfile::tempdir().unwrap();
     let started = dir.path().join("started");
@@ -320,7 +324,8 @@ fn status_shows_a_running_run_and_cancel_stops_it() {
     let t = std::time::Instant::now();
     fanout(["--cancel", "--broker", &nats.url(), "--run-id", "long1"])
         .run()
-        .code(0);
+        .code(0)
+        .stdout_is("long1 cancelled\n");
     let code = child.wait().unwrap().code();
     assert_eq!(code, Some(255));
     assert!(t.elapsed() < Duration::from_secs(10));

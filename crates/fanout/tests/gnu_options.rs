@@ -571,3 +571,27 @@ fn shebang_scripts_run_their_lines_and_shebang_wrap_its_arguments() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "arg x\narg y z\n");
 }
+
+#[test]
+fn use_cores_instead_of_threads_sets_what_percent_jobs_count() {
+    let cores: usize = fanout(["--number-of-cores"])
+        .run()
+        .out()
+        .trim()
+        .parse()
+        .unwrap();
+    let out = fanout([
+        "--use-cores-instead-of-threads",
+        "-j",
+        "100%",
+        "-N0",
+        "echo {%}",
+    ])
+    .args([":::", "a", "b", "c", "d", "e", "f"])
+    .run()
+    .code(0);
+    let mut slots: Vec<&str> = out.out().lines().collect();
+    slots.sort();
+    slots.dedup();
+    assert!(slots.len() <= cores, "{slots:?} with {cores} cores");
+}

@@ -390,7 +390,15 @@ pub struct Cli {
     #[arg(long = "max-line-length-allowed")]
     pub max_line_length_allowed: bool,
 
-    /// Print the number of CPU sockets, and exit.
+    /// Count CPU cores, not threads, for -j's default and percentages.
+    #[arg(long = "use-cores-instead-of-threads")]
+    pub use_cores_instead_of_threads: bool,
+
+    /// As --use-cores-instead-of-threads (GNU's older name).
+    #[arg(long = "use-cpus-instead-of-cores")]
+    pub use_cpus_instead_of_cores: bool,
+
+    /// Print the number of CPU cores (GNU's obsolete name), and exit.
     #[arg(long = "number-of-cpus")]
     pub number_of_cpus: bool,
 

@@ -395,7 +395,10 @@ fn input_options(cli: &Cli) -> Result<InputOptions> {
 /// Engine settings: job slots, output mode, shell, signal handling; and
 /// the descriptors the jobs will need.
 fn run_config(cli: &Cli, env: &Environment) -> Result<(RunConfig, FileNeed)> {
-    let base = RunConfig::default();
+    let mut base = RunConfig::default();
+    if cli.use_cores_instead_of_threads || cli.use_cpus_instead_of_cores {
+        base.jobs = super::info::cores();
+    }
     let requested = match cli.jobs.as_deref() {
         None => Some(base.jobs),
         Some(s) => parse_jobs(s, base.jobs).map_err(anyhow::Error::msg)?,

@@ -41,7 +41,7 @@ fn threads() -> usize {
 
 /// Physical cores: distinct (package, core) pairs in /proc/cpuinfo, or
 /// the threads when it does not say.
-fn cores() -> usize {
+pub fn cores() -> usize {
     let Ok(info) = std::fs::read_to_string("/proc/cpuinfo") else {
         return threads();
     };
