@@ -590,7 +590,8 @@ fn use_cores_instead_of_threads_sets_what_percent_jobs_count() {
     .args([":::", "a", "b", "c", "d", "e", "f"])
     .run()
     .code(0);
-    let mut slots: Vec<&str> = out.out().lines().collect();
+    let text = out.out();
+    let mut slots: Vec<&str> = text.lines().collect();
     slots.sort();
     slots.dedup();
     assert!(slots.len() <= cores, "{slots:?} with {cores} cores");
