@@ -64,8 +64,8 @@ pub mod verdict;
 pub use batch::{BatchOptions, Batcher, MultiArgs, DEFAULT_MAX_CHARS};
 pub use control::{Halt, HaltOn, HaltWhen, JobControl, Threshold, Timeout};
 pub use engine::{
-    default_term_seq, CancelToken, Commands, Engine, OutputMode, RunConfig, RunSummary, TmplFile,
-    Tmux, Workdir,
+    default_term_seq, CancelToken, Commands, Engine, JobsFile, OutputMode, RunConfig, RunSummary,
+    TmplFile, Tmux, Workdir,
 };
 pub use error::{Error, FileKind, Result};
 pub use event::{Collect, Event, Observed, Observer, Sink};

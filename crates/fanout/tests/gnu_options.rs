@@ -596,3 +596,23 @@ fn use_cores_instead_of_threads_sets_what_percent_jobs_count() {
     slots.dedup();
     assert!(slots.len() <= cores, "{slots:?} with {cores} cores");
 }
+
+#[test]
+fn jobs_from_a_file_is_read_again_as_jobs_end() {
+    // -j FILE: 1 slot, then 3 once the file says so.
+    let dir = tempfile::tempdir().unwrap();
+    let slots = dir.path().join("slots");
+    std::fs::write(&slots, "1\n").unwrap();
+    let script = format!(
+        "[ {{}} = 1 ] && sleep 0.2 && echo 3 > {}; echo {{%}}; sleep 0.3",
+        slots.display()
+    );
+    let out = fanout(["-j"])
+        .arg_path(&slots)
+        .args(["-N1", &script, ":::", "1", "2", "3", "4"])
+        .run()
+        .code(0);
+    let text = out.out();
+    let used: std::collections::BTreeSet<&str> = text.lines().collect();
+    assert!(used.contains("1") && used.len() >= 2, "{text}");
+}

@@ -98,6 +98,26 @@ pub struct RunConfig {
     /// `--tmux`: each job runs in a window (or pane) of this tmux session
     /// instead of under fanout, which waits for it there.
     pub tmux: Option<Tmux>,
+    /// `-j FILE`: the number of slots is read again from this file as jobs
+    /// end (GNU parallel's way to change `-j` during a run).
+    pub jobs_file: Option<JobsFile>,
+}
+
+/// `-j FILE`: where the slot count lives, and how its text reads.
+#[derive(Clone)]
+pub struct JobsFile {
+    /// The file.
+    pub path: std::path::PathBuf,
+    /// Its text to a slot count (`None`: not one; the count stays).
+    pub parse: Arc<dyn Fn(&str) -> Option<usize> + Send + Sync>,
+}
+
+impl std::fmt::Debug for JobsFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JobsFile")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A tmux session the jobs of a `--tmux` run go to.
@@ -177,6 +197,7 @@ impl Default for RunConfig {
             compress: None,
             env: Vec::new(),
             tmux: None,
+            jobs_file: None,
         }
     }
 }

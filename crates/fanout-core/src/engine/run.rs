@@ -48,6 +48,8 @@ pub(super) struct Local<'a> {
     /// Live output under `--line-buffer`.
     pub live_rx: Option<mpsc::Receiver<Chunk>>,
     orphans: Orphans,
+    /// `-j FILE`: when the file was last read (its modification time).
+    jobs_seen: Option<std::time::SystemTime>,
 }
 
 /// What the local backend waited for.
@@ -113,6 +115,7 @@ impl<'a> Local<'a> {
             live_tx,
             live_rx,
             orphans,
+            jobs_seen: None,
         }
     }
 
@@ -167,6 +170,28 @@ impl<'a> Local<'a> {
         core.ended(ended, now, sink);
         if let Commands::Template { template, .. } = self.commands {
             template.add_completed(1);
+        }
+        self.reread_jobs_file(core);
+    }
+
+    /// `-j FILE`: a changed file changes the number of slots (running jobs
+    /// beyond a smaller number finish; no new one starts until they have).
+    fn reread_jobs_file(&mut self, core: &mut LocalCore) {
+        let Some(f) = &self.cfg.jobs_file else {
+            return;
+        };
+        let Ok(modified) = std::fs::metadata(&f.path).and_then(|m| m.modified()) else {
+            return;
+        };
+        if self.jobs_seen == Some(modified) {
+            return;
+        }
+        self.jobs_seen = Some(modified);
+        if let Some(n) = std::fs::read_to_string(&f.path)
+            .ok()
+            .and_then(|t| (f.parse)(t.trim()))
+        {
+            core.set_slots(n.max(1));
         }
     }
 

@@ -399,7 +399,23 @@ fn run_config(cli: &Cli, env: &Environment) -> Result<(RunConfig, FileNeed)> {
     if cli.use_cores_instead_of_threads || cli.use_cpus_instead_of_cores {
         base.jobs = super::info::cores();
     }
-    let requested = match cli.jobs.as_deref() {
+    // -j FILE (GNU): the slots are the file's number, read again as jobs
+    // end. (A file is looked at only when -j names one.)
+    let jobs_file = cli
+        .jobs
+        .as_deref()
+        .map(std::path::Path::new)
+        .filter(|p| p.is_file());
+    let file_jobs = match jobs_file {
+        Some(p) => Some(
+            std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read -j file `{}`", p.display()))?
+                .trim()
+                .to_string(),
+        ),
+        None => None,
+    };
+    let requested = match file_jobs.as_deref().or(cli.jobs.as_deref()) {
         None => Some(base.jobs),
         Some(s) => parse_jobs(s, base.jobs).map_err(anyhow::Error::msg)?,
     };
@@ -419,8 +435,13 @@ fn run_config(cli: &Cli, env: &Environment) -> Result<(RunConfig, FileNeed)> {
         Some(s) => term_seq(s)?,
         None => base.term_seq.clone(),
     };
+    let cpus = base.jobs;
     let mut run = base;
     run.jobs = jobs;
+    run.jobs_file = jobs_file.map(|p| fanout_core::JobsFile {
+        path: p.to_path_buf(),
+        parse: Arc::new(move |t| parse_jobs(t, cpus).ok().flatten()),
+    });
     // A dry run prints each command as the job's output; --json, --files
     // and --results need each job's whole output.
     run.output = if cli.dry_run || cli.json || cli.files || cli.results.is_some() {
