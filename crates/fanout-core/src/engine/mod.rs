@@ -109,8 +109,11 @@ pub struct JobsFile {
     /// The file.
     pub path: std::path::PathBuf,
     /// Its text to a slot count (`None`: not one; the count stays).
-    pub parse: Arc<dyn Fn(&str) -> Option<usize> + Send + Sync>,
+    pub parse: ParseSlots,
 }
+
+/// Reads a slot count (`-j`'s text) as the caller's CLI reads it.
+pub type ParseSlots = Arc<dyn Fn(&str) -> Option<usize> + Send + Sync>;
 
 impl std::fmt::Debug for JobsFile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
