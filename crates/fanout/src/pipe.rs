@@ -265,15 +265,15 @@ fn round_robin<R: Read + Send + 'static>(
     delivery: Delivery,
     error: ReaderError,
 ) -> Jobs {
-    let (queue, progress) = fanout_core::pipe::spawn_reader(chunker, slots, error);
+    let (queues, progress) = fanout_core::pipe::spawn_reader(chunker, slots, error);
     // Job k starts once there is a k-th chunk (as GNU parallel, no job
     // for an input too small to need it).
-    Box::new((1..=slots as u64).map_while(move |i| {
+    Box::new((1..=slots as u64).zip(queues).map_while(move |(i, queue)| {
         progress.wait_for(i).then(|| {
             Ok(JobArgs {
                 seq: JobSeq(i),
                 records: Records::new(),
-                stdin: input(JobStdin::Shared(queue.clone()), delivery),
+                stdin: input(JobStdin::Shared(queue), delivery),
             })
         })
     }))

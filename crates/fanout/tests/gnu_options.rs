@@ -616,3 +616,18 @@ fn jobs_from_a_file_is_read_again_as_jobs_end() {
     let used: std::collections::BTreeSet<&str> = text.lines().collect();
     assert!(used.contains("1") && used.len() >= 2, "{text}");
 }
+
+#[test]
+fn round_robin_hands_chunks_to_jobs_in_turn_as_gnu_does() {
+    // par_roundrobin_k: GNU's own figures for these seven 1 MB chunks.
+    let input: String = (1..=1_000_000).map(|i| format!("{i}\n")).collect();
+    fanout(["-j4", "-k", "--round-robin", "--pipe", "wc"])
+        .stdin(input)
+        .run()
+        .stdout_is(concat!(
+            " 315464  315464 2097143\n",
+            " 299592  299592 2097144\n",
+            " 235148  235148 1646037\n",
+            " 149796  149796 1048572\n"
+        ));
+}

@@ -48,33 +48,43 @@ impl ReaderProgress {
     }
 }
 
-/// `--round-robin`: cuts chunks on a thread of its own into a queue of
-/// `capacity` chunks that jobs share ([`JobStdin::Shared`]). A read error
-/// ends the queue and is left in `error`.
+/// `--round-robin`: cuts chunks on a thread of its own and hands them to
+/// `n` jobs' queues in turn, as GNU parallel writes to its jobs: the next
+/// job in order, or, when its queue is full (the job is slow), the next
+/// one that has room; when none has, it waits for the one in turn. So fast
+/// jobs get the chunks in strict rotation, and a slow one does not hold
+/// the others up. A read error ends the queues and is left in `error`.
 pub fn spawn_reader<R: std::io::Read + Send + 'static>(
     chunker: Chunker<R>,
-    capacity: usize,
+    n: usize,
     error: Arc<std::sync::Mutex<Option<std::io::Error>>>,
-) -> (SharedChunks, Arc<ReaderProgress>) {
-    let (tx, rx) = tokio::sync::mpsc::channel(capacity.max(1));
+) -> (Vec<SharedChunks>, Arc<ReaderProgress>) {
+    let n = n.max(1);
+    let mut senders = Vec::with_capacity(n);
+    let mut queues = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        senders.push(tx);
+        queues.push(Arc::new(tokio::sync::Mutex::new(rx)));
+    }
     let progress = Arc::new(ReaderProgress::default());
     let (spawn_error, spawn_progress) = (error.clone(), progress.clone());
     let reader_progress = progress.clone();
     let reader = move || {
+        let mut next = 0;
         for c in chunker {
-            match c {
-                Ok(c) => {
-                    if tx.blocking_send(c).is_err() {
-                        break;
-                    }
-                    reader_progress.update(true);
-                }
+            let c = match c {
+                Ok(c) => c,
                 Err(e) => {
                     let io = std::io::Error::other(e.to_string());
                     *error.lock().unwrap_or_else(|e| e.into_inner()) = Some(io);
                     break;
                 }
+            };
+            if !hand_out(&senders, &mut next, c) {
+                break;
             }
+            reader_progress.update(true);
         }
         reader_progress.update(false);
     };
@@ -85,7 +95,37 @@ pub fn spawn_reader<R: std::io::Read + Send + 'static>(
         *spawn_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
         spawn_progress.update(false);
     }
-    (Arc::new(tokio::sync::Mutex::new(rx)), progress)
+    (queues, progress)
+}
+
+/// Gives `c` to the job in turn (`next`), or the first after it with room,
+/// else waits for the one in turn; false when every job has gone.
+fn hand_out(senders: &[tokio::sync::mpsc::Sender<Chunk>], next: &mut usize, c: Chunk) -> bool {
+    use tokio::sync::mpsc::error::TrySendError;
+    let n = senders.len();
+    let mut c = c;
+    for k in 0..n {
+        let i = (*next + k) % n;
+        match senders[i].try_send(c) {
+            Ok(()) => {
+                *next = (i + 1) % n;
+                return true;
+            }
+            Err(TrySendError::Full(back) | TrySendError::Closed(back)) => c = back,
+        }
+    }
+    // All full (or gone): wait for the first open one in turn.
+    for k in 0..n {
+        let i = (*next + k) % n;
+        match senders[i].blocking_send(c) {
+            Ok(()) => {
+                *next = (i + 1) % n;
+                return true;
+            }
+            Err(back) => c = back.0,
+        }
+    }
+    false
 }
 
 /// `--tee`: cuts chunks on a thread of its own and puts each into all of
