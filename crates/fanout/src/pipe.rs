@@ -46,6 +46,25 @@ pub fn jobs(
             pending: Vec::new(),
         });
     }
+    if let Some(route) = &mode.route {
+        let queues = fanout_core::pipe::spawn_router(
+            src,
+            slots,
+            route.clone(),
+            mode.block as usize,
+            reader_error.clone(),
+        );
+        let delivery = mode.delivery;
+        return Ok(Box::new(queues.into_iter().enumerate().map(
+            move |(i, q)| {
+                Ok(JobArgs {
+                    seq: JobSeq(i as u64 + 1),
+                    records: Records::new(),
+                    stdin: input(JobStdin::Shared(q), delivery),
+                })
+            },
+        )));
+    }
     let chunker = Chunker::new(src, chunk_options(mode, mode.block as usize));
     if mode.round_robin {
         return Ok(round_robin(

@@ -631,3 +631,45 @@ fn round_robin_hands_chunks_to_jobs_in_turn_as_gnu_does() {
             " 149796  149796 1048572\n"
         ));
 }
+
+#[test]
+fn bin_sends_each_line_to_its_value_modulo_the_jobs() {
+    fanout([
+        "--pipe",
+        "--bin",
+        "1",
+        "-j3",
+        "-k",
+        "echo {%}: $(cat | tr '\\n' ' ')",
+    ])
+    .stdin("1\n2\n3\n4\n5\n6\n")
+    .run()
+    .stdout_is("1: 1 4 \n2: 2 5 \n3: 3 6 \n");
+}
+
+#[test]
+fn shard_keeps_equal_values_in_one_job() {
+    let input: String = (0..300).map(|i| format!("k{}\t{i}\n", i % 7)).collect();
+    let out = fanout([
+        "--pipe",
+        "--shard",
+        "1",
+        "-j3",
+        "-k",
+        "cut -f1 | sort -u | tr '\\n' ' '; echo",
+    ])
+    .stdin(input)
+    .run()
+    .code(0);
+    let text = out.out();
+    let mut seen: Vec<&str> = text.split_whitespace().collect();
+    let all = seen.len();
+    seen.sort();
+    seen.dedup();
+    assert_eq!(
+        (all, seen.len()),
+        (7, 7),
+        "each key in exactly one job: {}",
+        out.out()
+    );
+}

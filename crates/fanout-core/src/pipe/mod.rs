@@ -175,3 +175,116 @@ pub fn spawn_tee<R: std::io::Read + Send + 'static>(
     }
     queues
 }
+
+/// `--shard` and `--bin`: which job a line goes to, by one column's value.
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// The column (from 1).
+    pub col: usize,
+    /// What separates columns (`--colsep`, else TAB).
+    pub colsep: regex::bytes::Regex,
+    /// By a hash of the value, or by the value as a number.
+    pub by: RouteBy,
+}
+
+/// How a column's value picks a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RouteBy {
+    /// `--shard`: the same value always goes to the same job.
+    Hash,
+    /// `--bin`: the value (a whole number) modulo the number of jobs.
+    Number,
+}
+
+impl Route {
+    /// The job (0-based of `n`) for one line.
+    fn job(&self, line: &[u8], n: usize) -> usize {
+        let line = line.strip_suffix(b"\n").unwrap_or(line);
+        let v = self
+            .colsep
+            .split(line)
+            .nth(self.col.saturating_sub(1))
+            .unwrap_or(b"");
+        let k = match self.by {
+            RouteBy::Hash => {
+                use std::hash::{Hash, Hasher};
+                // Fixed keys: the same value lands on the same job in
+                // every run.
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                v.hash(&mut h);
+                h.finish()
+            }
+            RouteBy::Number => std::str::from_utf8(v)
+                .ok()
+                .and_then(|t| t.trim().parse::<i64>().ok())
+                .map_or(0, |x| x.rem_euclid(n as i64) as u64),
+        };
+        // Bin 0 is the last job, as GNU parallel numbers them.
+        ((k as usize) % n + n - 1) % n
+    }
+}
+
+/// `--shard`/`--bin`: reads lines on a thread of its own and gives each to
+/// the job its column picks, in chunks of about `block` bytes per job; all
+/// `n` jobs run at once. A read error ends the queues and is left in
+/// `error`.
+pub fn spawn_router<R: std::io::Read + Send + 'static>(
+    src: R,
+    n: usize,
+    route: Route,
+    block: usize,
+    error: Arc<std::sync::Mutex<Option<std::io::Error>>>,
+) -> Vec<SharedChunks> {
+    use std::io::BufRead;
+    let n = n.max(1);
+    let mut senders = Vec::with_capacity(n);
+    let mut queues = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (tx, rx) = tokio::sync::mpsc::channel(2);
+        senders.push(tx);
+        queues.push(Arc::new(tokio::sync::Mutex::new(rx)));
+    }
+    let spawn_error = error.clone();
+    let reader = move || {
+        let head = Arc::new(Vec::new());
+        let mut bufs: Vec<Vec<u8>> = vec![Vec::new(); n];
+        let mut r = std::io::BufReader::with_capacity(1 << 16, src);
+        let mut line = Vec::new();
+        let send = |i: usize, body: Vec<u8>| {
+            let _ = senders[i].blocking_send(Chunk {
+                head: head.clone(),
+                body,
+            });
+        };
+        loop {
+            line.clear();
+            match r.read_until(b'\n', &mut line) {
+                Ok(0) => break,
+                Ok(_) => {
+                    let i = route.job(&line, n);
+                    bufs[i].extend_from_slice(&line);
+                    if bufs[i].len() >= block {
+                        send(i, std::mem::take(&mut bufs[i]));
+                    }
+                }
+                Err(e) => {
+                    *error.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
+                    break;
+                }
+            }
+        }
+        for (i, b) in bufs.into_iter().enumerate() {
+            if !b.is_empty() {
+                send(i, b);
+            }
+        }
+    };
+    if let Err(e) = std::thread::Builder::new()
+        .name("fanout-shard".into())
+        .spawn(reader)
+    {
+        *spawn_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
+    }
+    queues
+}

@@ -532,6 +532,16 @@ pub struct Cli {
     #[arg(long = "group-by", value_name = "N", help_heading = "Pipe mode")]
     pub group_by: Option<String>,
 
+    /// With --pipe: each line goes to the job a hash of column N picks, so
+    /// equal values meet in one job (one job per slot).
+    #[arg(long = "shard", value_name = "N", help_heading = "Pipe mode")]
+    pub shard: Option<usize>,
+
+    /// With --pipe: each line goes to job (value of column N) modulo the
+    /// number of slots (one job per slot).
+    #[arg(long = "bin", value_name = "N", help_heading = "Pipe mode")]
+    pub bin: Option<usize>,
+
     /// With --pipe or --pipepart: do not use the input's first line.
     #[arg(long = "skip-first-line", help_heading = "Pipe mode")]
     pub skip_first_line: bool,

@@ -33,6 +33,8 @@ pub struct PipeMode {
     pub remove_seps: Option<RecSeps>,
     /// `-r`: no job for a chunk of only whitespace.
     pub skip_blank: bool,
+    /// `--shard N` or `--bin N`: lines routed to jobs by a column.
+    pub route: Option<fanout_core::pipe::Route>,
     /// `--skip-first-line`: the input's first line is not read.
     pub skip_first_line: bool,
     /// Stdin, `--cat` or `--fifo`.
@@ -42,7 +44,14 @@ pub struct PipeMode {
 /// True when an option asked for pipe mode (`--round-robin`, `--cat` and
 /// `--fifo` imply `--pipe`).
 pub fn pipe_requested(cli: &Cli) -> bool {
-    cli.pipe || cli.pipepart || cli.round_robin || cli.cat || cli.fifo || cli.tee
+    cli.pipe
+        || cli.pipepart
+        || cli.round_robin
+        || cli.cat
+        || cli.fifo
+        || cli.tee
+        || cli.shard.is_some()
+        || cli.bin.is_some()
 }
 
 /// `--group-by` outside pipe mode has nothing to group.
@@ -124,6 +133,7 @@ pub fn pipe_mode(cli: &Cli) -> Result<Option<PipeMode>> {
             None
         },
         skip_blank: cli.no_run_if_empty,
+        route: route(cli)?,
         skip_first_line: cli.skip_first_line,
         delivery: if cli.cat {
             Delivery::Cat
@@ -133,6 +143,28 @@ pub fn pipe_mode(cli: &Cli) -> Result<Option<PipeMode>> {
             Delivery::Stdin
         },
     }))
+}
+
+/// `--shard N` or `--bin N`, with the columns split as `--colsep` splits
+/// them (TAB without it).
+fn route(cli: &Cli) -> Result<Option<fanout_core::pipe::Route>> {
+    use fanout_core::pipe::{Route, RouteBy};
+    let (col, by) = match (cli.shard, cli.bin) {
+        (None, None) => return Ok(None),
+        (Some(_), Some(_)) => bail!("--shard and --bin both route lines: give one"),
+        (Some(c), None) => (c, RouteBy::Hash),
+        (None, Some(c)) => (c, RouteBy::Number),
+    };
+    if col == 0 {
+        bail!("--shard and --bin take a column number (1, 2, ...)");
+    }
+    if cli.pipepart || cli.round_robin || cli.tee || cli.cat || cli.fifo {
+        bail!("--shard and --bin feed one job per slot on stdin: not with --pipepart, --round-robin, --tee, --cat or --fifo");
+    }
+    let sep = cli.colsep.as_deref().unwrap_or("\t");
+    let colsep =
+        regex::bytes::Regex::new(sep).map_err(|e| anyhow!("invalid --colsep `{sep}`: {e}"))?;
+    Ok(Some(Route { col, colsep, by }))
 }
 
 /// `--group-by N`: column N's value, the columns split as `--colsep`
