@@ -644,7 +644,7 @@ fn bin_sends_each_line_to_its_value_modulo_the_jobs() {
     ])
     .stdin("1\n2\n3\n4\n5\n6\n")
     .run()
-    .stdout_is("1: 1 4 \n2: 2 5 \n3: 3 6 \n");
+    .stdout_is("1: 1 4\n2: 2 5\n3: 3 6\n");
 }
 
 #[test]
