@@ -673,3 +673,21 @@ fn shard_keeps_equal_values_in_one_job() {
         out.out()
     );
 }
+
+#[test]
+fn line_buffer_with_tag_tags_a_long_line_once() {
+    let out = fanout(["--line-buffer", "--tag"])
+        .args([
+            "head -c 300000 /dev/zero | tr '\\0' x; echo; echo short",
+            ":::",
+            "a",
+        ])
+        .run()
+        .code(0);
+    let text = out.out();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0].len(), 300_002);
+    assert!(lines[0].starts_with("a\tx") && lines[0][2..].bytes().all(|b| b == b'x'));
+    assert_eq!(lines[1], "a\tshort");
+}
