@@ -678,7 +678,7 @@ fn shard_keeps_equal_values_in_one_job() {
 fn line_buffer_with_tag_tags_a_long_line_once() {
     let out = fanout(["--line-buffer", "--tag"])
         .args([
-            "head -c 300000 /dev/zero | tr '\\0' x; echo; echo short",
+            "head -c 300000 /dev/zero | tr '\\0' x; echo; echo short; : {}",
             ":::",
             "a",
         ])
