@@ -248,10 +248,10 @@ fn tmpdir_regression_ignored_unless_files() {
     std::fs::create_dir(&env_tmp).unwrap();
     let listing = dir.path().join("listing");
     // More output than fanout keeps in memory: by the time head is done,
-    // fanout has spooled it to a file in its private directory.
+    // fanout has spooled it to an unnamed file in --tmpdir, which its
+    // descriptors show (the job's parent is fanout).
     let job = format!(
-        "head -c 300000 /dev/zero; ls {} > {}; : {{}}",
-        tmp.display(),
+        "head -c 300000 /dev/zero; ls -l /proc/$PPID/fd > {}; : {{}}",
         listing.display()
     );
     let out = fanout(["--tmpdir"])
@@ -263,8 +263,8 @@ fn tmpdir_regression_ignored_unless_files() {
     assert_eq!(out.stdout.len(), 300000);
     let seen = std::fs::read_to_string(&listing).unwrap();
     assert!(
-        seen.starts_with("fanout-"),
-        "spool dir not in --tmpdir: {seen:?}"
+        seen.contains(tmp.to_str().unwrap()) && !seen.contains(env_tmp.to_str().unwrap()),
+        "spool file not in --tmpdir: {seen:?}"
     );
     assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0, "left behind");
     assert_eq!(
