@@ -79,6 +79,24 @@ pub enum Warning {
         /// The error.
         error: String,
     },
+    /// Not a warning but news: a worker is connected to the broker (the
+    /// binary shows it only on a terminal).
+    Connected {
+        /// The broker's URL.
+        broker: String,
+    },
+    /// News: a worker started serving a run's jobs.
+    Serving {
+        /// The run id.
+        run: String,
+    },
+}
+
+impl Warning {
+    /// True for news (what a worker is doing) rather than a warning.
+    pub fn is_news(&self) -> bool {
+        matches!(self, Warning::Connected { .. } | Warning::Serving { .. })
+    }
 }
 
 impl fmt::Display for Warning {
@@ -110,6 +128,8 @@ impl fmt::Display for Warning {
                 "worker: job {seq} of run {run} is already running here; the copy is dropped"
             ),
             Warning::EngineFailed { error } => write!(f, "worker engine: {error}"),
+            Warning::Connected { broker } => write!(f, "worker: connected to {broker}"),
+            Warning::Serving { run } => write!(f, "worker: serving run {run}"),
         }
     }
 }

@@ -62,7 +62,15 @@ pub fn serve(config: &Config) -> Result<Option<u8>> {
 
 /// The broker side's warnings, printed as every message of fanout is.
 pub fn warnings_to_stderr() -> fanout_nats::WarnTo {
-    fanout_nats::WarnTo::new(|w| eprintln!("{}{w}", crate::name::warning()))
+    let tty = rustix::termios::isatty(std::io::stderr());
+    fanout_nats::WarnTo::new(move |w| {
+        if !w.is_news() {
+            eprintln!("{}{w}", crate::name::warning());
+        } else if tty {
+            // What a worker is doing, for the person watching it.
+            eprintln!("{}: {w}", crate::name::program());
+        }
+    })
 }
 
 /// One line of `--status` output for `run`.

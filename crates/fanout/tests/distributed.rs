@@ -599,3 +599,34 @@ fn env_underscore_sends_what_record_env_did_not_see() {
     .run()
     .stdout_is("[] [sent] x\n");
 }
+
+#[test]
+fn a_worker_on_a_terminal_says_it_is_connected_and_what_it_serves() {
+    let nats = Nats::start(&[]);
+    let url = nats.url();
+    // `script` gives the worker a terminal; it is stopped after 3 s.
+    let worker = std::process::Command::new("script")
+        .args(["-q", "-e", "-c"])
+        .arg(format!(
+            "timeout -s INT 3 {} --worker --broker {url} --insecure -j1",
+            common::bin().display()
+        ))
+        .arg("/dev/null")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    fanout(["--broker", &url, "--run-id", "shown", "echo", ":::", "a"])
+        .run()
+        .code(0);
+    let out = worker.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let host = url.rsplit('/').next().unwrap();
+    assert!(
+        text.contains(&format!("fanout: worker: connected to nats://{host}")),
+        "{text}"
+    );
+    assert!(text.contains("fanout: worker: serving run shown"), "{text}");
+    assert!(!text.contains("warning: worker: serving"), "{text}");
+}

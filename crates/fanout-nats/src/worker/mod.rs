@@ -83,6 +83,18 @@ pub fn work(opts: WorkerOptions) -> Result<()> {
 /// runs the jobs is awaited in the same task (its future is not `Send`).
 pub async fn work_async(opts: WorkerOptions) -> Result<()> {
     let conn = connect(&opts.broker, "worker").await?;
+    // The URL without a user or password in it: this goes to a screen.
+    let shown = match opts.broker.url.split_once("://") {
+        Some((scheme, rest)) => format!("{scheme}://{}", rest.rsplit('@').next().unwrap_or(rest)),
+        None => opts
+            .broker
+            .url
+            .rsplit('@')
+            .next()
+            .unwrap_or_default()
+            .to_string(),
+    };
+    opts.warn.warn(crate::Warning::Connected { broker: shown });
     let mut announce = conn.client.subscribe(ANNOUNCE).await.map_err(broker)?;
     // SIGINT, SIGTERM and SIGHUP end a worker.
     let mut stop = Signals::new(true)?;

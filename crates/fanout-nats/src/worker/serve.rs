@@ -129,6 +129,7 @@ pub(super) async fn serve(
             return Ok(Served::Refused);
         }
     };
+    opts.warn.warn(Warning::Serving { run: n.run.clone() });
     let mut halting = false;
     if let Some((_, state)) = last(conn, n, &n.state).await {
         match schema::decode::<StopMsg>(&state).map(|s| s.halt) {
