@@ -90,12 +90,22 @@ pub enum Warning {
         /// The run id.
         run: String,
     },
+    /// News: a coordinator has had no result yet, some seconds in.
+    Waiting {
+        /// The run id.
+        run: String,
+        /// How long it has waited.
+        secs: u64,
+    },
 }
 
 impl Warning {
     /// True for news (what a worker is doing) rather than a warning.
     pub fn is_news(&self) -> bool {
-        matches!(self, Warning::Connected { .. } | Warning::Serving { .. })
+        matches!(
+            self,
+            Warning::Connected { .. } | Warning::Serving { .. } | Warning::Waiting { .. }
+        )
     }
 }
 
@@ -130,6 +140,10 @@ impl fmt::Display for Warning {
             Warning::EngineFailed { error } => write!(f, "worker engine: {error}"),
             Warning::Connected { broker } => write!(f, "worker: connected to {broker}"),
             Warning::Serving { run } => write!(f, "worker: serving run {run}"),
+            Warning::Waiting { run, secs } => write!(
+                f,
+                "coordinator: waiting for workers: none has answered run {run} in {secs} s"
+            ),
         }
     }
 }

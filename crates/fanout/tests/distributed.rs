@@ -630,3 +630,27 @@ fn a_worker_on_a_terminal_says_it_is_connected_and_what_it_serves() {
     assert!(text.contains("fanout: worker: serving run shown"), "{text}");
     assert!(!text.contains("warning: worker: serving"), "{text}");
 }
+
+#[test]
+fn a_coordinator_on_a_terminal_says_when_no_worker_has_answered() {
+    let nats = Nats::start(&[]);
+    // No worker: after 5 s the coordinator says so; it is stopped at 7.
+    let out = std::process::Command::new("script")
+        .args(["-q", "-e", "-c"])
+        .arg(format!(
+            "timeout -s INT 7 {} --broker {} --run-id lonely echo ::: a",
+            common::bin().display(),
+            nats.url()
+        ))
+        .arg("/dev/null")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(
+            "fanout: coordinator: waiting for workers: none has answered run lonely in 5 s"
+        ),
+        "{text}"
+    );
+}

@@ -56,6 +56,9 @@ impl Backend for Coord<'_> {
         let recheck_at = self.deferred.iter().map(|d| d.until).min();
         let probe_end = self.probe_end;
         let acks_pending = !self.acks.is_empty();
+        let quiet_news = self
+            .quiet_news
+            .filter(|_| self.done == 0 && self.published > 0);
         let inbox = self.inbox.as_mut().expect("the run set it up");
         tokio::select! {
             biased;
@@ -71,6 +74,7 @@ impl Backend for Coord<'_> {
             },
             Some(done) = self.acks.next(), if acks_pending => Arrived::Acked(done),
             () = sleep_until(probe_end), if probe_end.is_some() => Arrived::Tick,
+            () = sleep_until(quiet_news), if quiet_news.is_some() => Arrived::Quiet,
         }
     }
 
@@ -101,6 +105,15 @@ impl Backend for Coord<'_> {
             }
             Arrived::Acked(done) => self.acked(done),
             Arrived::Tick => {}
+            Arrived::Quiet => {
+                self.quiet_news = None;
+                if self.done == 0 {
+                    self.opts.warn.warn(crate::Warning::Waiting {
+                        run: self.opts.run_id.clone(),
+                        secs: 5,
+                    });
+                }
+            }
         }
         Ok(())
     }

@@ -176,6 +176,9 @@ struct Coord<'a> {
     deferred: Vec<Deferred>,
     /// When the probe's small window ends, while it holds jobs back.
     probe_end: Option<std::time::Instant>,
+    /// When to say that no worker has answered yet (once; cleared when
+    /// said or when a result comes).
+    quiet_news: Option<std::time::Instant>,
     /// What the coordinator listens to while the run goes on.
     inbox: Option<Inbox>,
 }
@@ -196,6 +199,8 @@ enum Arrived {
     /// The results subscription ended (the broker restarted).
     ResultsEnded,
     Acked((u64, Vec<u8>, std::result::Result<(), String>)),
+    /// No worker has answered in the first seconds: time to say so.
+    Quiet,
     /// Nothing to handle, only to look again (the probe ended; a missed
     /// heartbeat).
     Tick,

@@ -111,6 +111,7 @@ impl<'a> Coord<'a> {
             taken: StreamSeq(0),
             deferred: Vec::new(),
             probe_end: None,
+            quiet_news: Some(std::time::Instant::now() + std::time::Duration::from_secs(5)),
             inbox: None,
             warned: HashSet::new(),
             opts,
