@@ -691,3 +691,21 @@ fn line_buffer_with_tag_tags_a_long_line_once() {
     assert!(lines[0].starts_with("a\tx") && lines[0][2..].bytes().all(|b| b == b'x'));
     assert_eq!(lines[1], "a\tshort");
 }
+
+#[test]
+fn csv_input_keeps_quoted_separators_and_newlines_in_one_field() {
+    fanout(["--csv", "-k", "printf '[%s][%s]\\n'", "{2}", "{1}"])
+        .stdin("a,\"b,c\",d\n\"x\ny\",z\n")
+        .run()
+        .stdout_is("[b,c][a]\n[z][x\ny]\n");
+    fanout([
+        "--csv", "--colsep", ";", "--header", ":", "-k", "echo", "{v}", "{n}",
+    ])
+    .stdin("n;v\n\"a;b\";1\n")
+    .run()
+    .stdout_is("1 a;b\n");
+    fanout(["--csv", "--colsep", "::", "echo"])
+        .stdin("a\n")
+        .run()
+        .fanout_error("one character");
+}

@@ -15,12 +15,15 @@ pub struct Items {
     skip_empty: bool,
     colsep: Option<regex::bytes::Regex>,
     on_nul: Option<super::NulHook>,
+    csv: Option<u8>,
     done: bool,
 }
 
 enum Inner {
     Args(std::vec::IntoIter<Vec<u8>>),
     Reader(Box<dyn BufRead + Send>),
+    /// `--csv`: records read by the csv crate, which knows CSV's quoting.
+    Csv(Box<csv::Reader<Box<dyn BufRead + Send>>>),
 }
 
 impl std::fmt::Debug for Items {
@@ -43,7 +46,18 @@ impl Items {
                 Err(err) => return Err(Error::InputFile { path, err }),
             },
         };
+        let inner = match (opts.csv, inner) {
+            (Some(d), Inner::Reader(r)) => Inner::Csv(Box::new(
+                csv::ReaderBuilder::new()
+                    .delimiter(d)
+                    .has_headers(false)
+                    .flexible(true)
+                    .from_reader(r),
+            )),
+            (_, inner) => inner,
+        };
         Ok(Items {
+            csv: opts.csv,
             inner,
             delimiter: opts.delimiter.clone(),
             eof: opts.eof.clone(),
@@ -56,6 +70,9 @@ impl Items {
 
     /// Drops the next item as read, before `-E`, `-r` or `--colsep`.
     pub(super) fn skip_raw(&mut self) -> Result<()> {
+        if matches!(self.inner, Inner::Csv(_)) {
+            return self.next_csv().transpose().map(drop);
+        }
         self.next_raw().map(drop)
     }
 
@@ -63,13 +80,39 @@ impl Items {
         match &mut self.inner {
             Inner::Args(it) => Ok(it.next()),
             Inner::Reader(r) => read_item(r.as_mut(), &self.delimiter),
+            Inner::Csv(_) => unreachable!("CSV records are read whole"),
         }
     }
 
     fn columns(&self, item: Vec<u8>) -> Record {
+        if let Some(d) = self.csv {
+            // A `:::` value under --csv is one CSV line.
+            let mut r = csv::ReaderBuilder::new()
+                .delimiter(d)
+                .has_headers(false)
+                .from_reader(item.as_slice());
+            let mut rec = csv::ByteRecord::new();
+            if matches!(r.read_byte_record(&mut rec), Ok(true)) {
+                return rec.iter().map(<[u8]>::to_vec).collect();
+            }
+            return vec![item];
+        }
         match &self.colsep {
             None => vec![item],
             Some(re) => re.split(&item).map(<[u8]>::to_vec).collect(),
+        }
+    }
+
+    /// `--csv`: the next record of a file or stdin, as its fields.
+    fn next_csv(&mut self) -> Option<Result<Record>> {
+        let Inner::Csv(r) = &mut self.inner else {
+            return None;
+        };
+        let mut rec = csv::ByteRecord::new();
+        match r.read_byte_record(&mut rec) {
+            Ok(true) => Some(Ok(rec.iter().map(<[u8]>::to_vec).collect())),
+            Ok(false) => None,
+            Err(e) => Some(Err(Error::InputRead(std::io::Error::other(e.to_string())))),
         }
     }
 }
@@ -78,6 +121,9 @@ impl Iterator for Items {
     type Item = Result<Record>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        if matches!(self.inner, Inner::Csv(_)) {
+            return self.next_csv_item();
+        }
         while !self.done {
             let item = match self.next_raw() {
                 Ok(Some(item)) => item,
@@ -138,6 +184,31 @@ fn replace_nul(item: &[u8]) -> Vec<u8> {
         }
     }
     out
+}
+
+impl Items {
+    /// `--csv` records with `-E` and `-r` applied (to the record's only
+    /// field, and to records whose every field is blank).
+    fn next_csv_item(&mut self) -> Option<Result<Record>> {
+        while !self.done {
+            let rec = match self.next_csv()? {
+                Ok(rec) => rec,
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+            };
+            if rec.len() == 1 && self.eof.as_deref() == Some(rec[0].as_slice()) {
+                break;
+            }
+            if self.skip_empty && rec.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
+                continue;
+            }
+            return Some(Ok(rec));
+        }
+        self.done = true;
+        None
+    }
 }
 
 fn stdin_reader() -> Box<dyn BufRead + Send> {

@@ -53,6 +53,9 @@ pub struct InputOptions {
     pub link: bool,
     /// `--skip-first-line`: the first source's first item is dropped.
     pub skip_first_line: bool,
+    /// `--csv`: items are CSV records (quotes may hold the separator and
+    /// newlines) with fields separated by this byte; `colsep` is unused.
+    pub csv: Option<u8>,
     /// Told once when an item read from a file held a NUL, which cannot go
     /// into an argument: GNU parallel replaces it with `\0` and warns.
     pub on_nul: Option<NulHook>,
@@ -79,6 +82,7 @@ impl Default for InputOptions {
             link: false,
             on_nul: None,
             skip_first_line: false,
+            csv: None,
         }
     }
 }

@@ -527,6 +527,11 @@ pub struct Cli {
     )]
     pub round_robin: bool,
 
+    /// Read input as CSV: quoted fields may hold the separator (--colsep,
+    /// one character, default `,`) and newlines.
+    #[arg(long = "csv")]
+    pub csv: bool,
+
     /// With --pipe: a record is a run of lines with the same value in
     /// column N (split by --colsep, else TAB).
     #[arg(long = "group-by", value_name = "N", help_heading = "Pipe mode")]

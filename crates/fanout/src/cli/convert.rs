@@ -364,7 +364,15 @@ fn input_options(cli: &Cli) -> Result<InputOptions> {
     if delimiter.is_empty() {
         bail!("the delimiter given to -d is empty");
     }
-    let colsep = match &cli.colsep {
+    let csv = match (cli.csv, cli.colsep.as_deref()) {
+        (false, _) => None,
+        (true, None) => Some(b','),
+        (true, Some(c)) => match unescape(c.as_bytes()).as_slice() {
+            [b] => Some(*b),
+            _ => bail!("--csv takes a --colsep of one character, not `{c}`"),
+        },
+    };
+    let colsep = match cli.colsep.as_ref().filter(|_| !cli.csv) {
         Some(re) => {
             Some(regex::bytes::Regex::new(re).with_context(|| format!("invalid --colsep `{re}`"))?)
         }
@@ -389,6 +397,7 @@ fn input_options(cli: &Cli) -> Result<InputOptions> {
         link: cli.link,
         on_nul: Some(fanout_core::NulHook(Arc::new(warn_nul_once))),
         skip_first_line: cli.skip_first_line,
+        csv,
     })
 }
 
