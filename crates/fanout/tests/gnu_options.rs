@@ -709,3 +709,29 @@ fn csv_input_keeps_quoted_separators_and_newlines_in_one_field() {
         .run()
         .fanout_error("one character");
 }
+
+#[test]
+fn filter_runs_only_the_jobs_perl_finds_true() {
+    // GNU parallel's own example.
+    fanout([
+        "-k",
+        "--filter",
+        "{1} < {2}",
+        "echo",
+        ":::",
+        "1",
+        "2",
+        "3",
+        ":::",
+        "1",
+        "2",
+        "3",
+    ])
+    .run()
+    .stdout_is("1 2\n1 3\n2 3\n");
+    // Code that dies is false, as perl's eval makes it.
+    fanout(["--filter", "die", "echo", ":::", "a"])
+        .run()
+        .code(0)
+        .stdout_is("");
+}

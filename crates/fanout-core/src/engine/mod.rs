@@ -101,6 +101,9 @@ pub struct RunConfig {
     /// `-j FILE`: the number of slots is read again from this file as jobs
     /// end (GNU parallel's way to change `-j` during a run).
     pub jobs_file: Option<JobsFile>,
+    /// `--filter`: a job runs only when perl finds every one of these
+    /// (rendered for it) true.
+    pub filters: Vec<Arc<Template>>,
 }
 
 /// `-j FILE`: where the slot count lives, and how its text reads.
@@ -201,6 +204,7 @@ impl Default for RunConfig {
             env: Vec::new(),
             tmux: None,
             jobs_file: None,
+            filters: Vec::new(),
         }
     }
 }

@@ -26,6 +26,30 @@ impl Local<'_> {
         sink: &mut S,
     ) {
         let run = core.job_mut(seq).expect("the core started it");
+        let ctx = crate::template::RenderCtx {
+            records: &run.job.records,
+            seq,
+            slot: run.slot,
+            context: false,
+        };
+        match self
+            .cfg
+            .filters
+            .iter()
+            .try_fold(true, |ok, f| Ok::<_, crate::Error>(ok && f.passes(&ctx)?))
+        {
+            // --filter false: the job is not run, and nothing reports it.
+            Ok(false) => {
+                core.forget(seq);
+                return;
+            }
+            Ok(true) => {}
+            Err(e) => {
+                core.forget(seq);
+                return core.fail(e);
+            }
+        }
+        let run = core.job_mut(seq).expect("the core started it");
         let mut temp = self.chunk_file(&mut run.job, run.attempt);
         run.command = match self.commands.compose(&run.job, run.slot) {
             Ok(Some(line)) => line,

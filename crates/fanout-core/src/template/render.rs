@@ -71,6 +71,23 @@ impl Template {
         Ok(Rendered::Line)
     }
 
+    /// `--filter`: this template (a filter's text) rendered for the job,
+    /// then judged by perl: true runs the job.
+    pub fn passes(&self, ctx: &RenderCtx<'_>) -> crate::Result<bool> {
+        let mut text = Vec::new();
+        if self.try_render(ctx, &mut text)? == Rendered::Skip {
+            return Ok(false);
+        }
+        let job = JobView {
+            seq: ctx.seq.0,
+            slot: ctx.slot.0,
+            total: self.perl.total(),
+            slots: self.perl.slots(),
+            completed: self.perl.completed(),
+        };
+        perl::truth(job, &text)
+    }
+
     /// Evaluates the job's perl expressions, all in one request; `None`
     /// when the template has none.
     pub(crate) fn evaluate(&self, ctx: &RenderCtx<'_>) -> crate::Result<Option<Answers>> {

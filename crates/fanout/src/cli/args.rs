@@ -527,6 +527,11 @@ pub struct Cli {
     )]
     pub round_robin: bool,
 
+    /// Run only the jobs for which perl finds EXPR true, once the job's
+    /// values are put in its replacement strings (`{1} < {2}`); repeatable.
+    #[arg(long = "filter", value_name = "EXPR")]
+    pub filter: Vec<OsString>,
+
     /// Read input as CSV: quoted fields may hold the separator (--colsep,
     /// one character, default `,`) and newlines.
     #[arg(long = "csv")]

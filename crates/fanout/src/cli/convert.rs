@@ -32,6 +32,8 @@ pub struct Config {
     pub tagstring: Option<Vec<u8>>,
     /// `--tag`.
     pub tag: bool,
+    /// `--filter` expressions, parsed when the run is planned.
+    pub filters: Vec<Vec<u8>>,
     /// `--tmpl FILE=OUT` pairs, read when the run is planned.
     pub tmpl: Vec<(PathBuf, Vec<u8>)>,
     /// `--tmux` (false) or `--tmuxpane` (true), set up when the run starts.
@@ -199,6 +201,9 @@ impl Config {
         if distributed.is_some() && (cli.tmux || cli.tmuxpane) {
             bail!("--tmux does not work with --broker: workers run jobs where they run");
         }
+        if distributed.is_some() && !cli.filter.is_empty() {
+            bail!("--filter does not work with --broker yet");
+        }
         if distributed.is_some() && !cli.tmpl.is_empty() {
             bail!("--tmpl does not work with --broker yet");
         }
@@ -220,6 +225,7 @@ impl Config {
             template,
             tagstring: cli.tagstring.map(OsString::into_vec),
             tag: cli.tag,
+            filters: cli.filter.iter().map(|f| f.as_bytes().to_vec()).collect(),
             tmpl: cli.tmpl.iter().map(split_tmpl).collect::<Result<_>>()?,
             tmux: (cli.tmux || cli.tmuxpane).then_some(cli.tmuxpane),
             tmux_program: env.tmux.clone(),
@@ -270,6 +276,11 @@ impl Config {
             })
             .collect();
         let template = Arc::new(Template::from_command(&self.command, &self.template)?);
+        self.run.filters = self
+            .filters
+            .iter()
+            .map(|f| Template::unquoted(f, &self.template).map(Arc::new))
+            .collect::<fanout_core::Result<_>>()?;
         self.run.tmpl = self
             .tmpl
             .iter()

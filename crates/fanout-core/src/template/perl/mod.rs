@@ -239,6 +239,16 @@ pub(crate) fn compile(code: &[u8]) -> Result<()> {
     with(|p| p.compile(code)).map(drop)
 }
 
+/// `--filter`: whether perl finds `text` (a filter with the job's values
+/// in it) true. The text goes as a value to one fixed expression that
+/// `eval`s it, so nothing per job is compiled and kept; code that dies is
+/// false, as GNU parallel's `eval` makes it.
+pub(crate) fn truth(job: JobView, text: &[u8]) -> Result<bool> {
+    const CODE: &[u8] = b"$_ = (eval $_) ? 1 : ''";
+    let a = eval(job, &[], &[(CODE, text)])?;
+    Ok(a.values.first().is_some_and(|v| !v.bytes.is_empty()))
+}
+
 /// Evaluates each `(code, value)` of one job in one request: `$_` is the
 /// value, `@arg` is `(undef, args...)`.
 pub(crate) fn eval(job: JobView, args: &[&[u8]], reqs: &[(&[u8], &[u8])]) -> Result<Answers> {
