@@ -605,17 +605,12 @@ fn a_worker_on_a_terminal_says_it_is_connected_and_what_it_serves() {
     let nats = Nats::start(&[]);
     let url = nats.url();
     // `script` gives the worker a terminal; it is stopped after 3 s.
-    let worker = std::process::Command::new("script")
-        .args(["-q", "-e", "-c"])
-        .arg(format!(
-            "timeout -s INT 3 {} --worker --broker {url} --insecure -j1",
-            common::bin().display()
-        ))
-        .arg("/dev/null")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let worker = common::on_a_terminal(&format!(
+        "timeout -s INT 3 {} --worker --broker {url} --insecure -j1",
+        common::bin().display()
+    ))
+    .spawn()
+    .unwrap();
     std::thread::sleep(Duration::from_millis(500));
     fanout(["--broker", &url, "--run-id", "shown", "echo", ":::", "a"])
         .run()
@@ -635,17 +630,13 @@ fn a_worker_on_a_terminal_says_it_is_connected_and_what_it_serves() {
 fn a_coordinator_on_a_terminal_says_when_no_worker_has_answered() {
     let nats = Nats::start(&[]);
     // No worker: after 5 s the coordinator says so; it is stopped at 7.
-    let out = std::process::Command::new("script")
-        .args(["-q", "-e", "-c"])
-        .arg(format!(
-            "timeout -s INT 7 {} --broker {} --run-id lonely echo ::: a",
-            common::bin().display(),
-            nats.url()
-        ))
-        .arg("/dev/null")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
+    let out = common::on_a_terminal(&format!(
+        "timeout -s INT 7 {} --broker {} --run-id lonely echo ::: a",
+        common::bin().display(),
+        nats.url()
+    ))
+    .output()
+    .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains(

@@ -513,11 +513,7 @@ fn total_jobs_given_is_the_runs_number_of_jobs() {
 #[test]
 fn reading_jobs_from_a_terminal_warns_as_gnu_does() {
     // `script` gives fanout a terminal for stdin (and an immediate EOF).
-    let out = std::process::Command::new("script")
-        .args(["-q", "-e", "-c"])
-        .arg(format!("{} echo", common::bin().display()))
-        .arg("/dev/null")
-        .stdin(std::process::Stdio::null())
+    let out = common::on_a_terminal(&format!("{} echo", common::bin().display()))
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);

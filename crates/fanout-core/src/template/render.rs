@@ -78,14 +78,18 @@ impl Template {
         if self.try_render(ctx, &mut text)? == Rendered::Skip {
             return Ok(false);
         }
-        let job = JobView {
+        perl::truth(self.job_view(ctx), &text)
+    }
+
+    /// The job as its perl expressions see it.
+    fn job_view(&self, ctx: &RenderCtx<'_>) -> JobView {
+        JobView {
             seq: ctx.seq.0,
             slot: ctx.slot.0,
             total: self.perl.total(),
             slots: self.perl.slots(),
             completed: self.perl.completed(),
-        };
-        perl::truth(job, &text)
+        }
     }
 
     /// Evaluates the job's perl expressions, all in one request; `None`
@@ -98,14 +102,7 @@ impl Template {
         let mut scratch = Vec::new();
         self.walk(ctx, &mut scratch, &mut Pass::Collect(&mut reqs));
         let args: Vec<&[u8]> = ctx.records.values().collect();
-        let job = JobView {
-            seq: ctx.seq.0,
-            slot: ctx.slot.0,
-            total: self.perl.total(),
-            slots: self.perl.slots(),
-            completed: self.perl.completed(),
-        };
-        perl::eval(job, &args, &reqs).map(Some)
+        perl::eval(self.job_view(ctx), &args, &reqs).map(Some)
     }
 
     fn walk<'v>(&'v self, ctx: &RenderCtx<'v>, out: &mut Vec<u8>, pass: &mut Pass<'_, 'v>) {

@@ -257,6 +257,17 @@ pub fn wait_rss(child: &std::process::Child) -> (std::process::ExitStatus, u64) 
     )
 }
 
+/// `line` (a shell command line) run on a terminal of its own, as `script`
+/// gives it one: its stdin is that terminal (at end of input at once), and
+/// what it writes comes back on the command's stdout. Not yet spawned.
+pub fn on_a_terminal(line: &str) -> Command {
+    let mut c = Command::new("script");
+    c.args(["-q", "-e", "-c", line, "/dev/null"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped());
+    c
+}
+
 /// Writes an executable file (mode 0755).
 pub fn write_executable(path: &std::path::Path, content: &str) {
     use std::os::unix::fs::PermissionsExt;
