@@ -138,3 +138,15 @@ fn fg_gives_the_commands_status_and_a_negative_timeout_gives_up() {
         .run();
     assert_eq!(out.out(), "via fanout\n");
 }
+
+#[test]
+fn sem_speaks_under_its_own_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, sem) = sem(dir.path());
+    let out = sem(&["--id", "n"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(255));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "sem: Error: --semaphore needs a command to run (or --wait)\n"
+    );
+}
