@@ -35,9 +35,11 @@ pub fn jobs(
         };
         return part_jobs(mode, file, slots);
     }
-    let mut src: Box<dyn Read + Send> = match file {
-        Some(f) => Box::new(f),
-        None => Box::new(stdin()),
+    let mut src: Box<dyn Read + Send> = match (file, mode.block_timeout) {
+        (Some(f), _) => Box::new(f),
+        // --block-timeout: a partial block goes on when stdin is quiet.
+        (None, Some(t)) => Box::new(fanout_core::pipe::Timed::new(stdin(), t)),
+        (None, None) => Box::new(stdin()),
     };
     if mode.skip_first_line {
         src = Box::new(SkipFirstLine {
@@ -105,6 +107,12 @@ fn stdin() -> StdinReader {
     // SAFETY: fd 0 stays open for the life of the process; the File is
     // forgotten, never closed, by ManuallyDrop.
     StdinReader(std::mem::ManuallyDrop::new(unsafe { File::from_raw_fd(0) }))
+}
+
+impl std::os::fd::AsFd for StdinReader {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.0.as_fd()
+    }
 }
 
 impl Read for StdinReader {

@@ -731,3 +731,30 @@ fn filter_runs_only_the_jobs_perl_finds_true() {
         .code(0)
         .stdout_is("");
 }
+
+#[test]
+fn block_timeout_passes_a_partial_block_on_when_stdin_is_quiet() {
+    let run = |extra: &[&str]| {
+        let mut c = fanout(["--pipe", "-k"])
+            .args(extra.iter().copied())
+            .args(["echo \"job {#}: $(cat | tr '\\n' ' ')\""])
+            .command();
+        c.stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        let mut w = child.stdin.take().unwrap();
+        use std::io::Write as _;
+        w.write_all(b"a\nb\n").unwrap();
+        w.flush().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        w.write_all(b"c\n").unwrap();
+        drop(w);
+        let out = child.wait_with_output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(
+        run(&["--block-timeout", "0.3s"]),
+        "job 1: a b \njob 2: c \n"
+    );
+    assert_eq!(run(&[]), "job 1: a b c \n");
+}

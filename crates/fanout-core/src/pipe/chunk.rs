@@ -59,6 +59,39 @@ pub struct Chunker<R> {
     start: usize,
     eof: bool,
     head: Option<Arc<Vec<u8>>>,
+    /// The last read waited `--block-timeout` with nothing coming.
+    timed_out: bool,
+}
+
+/// `--block-timeout`: a source whose reads give up with
+/// `ErrorKind::TimedOut` when nothing comes for `timeout`, so the chunker
+/// can pass on the partial block it has.
+pub struct Timed<R> {
+    inner: R,
+    timeout: std::time::Duration,
+}
+
+impl<R> Timed<R> {
+    /// `inner`, read with `timeout`.
+    pub fn new(inner: R, timeout: std::time::Duration) -> Self {
+        Timed { inner, timeout }
+    }
+}
+
+impl<R: Read + std::os::fd::AsFd> Read for Timed<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use rustix::event::{poll, PollFd, PollFlags, Timespec};
+        let t = Timespec {
+            tv_sec: self.timeout.as_secs() as i64,
+            tv_nsec: i64::from(self.timeout.subsec_nanos()),
+        };
+        let mut fds = [PollFd::new(&self.inner, PollFlags::IN)];
+        match poll(&mut fds, Some(&t)) {
+            Ok(0) => Err(io::ErrorKind::TimedOut.into()),
+            Ok(_) => self.inner.read(buf),
+            Err(e) => Err(e.into()),
+        }
+    }
 }
 
 /// Bytes asked of the reader at once when more are needed past a block.
@@ -73,6 +106,7 @@ impl<R: Read> Chunker<R> {
             start: 0,
             eof: false,
             head: None,
+            timed_out: false,
             opts,
         }
     }
@@ -91,7 +125,15 @@ impl<R: Read> Chunker<R> {
         }
         let need = (want - self.buf.len()) as u64;
         self.buf.reserve(need as usize);
-        let n = (&mut self.src).take(need).read_to_end(&mut self.buf)?;
+        let n = match (&mut self.src).take(need).read_to_end(&mut self.buf) {
+            Ok(n) => n,
+            // `--block-timeout` (a [`Timed`] source): what came so far stays.
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                self.timed_out = true;
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
         if (n as u64) < need {
             self.eof = true;
         }
@@ -236,6 +278,14 @@ impl<R: Read> Chunker<R> {
             }
             want = want.max(self.data().len() + READ_MORE.min(self.opts.block.max(1)));
             self.fill(want)?;
+            if std::mem::take(&mut self.timed_out) {
+                // Nothing more for a while: the whole records so far go.
+                if let Some(cut) = self.opts.splitter.last_cut(self.data()) {
+                    let body = self.take(cut);
+                    let body = self.strip(body);
+                    return Ok(Some(Chunk { head, body }));
+                }
+            }
         }
     }
 }

@@ -13,7 +13,7 @@ mod split;
 use std::sync::Arc;
 
 pub use crate::stdin::{Body, Chunk, Delivery, JobInput, JobStdin, SharedChunks};
-pub use chunk::{ChunkOptions, Chunker, GrowHook, Header};
+pub use chunk::{ChunkOptions, Chunker, GrowHook, Header, Timed};
 pub use part::{file_size, part_ranges};
 pub use split::{RecSeps, Splitter};
 

@@ -552,6 +552,16 @@ pub struct Cli {
     #[arg(long = "bin", value_name = "N", help_heading = "Pipe mode")]
     pub bin: Option<usize>,
 
+    /// With --pipe: when stdin has been quiet this long, the records read
+    /// so far go to a job without waiting for a full --block.
+    #[arg(
+        long = "block-timeout",
+        visible_alias = "bt",
+        value_name = "DURATION",
+        help_heading = "Pipe mode"
+    )]
+    pub block_timeout: Option<String>,
+
     /// With --pipe or --pipepart: do not use the input's first line.
     #[arg(long = "skip-first-line", help_heading = "Pipe mode")]
     pub skip_first_line: bool,

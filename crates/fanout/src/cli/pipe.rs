@@ -37,6 +37,9 @@ pub struct PipeMode {
     pub route: Option<fanout_core::pipe::Route>,
     /// `--skip-first-line`: the input's first line is not read.
     pub skip_first_line: bool,
+    /// `--block-timeout`: a partial block goes to a job when stdin has
+    /// been quiet this long.
+    pub block_timeout: Option<std::time::Duration>,
     /// Stdin, `--cat` or `--fifo`.
     pub delivery: Delivery,
 }
@@ -135,6 +138,16 @@ pub fn pipe_mode(cli: &Cli) -> Result<Option<PipeMode>> {
         skip_blank: cli.no_run_if_empty,
         route: route(cli)?,
         skip_first_line: cli.skip_first_line,
+        block_timeout: match &cli.block_timeout {
+            None => None,
+            Some(t) => Some(
+                fanout_core::units::parse_duration(t)
+                    .filter(|d| !d.is_zero())
+                    .ok_or_else(|| {
+                        anyhow!("invalid --block-timeout `{t}`: use a duration such as 2s")
+                    })?,
+            ),
+        },
         delivery: if cli.cat {
             Delivery::Cat
         } else if cli.fifo {

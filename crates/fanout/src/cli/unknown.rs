@@ -27,8 +27,6 @@ const GNU_ONLY: &[(&str, &str)] = &[
     ("sqlandworker", "the SQL queue is not built"),
     ("memsuspend", "--memsuspend is not built"),
     ("limit", "--limit is not built"),
-    ("block-timeout", "--block-timeout is not built"),
-    ("bt", "--block-timeout is not built"),
     ("_parset", "parset (env_parallel) is not built"),
 ];
 
