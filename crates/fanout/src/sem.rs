@@ -72,11 +72,7 @@ pub fn run(cli: &Cli, cpus: usize) -> Result<u8> {
 /// The semaphore's directory: its `--id` (default: the terminal's name,
 /// as GNU parallel's, or `default` without one).
 fn dir(cli: &Cli) -> Result<PathBuf> {
-    let base = std::env::var_os("PARALLEL_HOME")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".parallel")))
-        .context("--semaphore needs $PARALLEL_HOME or $HOME")?;
+    let base = crate::cli::profile::home().context("--semaphore needs $PARALLEL_HOME or $HOME")?;
     let id = match &cli.id {
         Some(id) => id.clone(),
         None => tty_name().unwrap_or_else(|| "default".into()),

@@ -440,6 +440,11 @@ fn a_record_longer_than_the_block_grows_it_with_gnus_warnings() {
     );
 }
 
+/// The number fanout prints for `option` (`--number-of-cores`, ...).
+fn printed_number(option: &str) -> usize {
+    fanout([option]).run().out().trim().parse().unwrap()
+}
+
 #[test]
 fn gnu_spellings_of_options_fanout_has_are_accepted() {
     fanout([
@@ -472,18 +477,8 @@ fn questions_gnu_parallel_answers_and_exits() {
     fanout(["--max-line-length-allowed"])
         .run()
         .stdout_is("130000\n");
-    let threads: usize = fanout(["--number-of-threads"])
-        .run()
-        .out()
-        .trim()
-        .parse()
-        .unwrap();
-    let cores: usize = fanout(["--number-of-cores"])
-        .run()
-        .out()
-        .trim()
-        .parse()
-        .unwrap();
+    let threads: usize = printed_number("--number-of-threads");
+    let cores: usize = printed_number("--number-of-cores");
     assert!(
         cores >= 1 && cores <= threads,
         "{cores} cores, {threads} threads"
@@ -570,12 +565,7 @@ fn shebang_scripts_run_their_lines_and_shebang_wrap_its_arguments() {
 
 #[test]
 fn use_cores_instead_of_threads_sets_what_percent_jobs_count() {
-    let cores: usize = fanout(["--number-of-cores"])
-        .run()
-        .out()
-        .trim()
-        .parse()
-        .unwrap();
+    let cores: usize = printed_number("--number-of-cores");
     let out = fanout([
         "--use-cores-instead-of-threads",
         "-j",

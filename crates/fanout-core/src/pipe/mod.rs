@@ -59,14 +59,7 @@ pub fn spawn_reader<R: std::io::Read + Send + 'static>(
     n: usize,
     error: Arc<std::sync::Mutex<Option<std::io::Error>>>,
 ) -> (Vec<SharedChunks>, Arc<ReaderProgress>) {
-    let n = n.max(1);
-    let mut senders = Vec::with_capacity(n);
-    let mut queues = Vec::with_capacity(n);
-    for _ in 0..n {
-        let (tx, rx) = tokio::sync::mpsc::channel(1);
-        senders.push(tx);
-        queues.push(Arc::new(tokio::sync::Mutex::new(rx)));
-    }
+    let (senders, queues) = queues(n.max(1), 1);
     let progress = Arc::new(ReaderProgress::default());
     let (spawn_error, spawn_progress) = (error.clone(), progress.clone());
     let reader_progress = progress.clone();
@@ -76,8 +69,7 @@ pub fn spawn_reader<R: std::io::Read + Send + 'static>(
             let c = match c {
                 Ok(c) => c,
                 Err(e) => {
-                    let io = std::io::Error::other(e.to_string());
-                    *error.lock().unwrap_or_else(|e| e.into_inner()) = Some(io);
+                    keep(&error, std::io::Error::other(e.to_string()));
                     break;
                 }
             };
@@ -88,14 +80,41 @@ pub fn spawn_reader<R: std::io::Read + Send + 'static>(
         }
         reader_progress.update(false);
     };
-    if let Err(e) = std::thread::Builder::new()
-        .name("fanout-round-robin".into())
-        .spawn(reader)
-    {
-        *spawn_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
+    if !start("fanout-round-robin", &spawn_error, reader) {
         spawn_progress.update(false);
     }
     (queues, progress)
+}
+
+/// `n` bounded queues of `cap` chunks, one per job: the reader's ends and
+/// the jobs' ends.
+fn queues(n: usize, cap: usize) -> (Vec<tokio::sync::mpsc::Sender<Chunk>>, Vec<SharedChunks>) {
+    (0..n)
+        .map(|_| {
+            let (tx, rx) = tokio::sync::mpsc::channel(cap);
+            (tx, Arc::new(tokio::sync::Mutex::new(rx)))
+        })
+        .unzip()
+}
+
+/// Leaves a reader thread's error for the run to report.
+fn keep(slot: &std::sync::Mutex<Option<std::io::Error>>, e: std::io::Error) {
+    *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
+}
+
+/// Starts a reader thread; false (its error kept) when it cannot start.
+fn start(
+    name: &str,
+    slot: &std::sync::Mutex<Option<std::io::Error>>,
+    f: impl FnOnce() + Send + 'static,
+) -> bool {
+    match std::thread::Builder::new().name(name.into()).spawn(f) {
+        Ok(_) => true,
+        Err(e) => {
+            keep(slot, e);
+            false
+        }
+    }
 }
 
 /// Gives `c` to the job in turn (`next`), or the first after it with room,
@@ -137,21 +156,15 @@ pub fn spawn_tee<R: std::io::Read + Send + 'static>(
     n: usize,
     error: Arc<std::sync::Mutex<Option<std::io::Error>>>,
 ) -> Vec<SharedChunks> {
-    let mut senders = Vec::with_capacity(n);
-    let mut queues = Vec::with_capacity(n);
-    for _ in 0..n {
-        let (tx, rx) = tokio::sync::mpsc::channel(4);
-        senders.push(Some(tx));
-        queues.push(Arc::new(tokio::sync::Mutex::new(rx)));
-    }
+    let (senders, queues) = queues(n, 4);
+    let mut senders: Vec<Option<_>> = senders.into_iter().map(Some).collect();
     let spawn_error = error.clone();
     let reader = move || {
         for c in chunker {
             let c = match c {
                 Ok(c) => c,
                 Err(e) => {
-                    let io = std::io::Error::other(e.to_string());
-                    *error.lock().unwrap_or_else(|e| e.into_inner()) = Some(io);
+                    keep(&error, std::io::Error::other(e.to_string()));
                     return;
                 }
             };
@@ -167,12 +180,7 @@ pub fn spawn_tee<R: std::io::Read + Send + 'static>(
             }
         }
     };
-    if let Err(e) = std::thread::Builder::new()
-        .name("fanout-tee".into())
-        .spawn(reader)
-    {
-        *spawn_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
-    }
+    start("fanout-tee", &spawn_error, reader);
     queues
 }
 
@@ -238,13 +246,7 @@ pub fn spawn_router<R: std::io::Read + Send + 'static>(
 ) -> Vec<SharedChunks> {
     use std::io::BufRead;
     let n = n.max(1);
-    let mut senders = Vec::with_capacity(n);
-    let mut queues = Vec::with_capacity(n);
-    for _ in 0..n {
-        let (tx, rx) = tokio::sync::mpsc::channel(2);
-        senders.push(tx);
-        queues.push(Arc::new(tokio::sync::Mutex::new(rx)));
-    }
+    let (senders, queues) = queues(n, 2);
     let spawn_error = error.clone();
     let reader = move || {
         let head = Arc::new(Vec::new());
@@ -269,7 +271,7 @@ pub fn spawn_router<R: std::io::Read + Send + 'static>(
                     }
                 }
                 Err(e) => {
-                    *error.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
+                    keep(&error, e);
                     break;
                 }
             }
@@ -280,11 +282,6 @@ pub fn spawn_router<R: std::io::Read + Send + 'static>(
             }
         }
     };
-    if let Err(e) = std::thread::Builder::new()
-        .name("fanout-shard".into())
-        .spawn(reader)
-    {
-        *spawn_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
-    }
+    start("fanout-shard", &spawn_error, reader);
     queues
 }

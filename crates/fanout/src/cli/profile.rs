@@ -99,6 +99,15 @@ fn scan(argv: &[OsString], opts: &ValueOptions) -> Asked {
     asked
 }
 
+/// The directory fanout writes its own state to, as GNU parallel does:
+/// `$PARALLEL_HOME`, else `~/.parallel` (`None` without either variable).
+pub fn home() -> Option<PathBuf> {
+    std::env::var_os("PARALLEL_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".parallel")))
+}
+
 /// The configuration directories that exist, first the one that wins.
 fn config_dirs() -> Vec<PathBuf> {
     let env = |k| {

@@ -18,11 +18,7 @@ pub fn record(cli: &Cli) -> Result<Option<u8>> {
     if !cli.record_env {
         return Ok(None);
     }
-    let dir = std::env::var_os("PARALLEL_HOME")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".parallel")))
-        .context("--record-env needs $PARALLEL_HOME or $HOME")?;
+    let dir = super::profile::home().context("--record-env needs $PARALLEL_HOME or $HOME")?;
     std::fs::create_dir_all(&dir)
         .with_context(|| format!("cannot make directory `{}`", dir.display()))?;
     let mut names: Vec<Vec<u8>> = std::env::vars_os().map(|(k, _)| k.into_vec()).collect();
