@@ -4,7 +4,7 @@
 //! waits for it (see `Tmux` in fanout-core).
 
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
@@ -14,7 +14,7 @@ use fanout_core::Tmux;
 /// on `$PATH`; jobs' windows use `shell` and stay open after the job, so
 /// its output can be read; says on stderr how to attach.
 pub fn start(program: &OsString, shell: &OsString, tmpdir: &Path, panes: bool) -> Result<Tmux> {
-    if !on_path(program) {
+    if !crate::cli::on_path(program) {
         bail!("{} not found in $PATH.", program.to_string_lossy());
     }
     let socket = tempfile::Builder::new()
@@ -69,13 +69,4 @@ pub fn start(program: &OsString, shell: &OsString, tmpdir: &Path, panes: bool) -
         socket.display()
     );
     Ok(Tmux::new(program.clone(), socket, session, panes))
-}
-
-fn on_path(program: &OsString) -> bool {
-    let p = PathBuf::from(program);
-    if p.components().count() > 1 {
-        return p.is_file();
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path).any(|d| d.join(&p).is_file())
 }

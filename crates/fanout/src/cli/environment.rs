@@ -113,12 +113,19 @@ pub fn find_compressor() -> (OsString, OsString) {
         "pzstd", "lbzip2", "pbzip2", "zstd", "pixz", "lz4", "pigz", "lzop", "plzip", "lzip",
         "gzip", "lrz", "pxz", "bzip2", "lzma", "xz", "clzip",
     ];
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
-    for p in PROGRAMS {
-        if dirs.iter().any(|d| d.join(p).is_file()) {
-            return (format!("{p} -c -1").into(), format!("{p} -dc").into());
-        }
+    match PROGRAMS.into_iter().find(|p| on_path(p.as_ref())) {
+        Some(p) => (format!("{p} -c -1").into(), format!("{p} -dc").into()),
+        None => ("cat".into(), "cat".into()),
     }
-    ("cat".into(), "cat".into())
+}
+
+/// True when `program` is a file: as a path when it has a `/`, else in
+/// one of `$PATH`'s directories.
+pub fn on_path(program: &std::ffi::OsStr) -> bool {
+    let p = PathBuf::from(program);
+    if p.components().count() > 1 {
+        return p.is_file();
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path).any(|d| d.join(&p).is_file())
 }

@@ -23,7 +23,7 @@ pub use args::Cli;
 pub use broker::{default_run_id, Distributed, Role};
 pub use control::Resume;
 pub use convert::{Config, Plan, ProgressKind};
-pub use environment::Environment;
+pub use environment::{on_path, Environment};
 pub use jobs::parse_jobs;
 pub use pipe::PipeMode;
 pub use split::{split_sources, ValueOptions};
