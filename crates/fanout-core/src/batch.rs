@@ -68,9 +68,15 @@ impl BatchOptions {
     }
 }
 
-/// The default for `-s`: under Linux's 128 KiB limit on one argument, as
-/// the line may be handed to `sh -c` whole (GNU parallel computes 130,329).
-pub const DEFAULT_MAX_CHARS: usize = 130_000;
+/// The longest command line this machine runs: under Linux's 128 KiB limit
+/// on one argument, as the line is handed to `sh -c` whole. GNU parallel
+/// measures 130,329 here (`--max-line-length-allowed`).
+pub const LINE_LIMIT: usize = 130_329;
+
+/// The default for `-s`, and its most: GNU parallel's usable length, the
+/// limit less 3,000 bytes for wrapping, halved for quoting, so that
+/// `-X`/`-m`/`--xargs` split lines where GNU does.
+pub const DEFAULT_MAX_CHARS: usize = (LINE_LIMIT - 3000) / 2;
 
 /// Turns a record stream into a stream of jobs.
 pub struct Batcher {

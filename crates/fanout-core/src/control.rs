@@ -26,6 +26,8 @@ pub struct JobControl {
     /// `--memfree`: start no job while less memory than this (bytes) is
     /// free; below half of it, kill the youngest job and run it again later.
     pub memfree: Option<u64>,
+    /// `--noswap`: start no job while the machine swaps both in and out.
+    pub noswap: bool,
     /// Where free memory is read from: `/proc/meminfo` (a test can point
     /// this at a file it controls).
     pub meminfo: std::path::PathBuf,
@@ -40,6 +42,7 @@ impl Default for JobControl {
             delay: Duration::ZERO,
             max_load: None,
             memfree: None,
+            noswap: false,
             meminfo: "/proc/meminfo".into(),
         }
     }

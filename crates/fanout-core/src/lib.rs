@@ -61,7 +61,7 @@ pub mod throttle;
 pub mod units;
 pub mod verdict;
 
-pub use batch::{BatchOptions, Batcher, MultiArgs, DEFAULT_MAX_CHARS};
+pub use batch::{BatchOptions, Batcher, MultiArgs, DEFAULT_MAX_CHARS, LINE_LIMIT};
 pub use control::{Halt, HaltOn, HaltWhen, JobControl, Threshold, Timeout};
 pub use engine::{
     default_term_seq, CancelToken, Commands, Engine, JobsFile, OutputMode, RunConfig, RunSummary,

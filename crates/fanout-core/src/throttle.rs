@@ -1,4 +1,4 @@
-//! `--delay`, `--load` and `--memfree`: whether a job may start now, and
+//! `--delay`, `--load`, `--memfree` and `--noswap`: whether a job may start now, and
 //! when to look again if not. The decisions take `now` and ask a
 //! [`Machine`] for its state (the real one reads `/proc`), at most once
 //! per `RECHECK`, so a blocked run does not spin and the rules are tested
@@ -15,6 +15,10 @@ pub trait Machine: std::fmt::Debug {
     fn running_processes(&self) -> Option<u64>;
     /// Free memory in bytes, as GNU parallel counts it.
     fn free_memory(&self) -> Option<u64>;
+    /// Pages swapped in and out since boot (`None` where unknown).
+    fn swapped_pages(&self) -> Option<(u64, u64)> {
+        None
+    }
 }
 
 /// The machine this runs on, read from `/proc` (free memory from
@@ -33,6 +37,10 @@ impl Machine for ProcFs {
     fn free_memory(&self) -> Option<u64> {
         free_memory(&self.meminfo)
     }
+
+    fn swapped_pages(&self) -> Option<(u64, u64)> {
+        swapped_pages()
+    }
 }
 
 /// How long to wait before reading the load or free memory again.
@@ -44,6 +52,8 @@ pub struct Throttle {
     delay: Duration,
     max_load: Option<f64>,
     memfree: Option<u64>,
+    /// `--noswap`, with the swap counters when last read.
+    noswap: Option<Option<(u64, u64)>>,
     machine: Box<dyn Machine + Send>,
     /// No job starts before this (the last start plus `--delay`).
     next_start: Option<Instant>,
@@ -66,6 +76,8 @@ impl Throttle {
             delay: c.delay,
             max_load: c.max_load,
             memfree: c.memfree,
+            // Read at the start, so the first check sees what happened since.
+            noswap: c.noswap.then(|| machine.swapped_pages()),
             machine,
             next_start: None,
             busy_since: None,
@@ -74,7 +86,10 @@ impl Throttle {
 
     /// True when no throttle is set, so the loop can skip all of this.
     pub fn is_off(&self) -> bool {
-        self.delay.is_zero() && self.max_load.is_none() && self.memfree.is_none()
+        self.delay.is_zero()
+            && self.max_load.is_none()
+            && self.memfree.is_none()
+            && self.noswap.is_none()
     }
 
     /// When a job may start: `None` for now, or the time to look again.
@@ -106,7 +121,10 @@ impl Throttle {
         }
     }
 
-    fn too_busy(&self) -> bool {
+    fn too_busy(&mut self) -> bool {
+        if self.swapping() {
+            return true;
+        }
         if let Some(max) = self.max_load {
             // Like GNU parallel: the number of runnable processes, not the
             // kernel's decaying average, so the answer is current. This
@@ -119,6 +137,17 @@ impl Throttle {
         let free = || self.machine.free_memory();
         self.memfree
             .is_some_and(|need| free().is_some_and(|free| free < need))
+    }
+
+    /// `--noswap`: true when pages went both into and out of swap since the
+    /// last look, which is GNU parallel's sign of a machine short of memory.
+    fn swapping(&mut self) -> bool {
+        let Some(last) = self.noswap else {
+            return false;
+        };
+        let now = self.machine.swapped_pages();
+        self.noswap = Some(now);
+        matches!((last, now), (Some((i0, o0)), Some((i1, o1))) if i1 > i0 && o1 > o0)
     }
 
     /// True when free memory is under half of `--memfree`: time to kill
@@ -140,6 +169,18 @@ fn running_processes() -> Option<u64> {
     let stat = std::fs::read_to_string("/proc/stat").ok()?;
     let line = stat.lines().find(|l| l.starts_with("procs_running "))?;
     line["procs_running ".len()..].trim().parse().ok()
+}
+
+/// Pages swapped in and out since boot (`pswpin`, `pswpout` in
+/// `/proc/vmstat`).
+fn swapped_pages() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/vmstat").ok()?;
+    let value = |key: &str| {
+        stat.lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix(' '))
+            .and_then(|v| v.trim().parse().ok())
+    };
+    Some((value("pswpin")?, value("pswpout")?))
 }
 
 /// Free memory in bytes as GNU parallel counts it: MemFree, Buffers,
@@ -169,6 +210,7 @@ mod tests {
     fn proc_files_are_readable_here() {
         assert!(running_processes().is_some_and(|n| n >= 1));
         assert!(free_memory(Path::new("/proc/meminfo")).is_some_and(|b| b > 0));
+        assert!(swapped_pages().is_some());
     }
 
     #[test]
@@ -234,6 +276,42 @@ mod tests {
         state.lock().unwrap().1 = 2000;
         assert_eq!(t.wait_until(now + RECHECK), None);
         assert_eq!(t.watch_interval(), Some(RECHECK));
+    }
+
+    /// A machine whose swap counters the test sets.
+    #[derive(Debug)]
+    struct Swapping(std::sync::Arc<std::sync::Mutex<(u64, u64)>>);
+
+    impl Machine for Swapping {
+        fn running_processes(&self) -> Option<u64> {
+            Some(1)
+        }
+
+        fn free_memory(&self) -> Option<u64> {
+            Some(1 << 30)
+        }
+
+        fn swapped_pages(&self) -> Option<(u64, u64)> {
+            Some(*self.0.lock().unwrap())
+        }
+    }
+
+    #[test]
+    fn noswap_blocks_starts_only_while_pages_go_both_in_and_out() {
+        let pages = std::sync::Arc::new(std::sync::Mutex::new((10, 10)));
+        let c = JobControl {
+            noswap: true,
+            ..JobControl::default()
+        };
+        let mut t = Throttle::on(&c, Box::new(Swapping(pages.clone())));
+        assert!(!t.is_off());
+        let now = Instant::now();
+        assert_eq!(t.wait_until(now), None, "no swapping since the start");
+        *pages.lock().unwrap() = (20, 10);
+        assert_eq!(t.wait_until(now), None, "swap-in alone is not swapping");
+        *pages.lock().unwrap() = (30, 20);
+        assert_eq!(t.wait_until(now), Some(now + RECHECK), "in and out");
+        assert_eq!(t.wait_until(now + RECHECK), None, "quiet since");
     }
 
     #[test]

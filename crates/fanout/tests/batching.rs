@@ -303,3 +303,29 @@ fn old_short_options_with_attached_values_read_as_gnu_reads_them() {
         .run()
         .stdout_is("xay\n");
 }
+
+#[test]
+fn xargs_lines_are_as_long_as_gnu_parallels() {
+    // GNU's usable length: (130,329 - 3,000) / 2 = 63,664 bytes a line.
+    let numbers: String = (1..=30_000).map(|n| format!("{n}\n")).collect();
+    let out = fanout(["-k", "--xargs", "echo"])
+        .stdin(numbers.clone())
+        .run();
+    let lines: Vec<(usize, usize)> = out
+        .out()
+        .lines()
+        .map(|l| (l.split(' ').count(), l.len()))
+        .collect();
+    assert_eq!(lines, [(12460, 63653), (10609, 63653), (6931, 41585)]);
+    let out = fanout(["-k", "-j4", "-m", "echo"]).stdin(numbers).run();
+    let counts: Vec<usize> = out.out().lines().map(|l| l.split(' ').count()).collect();
+    assert_eq!(counts, [12460, 10609, 1733, 1733, 1733, 1732]);
+}
+
+#[test]
+fn max_chars_above_gnus_usable_length_warns_as_gnu() {
+    fanout(["-s", "100000", "--xargs", "--dry-run", "echo", ":::", "a"])
+        .run()
+        .stdout_is("echo a\n")
+        .stderr_is("fanout: warning: Value for option -s should be < 63664.\n");
+}

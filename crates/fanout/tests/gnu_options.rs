@@ -476,7 +476,7 @@ fn questions_gnu_parallel_answers_and_exits() {
         .stdout_is("20221122\n");
     fanout(["--max-line-length-allowed"])
         .run()
-        .stdout_is("130000\n");
+        .stdout_is("130329\n");
     let threads: usize = printed_number("--number-of-threads");
     let cores: usize = printed_number("--number-of-cores");
     assert!(
@@ -747,4 +747,43 @@ fn block_timeout_passes_a_partial_block_on_when_stdin_is_quiet() {
         "job 1: a b \njob 2: c \n"
     );
     assert_eq!(run(&[]), "job 1: a b c \n");
+}
+
+#[test]
+fn record_env_lists_the_variables_gnu_parallel_sets_for_itself() {
+    let home = tempfile::tempdir().unwrap();
+    fanout(["--record-env"])
+        .env("HOME", home.path().as_os_str())
+        .run()
+        .code(0);
+    let names = std::fs::read_to_string(home.path().join(".parallel/ignored_vars")).unwrap();
+    for own in [
+        "PARALLEL_HOME",
+        "PARALLEL_REMOTE_TMPDIR",
+        "PARALLEL_RSYNC_OPTS",
+        "TMPDIR",
+        "HOME",
+    ] {
+        assert_eq!(
+            names.lines().filter(|l| *l == own).count(),
+            1,
+            "{own}: {names}"
+        );
+    }
+}
+
+#[test]
+fn noswap_runs_jobs_on_a_machine_that_is_not_swapping() {
+    // Blocking while swapping is the throttle's unit test (a fake
+    // machine); here the option reaches the run and jobs start.
+    fanout([
+        "--noswap",
+        "echo",
+        "the system is not swapping",
+        ":::",
+        "now",
+    ])
+    .run()
+    .code(0)
+    .stdout_is("the system is not swapping now\n");
 }

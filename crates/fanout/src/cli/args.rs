@@ -290,6 +290,10 @@ pub struct Cli {
     #[arg(long = "memfree", value_name = "SIZE", help_heading = "Job control")]
     pub memfree: Option<String>,
 
+    /// Start no job while the machine is swapping (pages going both in and out).
+    #[arg(long = "noswap", help_heading = "Job control")]
+    pub noswap: bool,
+
     /// Run the jobs in random order.
     #[arg(long = "shuf")]
     pub shuf: bool,

@@ -89,6 +89,7 @@ pub fn job_control(cli: &Cli, cpus: usize) -> Result<JobControl> {
                 anyhow!("invalid --memfree `{m}`: use a size such as 500M or 2G")
             })?);
     }
+    c.noswap = cli.noswap;
     Ok(c)
 }
 

@@ -494,13 +494,12 @@ fn run_config(cli: &Cli, env: &Environment) -> Result<(RunConfig, FileNeed)> {
     Ok((run, need))
 }
 
-/// `-s`, capped (with a warning, as GNU parallel does) at what a shell
-/// can take as one `-c` argument.
+/// `-s`, capped (with GNU parallel's warning) at its usable length.
 fn max_chars(given: Option<usize>, warnings: &mut Vec<String>) -> usize {
     match given {
         Some(n) if n > DEFAULT_MAX_CHARS => {
             warnings.push(format!(
-                "-s {n} is more than a command line may hold; using {DEFAULT_MAX_CHARS}"
+                "Value for option -s should be < {DEFAULT_MAX_CHARS}."
             ));
             DEFAULT_MAX_CHARS
         }

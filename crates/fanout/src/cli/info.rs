@@ -21,7 +21,7 @@ pub fn answer(cli: &Cli) -> Result<Option<u8>> {
         return Ok(Some(if wanted <= GNU_VERSION { 0 } else { 255 }));
     }
     if cli.max_line_length_allowed {
-        println!("{}", fanout_core::DEFAULT_MAX_CHARS);
+        println!("{}", fanout_core::LINE_LIMIT);
         return Ok(Some(0));
     }
     if cli.number_of_cpus || cli.number_of_cores {

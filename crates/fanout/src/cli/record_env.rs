@@ -10,6 +10,15 @@ use anyhow::{Context, Result};
 
 use super::Cli;
 
+/// The variables GNU parallel sets in its own environment at start-up,
+/// which its `--record-env` therefore lists.
+const GNU_SETS: [&str; 4] = [
+    "PARALLEL_HOME",
+    "PARALLEL_REMOTE_TMPDIR",
+    "PARALLEL_RSYNC_OPTS",
+    "TMPDIR",
+];
+
 /// `--record-env`: writes the names of the variables set now into
 /// `ignored_vars` in the configuration directory (`$PARALLEL_HOME`, else
 /// `~/.parallel`, made when missing), one per line, and says the run is
@@ -22,7 +31,12 @@ pub fn record(cli: &Cli) -> Result<Option<u8>> {
     std::fs::create_dir_all(&dir)
         .with_context(|| format!("cannot make directory `{}`", dir.display()))?;
     let mut names: Vec<Vec<u8>> = std::env::vars_os().map(|(k, _)| k.into_vec()).collect();
+    // GNU parallel records these too, having set them before it looks.
+    for own in GNU_SETS {
+        names.push(own.as_bytes().to_vec());
+    }
     names.sort();
+    names.dedup();
     let mut text = names.join(&b'\n');
     text.push(b'\n');
     let path = dir.join("ignored_vars");
