@@ -408,14 +408,14 @@ fn bad_broker_input_is_one_line_and_exit_255() {
         .run()
         .code(255)
         .fanout_error("invalid run id");
-    // A server that takes messages of 64 KiB at most: a job of 100 KB
-    // (within the local command-line limit) cannot be sent.
+    // A server that takes messages of 32 KiB at most: a job of 50 KB
+    // (within the local command-line limit of 63,664) cannot be sent.
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("small.conf");
-    std::fs::write(&conf, "max_payload: 65536\n").unwrap();
+    std::fs::write(&conf, "max_payload: 32768\n").unwrap();
     let nats = Nats::start(&["-c", conf.to_str().unwrap()]);
     let input = dir.path().join("big");
-    std::fs::write(&input, format!("{}\n", "x".repeat(100_000))).unwrap();
+    std::fs::write(&input, format!("{}\n", "x".repeat(50_000))).unwrap();
     via(&nats, &["echo", "::::"])
         .arg_path(&input)
         .run()
