@@ -31,7 +31,7 @@ impl Sizer {
         // a short input is shared out, not held by one worker.
         let share = (left / (workers * 4)).max(1);
         if left > 0 {
-            by_time.min(share.max(1))
+            by_time.min(share)
         } else {
             by_time
         }

@@ -104,7 +104,9 @@ fn run_batch(
                 name: name.to_owned(),
             }),
         };
-        let head = [batch.to_le_bytes().as_slice(), &index.to_le_bytes()].concat();
+        let mut head = [0u8; 12];
+        head[..8].copy_from_slice(&batch.to_le_bytes());
+        head[8..].copy_from_slice(&index.to_le_bytes());
         match result {
             Ok(bytes) => wire::write_frame(out, buf, Kind::Done, &[&head, &bytes])?,
             Err(e) => {

@@ -180,19 +180,24 @@ impl Slot<'_> {
     /// Writes the batch frame: its id, the task's name, the arguments.
     fn send(&mut self, c: &mut Child, id: u64, work: &Work, todo: &[usize]) -> io::Result<()> {
         let name = work.name.as_bytes();
-        let mut body = Vec::with_capacity(16 + name.len() + todo.len() * 8);
-        body.extend_from_slice(&id.to_le_bytes());
-        body.extend_from_slice(&(name.len() as u16).to_le_bytes());
-        body.extend_from_slice(name);
-        body.extend_from_slice(&(todo.len() as u32).to_le_bytes());
-        for &i in todo {
-            let arg = &work.args[i];
-            let len =
-                u32::try_from(arg.len()).map_err(|_| wire::bad("argument too long".into()))?;
-            body.extend_from_slice(&len.to_le_bytes());
-            body.extend_from_slice(arg);
+        let mut head = Vec::with_capacity(14 + name.len());
+        head.extend_from_slice(&id.to_le_bytes());
+        head.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        head.extend_from_slice(name);
+        head.extend_from_slice(&(todo.len() as u32).to_le_bytes());
+        let lens = todo
+            .iter()
+            .map(|&i| u32::try_from(work.args[i].len()).map(u32::to_le_bytes))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| wire::bad("argument too long".into()))?;
+        // The arguments are copied once, by write_frame, into the frame.
+        let mut parts: Vec<&[u8]> = Vec::with_capacity(1 + 2 * todo.len());
+        parts.push(&head);
+        for (len, &i) in lens.iter().zip(todo) {
+            parts.push(len);
+            parts.push(&work.args[i]);
         }
-        wire::write_frame(&mut c.to, &mut self.buf, Kind::Batch, &[&body])?;
+        wire::write_frame(&mut c.to, &mut self.buf, Kind::Batch, &parts)?;
         c.to.flush()
     }
 

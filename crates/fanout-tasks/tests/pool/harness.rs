@@ -1,7 +1,6 @@
 //! A small runner for a suite with its own `main`: runs each check,
 //! reports it as libtest does, and exits non-zero if one failed.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// The checks run so far.
@@ -93,10 +92,4 @@ pub fn wait_gone(pid: i32) {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-/// A number no other call in this process got.
-pub fn unique() -> u64 {
-    static N: AtomicU64 = AtomicU64::new(0);
-    N.fetch_add(1, Ordering::Relaxed)
 }

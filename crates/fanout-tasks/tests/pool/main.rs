@@ -195,7 +195,8 @@ fn crashes_fail_only_their_task() {
 
 fn sigkill_mid_task() {
     let pool = fanout_tasks::processes(2).unwrap();
-    let dir = tempfile_dir();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     let pidfile = dir.join("pid");
     let victim = pool.submit(write_pid_then_sleep, pidfile.to_string_lossy().into_owned());
     let others = pool.map(add_one, 0..1000u64);
@@ -212,7 +213,6 @@ fn sigkill_mid_task() {
     let others: Vec<u64> = others.map(Result::unwrap).collect();
     assert_eq!(others, (1..=1000).collect::<Vec<u64>>());
     assert_eq!(pool.submit(add_one, 1).join(), Ok(2));
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 fn timeout_kills_the_group() {
@@ -220,7 +220,8 @@ fn timeout_kills_the_group() {
         .timeout(Duration::from_millis(300))
         .start()
         .unwrap();
-    let dir = tempfile_dir();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     let pidfile = dir.join("grandchild");
     let start = Instant::now();
     let got = pool
@@ -238,11 +239,11 @@ fn timeout_kills_the_group() {
     let grandchild = harness::wait_for_pid(&pidfile);
     harness::wait_gone(grandchild);
     assert_eq!(pool.submit(add_one, 1).join(), Ok(2), "a new child serves");
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 fn retries_run_again() {
-    let dir = tempfile_dir();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     let marker = dir.join("tried").to_string_lossy().into_owned();
     let once = Builder::processes(1).start().unwrap();
     assert!(matches!(
@@ -252,15 +253,4 @@ fn retries_run_again() {
     let _ = std::fs::remove_file(&marker);
     let retrying = Builder::processes(1).retries(1).start().unwrap();
     assert_eq!(retrying.submit(aborts_first_time, marker).join(), Ok(2));
-    let _ = std::fs::remove_dir_all(dir);
-}
-
-fn tempfile_dir() -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "fanout-tasks-test-{}-{}",
-        std::process::id(),
-        harness::unique()
-    ));
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }
