@@ -5,7 +5,7 @@ use std::time::Duration;
 
 /// Why one task has no result. The other tasks of the call are not
 /// affected: each has its own `Result`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum TaskError {
     /// The function panicked; the panic's message.
@@ -40,6 +40,13 @@ pub enum TaskError {
     /// The argument or the result could not be encoded or decoded.
     #[error("cannot encode or decode the task's data: {0}")]
     Codec(String),
+    /// The broker backend could not send the task or get its result back.
+    #[error("broker: {0}")]
+    Broker(String),
+    /// Every broker worker that took the task died running it, this many
+    /// times: the task is given up rather than kill more workers.
+    #[error("the task killed {0} workers that ran it")]
+    WorkersLost(u32),
 }
 
 fn death(signal: Option<i32>, code: Option<i32>) -> String {
@@ -64,4 +71,12 @@ pub enum PoolError {
     /// A child process or a thread could not be started.
     #[error("cannot start a worker: {0}")]
     Spawn(#[source] std::io::Error),
+    /// The broker could not be reached or its streams set up.
+    #[error("broker {url}: {message}")]
+    Broker {
+        /// The broker's URL.
+        url: String,
+        /// What went wrong.
+        message: String,
+    },
 }

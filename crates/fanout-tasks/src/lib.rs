@@ -27,6 +27,7 @@
 //! See `docs/TASKS.md` for the map from Python's modules.
 
 mod batch;
+mod broker;
 mod calls;
 mod child;
 mod error;
@@ -34,15 +35,21 @@ mod handle;
 mod map;
 mod pool;
 mod processes;
+mod share;
 mod task;
 mod threads;
 mod wire;
+mod work;
 
+pub use broker::{BrokerOptions, Worker};
 pub use child::init;
 pub use error::{PoolError, TaskError};
 pub use handle::Handle;
 pub use map::{Map, MapStream};
-pub use pool::{processes, threads, Builder, Options, Place, Pool};
+pub use pool::{broker, processes, threads, Builder, Options, Place, Pool};
+pub use share::{
+    Condition, Lock, LockGuard, Permit, Pipe, Plain, Queue, Semaphore, ShareError, Shared,
+};
 #[doc(hidden)]
 pub use task::Entry;
 pub use task::Task;

@@ -1,5 +1,5 @@
-//! [`Pool`]: where tasks run (threads or child processes), with one set of
-//! calls for both. Everything is a batch underneath: `map` cuts its input
+//! [`Pool`]: where tasks run (threads, child processes or broker workers),
+//! with one set of calls for all three. Everything is a batch underneath: `map` cuts its input
 //! into batches sized from the measured task time, `submit` is a batch of
 //! one.
 
@@ -7,9 +7,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::broker::{Broker, BrokerOptions};
 use crate::processes::Processes;
-use crate::task::call_caught;
+use crate::task::{call_caught, lookup};
 use crate::threads::Threads;
+use crate::work::Work;
 use crate::{PoolError, Task, TaskError};
 
 /// How a pool treats its tasks.
@@ -24,13 +26,16 @@ pub struct Options {
 }
 
 /// Where a pool runs its tasks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Place {
     /// Threads of this process.
     Threads(usize),
     /// Child processes running this program (see [`crate::init`]).
     Processes(usize),
+    /// Workers ([`crate::Worker`]) on any host, through the NATS JetStream
+    /// broker at this URL.
+    Broker(BrokerOptions),
 }
 
 /// A pool being configured: `Builder::processes(4).timeout(d).start()`.
@@ -57,7 +62,46 @@ impl Builder {
         }
     }
 
-    /// Kills a task that runs longer than `limit` (processes only).
+    /// A pool whose tasks run on [`crate::Worker`]s, through the NATS
+    /// JetStream broker at `url`.
+    pub fn broker(url: impl Into<String>) -> Builder {
+        Builder {
+            place: Place::Broker(BrokerOptions::new(url.into())),
+            opts: Options::default(),
+        }
+    }
+
+    /// Broker only: names the run, so that a program started again with
+    /// the same name gets the results already computed instead of running
+    /// those tasks again (by default each pool is a new run).
+    pub fn run_name(mut self, name: impl Into<String>) -> Builder {
+        if let Place::Broker(b) = &mut self.place {
+            b.run = Some(name.into());
+        }
+        self
+    }
+
+    /// Broker only: how many batches may wait for workers at once (by
+    /// default 8), which is how many tasks a `map` keeps in flight.
+    pub fn in_flight(mut self, batches: usize) -> Builder {
+        if let Place::Broker(b) = &mut self.place {
+            b.in_flight = batches;
+        }
+        self
+    }
+
+    /// Broker only: how long a worker holds a task without a heartbeat
+    /// before the broker gives it to another (by default 30 s; a worker
+    /// heartbeats every third of it).
+    pub fn lease(mut self, d: Duration) -> Builder {
+        if let Place::Broker(b) = &mut self.place {
+            b.lease = d;
+        }
+        self
+    }
+
+    /// Kills a task that runs longer than `limit` (processes, and a broker
+    /// worker's processes).
     pub fn timeout(mut self, limit: Duration) -> Builder {
         self.opts.timeout = Some(limit);
         self
@@ -71,13 +115,17 @@ impl Builder {
 
     /// Starts the pool's threads or processes.
     pub fn start(self) -> Result<Pool, PoolError> {
+        let workers = match &self.place {
+            Place::Threads(n) | Place::Processes(n) => *n,
+            Place::Broker(b) => b.in_flight,
+        };
+        if workers == 0 {
+            return Err(PoolError::NoWorkers);
+        }
         let backend = match self.place {
-            Place::Threads(0) | Place::Processes(0) => return Err(PoolError::NoWorkers),
             Place::Threads(n) => Backend::Threads(Threads::start(n)?),
             Place::Processes(n) => Backend::Processes(Processes::start(n, self.opts.clone())?),
-        };
-        let workers = match self.place {
-            Place::Threads(n) | Place::Processes(n) => n,
+            Place::Broker(b) => Backend::Broker(Broker::start(b, self.opts.clone())?),
         };
         Ok(Pool {
             inner: Arc::new(Inner {
@@ -100,6 +148,12 @@ pub fn processes(n: usize) -> Result<Pool, PoolError> {
     Builder::processes(n).start()
 }
 
+/// A pool whose tasks run on [`crate::Worker`]s anywhere, through the NATS
+/// JetStream broker at `url`.
+pub fn broker(url: &str) -> Result<Pool, PoolError> {
+    Builder::broker(url).start()
+}
+
 /// Threads or processes running tasks. Cloning shares the pool; it stops
 /// (after the tasks queued) when the last clone and the last call using it
 /// are gone.
@@ -117,6 +171,7 @@ struct Inner {
 enum Backend {
     Threads(Threads),
     Processes(Processes),
+    Broker(Broker),
 }
 
 impl Pool {
@@ -153,6 +208,30 @@ impl Pool {
                 }));
             }
             Backend::Processes(p) => p.submit(Work::encode::<T>(args, cancelled, done)),
+            Backend::Broker(b) => b.submit(Work::encode::<T>(args, cancelled, done)),
+        }
+    }
+
+    /// Runs a batch that came encoded (a broker worker's): in a child, or
+    /// here on a thread through the task's encoded entry.
+    pub(crate) fn run_work(&self, work: Work) {
+        match &self.inner.backend {
+            Backend::Processes(p) => p.submit(work),
+            Backend::Broker(b) => b.submit(work),
+            Backend::Threads(t) => t.submit(Box::new(move || {
+                let start = Instant::now();
+                let out = match lookup(work.name) {
+                    Some(run) => work.args.iter().map(|a| run(a)).collect(),
+                    None => (work.args.iter())
+                        .map(|_| {
+                            Err(TaskError::Unregistered {
+                                name: work.name.into(),
+                            })
+                        })
+                        .collect(),
+                };
+                work.finish(out, start.elapsed());
+            })),
         }
     }
 }
@@ -173,89 +252,4 @@ fn call_retrying<T: Task>(arg: T::Arg, retries: u32) -> Result<T::Out, TaskError
         result = call_caught::<T>(arg);
     }
     result
-}
-
-/// What reports a batch's results, once.
-type Reply = Box<dyn FnOnce(Vec<Result<Vec<u8>, TaskError>>, Duration) + Send>;
-
-/// A batch for the process pool: the task's name and its encoded
-/// arguments. Dropped unrun (the pool gone), it reports its tasks
-/// cancelled, so no caller waits for ever.
-pub(crate) struct Work {
-    /// The registered task.
-    pub name: &'static str,
-    /// Its arguments, encoded.
-    pub args: Vec<Vec<u8>>,
-    cancelled: Arc<AtomicBool>,
-    reply: Option<Reply>,
-}
-
-impl Work {
-    /// Encodes `args` for `T`; `done` gets the decoded results (an
-    /// argument that would not encode gets its error in its place).
-    fn encode<T: Task>(
-        args: Vec<T::Arg>,
-        cancelled: Arc<AtomicBool>,
-        done: impl FnOnce(Vec<Result<T::Out, TaskError>>, Duration) + Send + 'static,
-    ) -> Work {
-        let encoded: Vec<Result<Vec<u8>, TaskError>> = args
-            .iter()
-            .map(|a| postcard::to_allocvec(a).map_err(|e| TaskError::Codec(e.to_string())))
-            .collect();
-        let failed: Vec<Option<TaskError>> =
-            encoded.iter().map(|e| e.as_ref().err().cloned()).collect();
-        let args = encoded.into_iter().filter_map(Result::ok).collect();
-        let reply: Reply = Box::new(move |results, took| {
-            let mut results = results.into_iter();
-            let out = failed
-                .into_iter()
-                .map(|f| match f {
-                    Some(e) => Err(e),
-                    None => results
-                        .next()
-                        .unwrap_or(Err(TaskError::Cancelled))
-                        .and_then(|bytes| {
-                            postcard::from_bytes(&bytes)
-                                .map_err(|e| TaskError::Codec(e.to_string()))
-                        }),
-                })
-                .collect();
-            done(out, took)
-        });
-        Work {
-            name: T::NAME,
-            args,
-            cancelled,
-            reply: Some(reply),
-        }
-    }
-
-    /// True when the caller no longer wants the results.
-    pub fn is_cancelled(&self) -> bool {
-        self.cancelled.load(Ordering::Relaxed)
-    }
-
-    /// Reports the batch's results.
-    pub fn finish(mut self, results: Vec<Result<Vec<u8>, TaskError>>, took: Duration) {
-        if let Some(reply) = self.reply.take() {
-            reply(results, took);
-        }
-    }
-
-    /// Reports every task of the batch cancelled.
-    pub fn cancel(self) {
-        drop(self);
-    }
-}
-
-impl Drop for Work {
-    fn drop(&mut self) {
-        if let Some(reply) = self.reply.take() {
-            let n = self.args.len();
-            reply(
-                (0..n).map(|_| Err(TaskError::Cancelled)).collect(),
-                Duration::ZERO,
-            );
-        }
-    }
 }

@@ -50,7 +50,10 @@ inventory::collect!(Entry);
 /// Decodes the argument, runs `T` (a panic caught and returned) and
 /// encodes the result.
 fn run_encoded<T: Task>(arg: &[u8]) -> Result<Vec<u8>, TaskError> {
-    let arg: T::Arg = postcard::from_bytes(arg).map_err(|e| TaskError::Codec(e.to_string()))?;
+    let arg: T::Arg = postcard::from_bytes(arg).map_err(|e| {
+        // Only a shared handle's refusal says more than "custom error".
+        TaskError::Codec(crate::share::take_decode_error().unwrap_or_else(|| e.to_string()))
+    })?;
     let out = call_caught::<T>(arg)?;
     postcard::to_allocvec(&out).map_err(|e| TaskError::Codec(e.to_string()))
 }
@@ -70,13 +73,19 @@ pub(crate) fn call_caught<T: Task>(arg: T::Arg) -> Result<T::Out, TaskError> {
 /// The function that runs the task registered as `name`, encoded in and
 /// out.
 pub(crate) fn lookup(name: &str) -> Option<Encoded> {
+    registered(name).map(|(_, run)| run)
+}
+
+/// The registered task called `name` (a name from the wire becomes the
+/// static one) and its function.
+pub(crate) fn registered(name: &str) -> Option<(&'static str, Encoded)> {
     static BY_NAME: OnceLock<HashMap<&'static str, Encoded>> = OnceLock::new();
     let map = BY_NAME.get_or_init(|| {
         inventory::iter::<Entry>()
             .map(|e| (e.name, e.run))
             .collect()
     });
-    map.get(name).copied()
+    map.get_key_value(name).map(|(n, r)| (*n, *r))
 }
 
 /// Declares and registers a task: a function of one serde argument to a

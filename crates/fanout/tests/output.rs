@@ -81,6 +81,20 @@ fn tag_and_tagstring_prefix_every_line() {
 }
 
 #[test]
+fn tagstring_decodes_octal_escapes_for_colour() {
+    fanout([
+        "-k",
+        "--tagstring",
+        r"\033[3{#}m{}\033[0m\t",
+        "echo",
+        ":::",
+        "a",
+    ])
+    .run()
+    .stdout_is("\x1b[31ma\x1b[0m\t\ta\n");
+}
+
+#[test]
 fn verbose_prints_the_command_before_its_output() {
     fanout(["-k", "-v", "echo", ":::", "a", "b"])
         .run()

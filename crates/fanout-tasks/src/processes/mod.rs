@@ -7,7 +7,8 @@
 use std::path::PathBuf;
 use std::thread::JoinHandle;
 
-use crate::pool::{Options, Work};
+use crate::pool::Options;
+use crate::work::Work;
 use crate::PoolError;
 
 pub(crate) mod progress;

@@ -11,8 +11,9 @@ use std::time::Duration;
 
 use super::progress::now_ns;
 use super::spawn::Child;
-use crate::pool::{Options, Work};
+use crate::pool::Options;
 use crate::wire::{self, Failure, Fields, Kind};
+use crate::work::Work;
 use crate::TaskError;
 
 /// Deaths in a row with no task to blame (a child that dies as it starts)

@@ -37,13 +37,14 @@ impl Child {
             result_w.as_raw_fd(),
             progress.fd().as_raw_fd(),
         ];
+        let shared = crate::share::passed_fds();
         let mut cmd = Command::new(exe);
         cmd.env(CHILD_ENV, "1")
             .stdin(Stdio::null())
             .process_group(0);
         // SAFETY: only async-signal-safe calls (fcntl, dup2, prctl) between
         // fork and exec.
-        unsafe { cmd.pre_exec(move || pass_fds(given)) };
+        unsafe { cmd.pre_exec(move || pass_fds(given, &shared)) };
         let process = cmd.spawn()?;
         drop((batch_r, result_w));
         Ok(Child {
@@ -95,9 +96,17 @@ impl Child {
 }
 
 /// In the forked child: `given` becomes fds 3, 4, 5 (through copies above
-/// 10 first, so that no move overwrites another), and the child dies with
-/// the thread that started it.
-fn pass_fds(given: [i32; 3]) -> io::Result<()> {
+/// 10 first, so that no move overwrites another), the `shared` objects'
+/// fds stay open at their numbers, and the child dies with the thread
+/// that started it.
+fn pass_fds(given: [i32; 3], shared: &[i32]) -> io::Result<()> {
+    for fd in shared {
+        // SAFETY: fcntl is async-signal-safe; a shared fd is at 64 or above,
+        // clear of the three below.
+        if unsafe { libc::fcntl(*fd, libc::F_SETFD, 0) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
     let mut high = [0; 3];
     for (h, fd) in high.iter_mut().zip(given) {
         // SAFETY: fcntl/dup2/prctl are async-signal-safe.

@@ -1,24 +1,32 @@
 //! One suite for every pool: the same calls give the same results on
-//! threads and on child processes; then what only processes can do (a
-//! crash, a kill, a timeout fail one task and the pool goes on). The child
-//! processes are this test binary again, so it has its own `main`, which
-//! calls `fanout_tasks::init()` first.
+//! threads, on child processes and on broker workers; then what only
+//! processes can do (a crash, a kill, a timeout fail one task and the pool
+//! goes on), what only the broker does (a dead worker's tasks go to
+//! another, a named run resumes), and sharing between processes. The child
+//! processes and the workers are this test binary again, so it has its own
+//! `main`, which calls `fanout_tasks::init()` first.
 
 use std::time::{Duration, Instant};
 
 use fanout_tasks::{Builder, Pool, TaskError};
 use futures_util::StreamExt as _;
 
+mod broker;
 mod harness;
+mod nats;
+mod sharing;
 mod tasks;
 use tasks::*;
 
 fn main() {
     fanout_tasks::init();
+    nats::serve_if_worker();
     let mut t = harness::Tests::new();
+    let cluster = nats::Broker::start(2, 2);
     for (place, pool) in [
         ("threads", fanout_tasks::threads(2)),
         ("processes", fanout_tasks::processes(2)),
+        ("broker", fanout_tasks::broker(&cluster.url)),
     ] {
         let pool = pool.expect("the pool starts");
         t.run(
@@ -67,6 +75,60 @@ fn main() {
         "processes: retries run a failed task again",
         retries_run_again,
     );
+    drop(cluster);
+    for (name, check) in [
+        (
+            "a worker SIGKILLed mid-task: another finishes its tasks",
+            broker::killed_worker_tasks_are_redelivered as fn(),
+        ),
+        (
+            "a named run resumes without running its tasks again",
+            broker::named_run_resumes,
+        ),
+        (
+            "hostile messages are dropped, the run goes on",
+            broker::hostile_messages_are_dropped,
+        ),
+        (
+            "an unreachable broker is an error at start",
+            broker::unreachable_broker_fails_at_start,
+        ),
+    ] {
+        t.run(&format!("broker: {name}"), check);
+    }
+    for (name, check) in [
+        (
+            "a shared counter sees every task",
+            sharing::shared_counter_sees_every_task as fn(),
+        ),
+        (
+            "a lock makes read-modify-write exact",
+            sharing::lock_makes_read_modify_write_exact,
+        ),
+        (
+            "a lock held by a killed process is released",
+            sharing::lock_held_by_a_killed_process_is_released,
+        ),
+        (
+            "a semaphore admits at most its permits",
+            sharing::semaphore_admits_at_most_its_permits,
+        ),
+        (
+            "a killed process's permit comes back",
+            sharing::semaphore_permit_of_a_killed_process_comes_back,
+        ),
+        (
+            "a queue carries items between processes",
+            sharing::queue_carries_items_between_processes,
+        ),
+        ("a pipe is two-way", sharing::pipe_is_two_way),
+        (
+            "a handle made after the pool started is refused",
+            sharing::a_handle_made_after_the_pool_started_is_refused,
+        ),
+    ] {
+        t.run(&format!("sharing: {name}"), check);
+    }
     t.finish();
 }
 

@@ -14,7 +14,7 @@ use fanout_core::{
 
 use super::control::{job_control, joblog_options, term_seq, JobLogOptions};
 use super::environment::{Environment, FileNeed, MAX_ANY};
-use super::escape::unescape;
+use super::escape::{unescape, unquote_printf};
 use super::jobs::parse_jobs;
 use super::pipe::{pipe_mode, pipe_requested, PipeMode};
 use super::Cli;
@@ -223,7 +223,7 @@ impl Config {
             inputs,
             command: cli.command.into_iter().map(OsString::into_vec).collect(),
             template,
-            tagstring: cli.tagstring.map(OsString::into_vec),
+            tagstring: cli.tagstring.map(|t| unquote_printf(t.as_bytes())),
             tag: cli.tag,
             filters: cli.filter.iter().map(|f| f.as_bytes().to_vec()).collect(),
             tmpl: cli.tmpl.iter().map(split_tmpl).collect::<Result<_>>()?,

@@ -1,4 +1,5 @@
-//! C-style escapes in `-d`: `\n`, `\t`, `\0`, `\\`, `\xHH` and octal `\NNN`.
+//! C-style escapes: `-d`'s full set (`\n`, `\t`, `\0`, `\\`, `\xHH`, octal
+//! `\NNN`) and `--tagstring`'s smaller one, each as GNU parallel decodes it.
 
 /// Decodes the escapes GNU parallel accepts in a delimiter.
 pub fn unescape(s: &[u8]) -> Vec<u8> {
@@ -55,8 +56,42 @@ pub fn unescape(s: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Decodes `--tagstring` as GNU's `unquote_printf` does: `\t`, `\n`, `\r`, then
+/// three-digit octal `\NNN`, then one-digit `\N`; anything else (even `\\`) stays
+/// as written, so `'\033[31m{}'` tags in colour.
+pub fn unquote_printf(s: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        let rest = &s[i..];
+        let (byte, used) = match rest {
+            [b'\\', b't', ..] => (b'\t', 2),
+            [b'\\', b'n', ..] => (b'\n', 2),
+            [b'\\', b'r', ..] => (b'\r', 2),
+            [b'\\', a, b, c, ..] if [a, b, c].iter().all(|d| (b'0'..b'8').contains(d)) => {
+                let v = (*a - b'0') as u32 * 64 + (*b - b'0') as u32 * 8 + (*c - b'0') as u32;
+                (v as u8, 4)
+            }
+            [b'\\', d, ..] if (b'0'..b'8').contains(d) => (*d - b'0', 2),
+            [b, ..] => (*b, 1),
+            [] => unreachable!("i < s.len()"),
+        };
+        out.push(byte);
+        i += used;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn tagstring_escapes_as_gnu() {
+        assert_eq!(super::unquote_printf(br"\033[31m"), b"\x1b[31m");
+        assert_eq!(super::unquote_printf(br"a\tb\n\0"), b"a\tb\n\0");
+        assert_eq!(super::unquote_printf(br"\\q\x41"), br"\\q\x41");
+        assert_eq!(super::unquote_printf(br"\"), br"\");
+    }
+
     #[test]
     fn decodes_common_escapes() {
         assert_eq!(super::unescape(br"\t"), b"\t");
