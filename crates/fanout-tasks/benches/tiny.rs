@@ -1,7 +1,9 @@
 //! Tiny tasks (`x -> x + 1`) through each pool, and the peers that live in
-//! Rust (rayon's `par_iter`, a serial loop): prints one line per
-//! measurement, `name tasks seconds tasks/s`, for `bench/tasks` to compare
-//! with Python's pools measured in the same run.
+//! Rust (rayon's `par_iter`, procspawn's pool, a serial loop): prints one
+//! line per measurement, `name tasks seconds tasks/s`, for `bench/tasks` to
+//! compare with Python's pools measured in the same run. With `NATS_URL`
+//! set, also through the broker with two local workers (this program
+//! again, started with `--worker URL`).
 //!
 //!   cargo bench -p fanout-tasks --bench tiny -- [N]
 
@@ -25,12 +27,54 @@ fanout_tasks::task! {
 /// median of each: `name tasks seconds tasks/s`.
 const ROUNDS: usize = 5;
 
+/// procspawn gets fewer tasks: each is a message of its own.
+const PROCSPAWN_TASKS: u64 = 20_000;
+
+/// Kills the broker workers when the bench ends.
+struct Workers(Vec<std::process::Child>);
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
 fn main() {
+    procspawn::init();
     fanout_tasks::init();
-    let n: u64 = std::env::args()
-        .nth(1)
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    if args.first().map(String::as_str) == Some("--worker") {
+        let e = fanout_tasks::Worker::new(&args[1]).slots(1).run();
+        panic!("worker ended: {e:?}");
+    }
+    let n: u64 = args
+        .first()
         .and_then(|a| a.parse().ok())
         .unwrap_or(2_000_000);
+    let url = std::env::var("NATS_URL").ok();
+    let _workers = Workers(
+        (url.iter().flat_map(|u| [u, u]))
+            .map(|u| {
+                std::process::Command::new(std::env::current_exe().unwrap())
+                    .args(["--worker", u])
+                    .spawn()
+                    .expect("start a worker")
+            })
+            .collect(),
+    );
+    let broker = url.map(|u| {
+        fanout_tasks::Builder::broker(u)
+            .in_flight(4)
+            .start()
+            .expect("broker pool")
+    });
+    let spawner = procspawn::Pool::new(2).expect("procspawn pool");
     let procs = fanout_tasks::processes(2).expect("process pool");
     let threads = fanout_tasks::threads(2).expect("thread pool");
     let rayon = rayon::ThreadPoolBuilder::new()
@@ -86,7 +130,33 @@ fn main() {
                 assert_eq!(s, serial_sum);
             }),
         ),
+        (
+            "procspawn-pool",
+            PROCSPAWN_TASKS,
+            Box::new(|| {
+                // Each waiting handle holds fds of its own: 250 at a time.
+                let mut s = 0u64;
+                for chunk in (0..PROCSPAWN_TASKS).collect::<Vec<_>>().chunks(250) {
+                    let handles: Vec<_> = (chunk.iter())
+                        .map(|&x| spawner.spawn(x, |x: u64| x + 1))
+                        .collect();
+                    s += handles.into_iter().map(|h| h.join().unwrap()).sum::<u64>();
+                }
+                assert_eq!(s, PROCSPAWN_TASKS * (PROCSPAWN_TASKS + 1) / 2);
+            }),
+        ),
     ];
+    let mut runs = runs;
+    if let Some(pool) = &broker {
+        runs.push((
+            "fanout-tasks-broker-2-workers",
+            n,
+            Box::new(move || {
+                let s: u64 = pool.map(add_one, 0..n).map(Result::unwrap).sum();
+                assert_eq!(s, expect);
+            }),
+        ));
+    }
     let mut times: Vec<Vec<f64>> = vec![Vec::new(); runs.len()];
     for _ in 0..ROUNDS {
         for (i, (_, _, run)) in runs.iter().enumerate() {

@@ -44,7 +44,14 @@ impl Sizer {
         }
         let now = (took.as_nanos() as u64 / n as u64).max(1);
         let old = self.per_task.load(Ordering::Relaxed);
-        let new = if old == 0 { now } else { (old * 3 + now) / 4 };
+        // Quick to believe a batch that ran faster (the first, one-task
+        // batch times mostly the overhead, and tiny tasks must reach big
+        // batches within a few rounds), slow to believe a slower one.
+        let new = match old {
+            0 => now,
+            _ if now < old => (old + now * 3) / 4,
+            _ => (old * 3 + now) / 4,
+        };
         self.per_task.store(new.max(1), Ordering::Relaxed);
     }
 }

@@ -54,8 +54,9 @@ impl Pool {
     pub fn submit<T: Task>(&self, _task: T, arg: T::Arg) -> Handle<T::Out> {
         let (tx, rx) = flume::bounded(1);
         let cancelled = Arc::new(AtomicBool::new(false));
-        self.run_batch::<T>(vec![arg], cancelled.clone(), move |mut results, _| {
-            let _ = tx.send(results.pop().unwrap_or(Err(TaskError::Cancelled)));
+        self.run_batch::<T>(vec![arg], cancelled.clone(), move |results, _| {
+            let first = results.into_iter().next();
+            let _ = tx.send(first.unwrap_or(Err(TaskError::Cancelled)));
         });
         Handle::new(rx, cancelled)
     }

@@ -33,6 +33,7 @@ mod child;
 mod error;
 mod handle;
 mod map;
+mod outcomes;
 mod pool;
 mod processes;
 mod share;
@@ -41,7 +42,7 @@ mod threads;
 mod wire;
 mod work;
 
-pub use broker::{BrokerOptions, Worker};
+pub use broker::{BrokerOptions, Counter, DistributedLock, StateError, Worker};
 pub use child::init;
 pub use error::{PoolError, TaskError};
 pub use handle::Handle;

@@ -12,20 +12,21 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use crate::batch::Sizer;
+use crate::outcomes::{self, Outcomes};
 use crate::{Pool, Task, TaskError};
 
 /// Batches in flight per worker: enough that no worker waits for the
 /// feeder, few enough that held results stay small.
 const WINDOW_PER_WORKER: usize = 4;
 
-type Batch<R> = (u64, Vec<Result<R, TaskError>>);
+type Batch<R> = (u64, Outcomes<R>);
 
 /// The caller's side of a map: results in order, and the window.
 struct Reorder<R> {
     ordered: bool,
     next: u64,
-    held: BTreeMap<u64, Vec<Result<R, TaskError>>>,
-    current: std::vec::IntoIter<Result<R, TaskError>>,
+    held: BTreeMap<u64, Outcomes<R>>,
+    current: outcomes::Iter<R>,
     /// Taking a token lets the feeder send one more batch.
     tokens: flume::Receiver<()>,
     stop: Arc<AtomicBool>,
@@ -100,7 +101,7 @@ where
         ordered,
         next: 0,
         held: BTreeMap::new(),
-        current: Vec::new().into_iter(),
+        current: outcomes::Iter::default(),
         tokens,
         stop,
     };

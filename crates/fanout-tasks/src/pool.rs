@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::broker::{Broker, BrokerOptions};
+use crate::outcomes::Outcomes;
 use crate::processes::Processes;
 use crate::task::{call_caught, lookup};
 use crate::threads::Threads;
@@ -186,7 +187,7 @@ impl Pool {
         &self,
         args: Vec<T::Arg>,
         cancelled: Arc<AtomicBool>,
-        done: impl FnOnce(Vec<Result<T::Out, TaskError>>, Duration) + Send + 'static,
+        done: impl FnOnce(Outcomes<T::Out>, Duration) + Send + 'static,
     ) {
         match &self.inner.backend {
             Backend::Threads(t) => {
@@ -195,15 +196,18 @@ impl Pool {
                     if cancelled.load(Ordering::Relaxed) {
                         let n = args.len();
                         return done(
-                            (0..n).map(|_| Err(TaskError::Cancelled)).collect(),
+                            Outcomes::all_failed(n, &TaskError::Cancelled),
                             Duration::ZERO,
                         );
                     }
                     let start = Instant::now();
-                    let out = args
-                        .into_iter()
-                        .map(|a| call_retrying::<T>(a, retries))
-                        .collect();
+                    let out = if retries == 0 {
+                        run_caught::<T>(args)
+                    } else {
+                        (args.into_iter())
+                            .map(|a| call_retrying::<T>(a, retries))
+                            .collect()
+                    };
                     done(out, start.elapsed());
                 }));
             }
@@ -232,6 +236,26 @@ impl Pool {
                 };
                 work.finish(out, start.elapsed());
             })),
+        }
+    }
+}
+
+/// Runs `T` on each argument in this thread. The whole loop runs under one
+/// `catch_unwind`, so a tiny task costs a call and a push (as in rayon);
+/// after a panic the loop records it in the task's place and goes on with
+/// the next argument.
+fn run_caught<T: Task>(args: Vec<T::Arg>) -> Outcomes<T::Out> {
+    let mut out = Outcomes::with_capacity(args.len());
+    let mut args = args.into_iter();
+    loop {
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            for a in args.by_ref() {
+                out.push_value(T::call(a));
+            }
+        }));
+        match run {
+            Ok(()) => return out,
+            Err(p) => out.push_error(crate::task::panicked(p)),
         }
     }
 }

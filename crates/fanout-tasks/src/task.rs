@@ -60,14 +60,17 @@ fn run_encoded<T: Task>(arg: &[u8]) -> Result<Vec<u8>, TaskError> {
 
 /// Runs `T`, a panic returned as [`TaskError::Panicked`].
 pub(crate) fn call_caught<T: Task>(arg: T::Arg) -> Result<T::Out, TaskError> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| T::call(arg))).map_err(|p| {
-        let message = p
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| p.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "a panic without a message".to_owned());
-        TaskError::Panicked { message }
-    })
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| T::call(arg))).map_err(panicked)
+}
+
+/// The error for a caught panic, with its message when it had one.
+pub(crate) fn panicked(p: Box<dyn std::any::Any + Send>) -> TaskError {
+    let message = p
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned());
+    TaskError::Panicked { message }
 }
 
 /// The function that runs the task registered as `name`, encoded in and

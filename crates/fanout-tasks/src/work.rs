@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::outcomes::Outcomes;
 use crate::{Task, TaskError};
 
 /// What reports a batch's results, once.
@@ -43,7 +44,7 @@ impl Work {
     pub fn encode<T: Task>(
         args: Vec<T::Arg>,
         cancelled: Arc<AtomicBool>,
-        done: impl FnOnce(Vec<Result<T::Out, TaskError>>, Duration) + Send + 'static,
+        done: impl FnOnce(Outcomes<T::Out>, Duration) + Send + 'static,
     ) -> Work {
         let encoded: Vec<Result<Vec<u8>, TaskError>> = args
             .iter()

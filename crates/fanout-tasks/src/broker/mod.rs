@@ -15,8 +15,10 @@ use crate::PoolError;
 
 mod coordinator;
 pub(crate) mod protocol;
+mod state;
 mod worker;
 
+pub use state::{Counter, DistributedLock, StateError};
 pub use worker::Worker;
 
 /// Where and how a broker pool runs.

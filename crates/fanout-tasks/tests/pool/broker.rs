@@ -81,3 +81,72 @@ pub fn unreachable_broker_fails_at_start() {
     let e = fanout_tasks::broker(&url).err().expect("no broker there");
     assert!(matches!(e, PoolError::Broker { .. }), "{e}");
 }
+
+fanout_tasks::task! {
+    /// Adds 1 to the broker counter `name`, `n` times.
+    pub fn count_up((url, name, n): (String, String, u64)) -> i64 {
+        let c = fanout_tasks::Counter::open(&url, &name).unwrap();
+        (0..n).map(|_| c.add(1).unwrap()).max().unwrap_or(0)
+    }
+}
+
+fanout_tasks::task! {
+    /// Under the broker lock: a slow read-modify-write of a shared value.
+    pub fn locked_increments((url, v, n): (String, fanout_tasks::Shared<std::sync::atomic::AtomicU64>, u64)) -> u64 {
+        use std::sync::atomic::Ordering;
+        let lock = fanout_tasks::DistributedLock::with_lease(&url, "bank", Duration::from_secs(1)).unwrap();
+        for _ in 0..n {
+            lock.lock().unwrap();
+            let x = v.load(Ordering::Relaxed);
+            std::thread::sleep(Duration::from_millis(1));
+            v.store(x + 1, Ordering::Relaxed);
+            lock.unlock().unwrap();
+        }
+        n
+    }
+}
+
+fanout_tasks::task! {
+    /// Takes the broker lock and dies holding it.
+    pub fn die_holding_broker_lock(url: String) -> u64 {
+        let lock = fanout_tasks::DistributedLock::with_lease(&url, "dead", Duration::from_secs(1)).unwrap();
+        lock.lock().unwrap();
+        // SAFETY: kill(2) on this process itself.
+        unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+        0
+    }
+}
+
+pub fn counter_counts_every_add_from_three_processes() {
+    let b = Broker::start(0, 1);
+    let pool = fanout_tasks::processes(3).unwrap();
+    let arg = (b.url.clone(), "hits".to_string(), 100);
+    let ok = pool
+        .map(count_up, vec![arg.clone(), arg.clone(), arg])
+        .all(|r| r.is_ok());
+    assert!(ok);
+    let c = fanout_tasks::Counter::open(&b.url, "hits").unwrap();
+    assert_eq!(c.get().unwrap(), 300);
+}
+
+pub fn broker_lock_excludes_and_a_dead_holder_times_out() {
+    use std::sync::atomic::Ordering;
+    let b = Broker::start(0, 1);
+    let v = fanout_tasks::Shared::<std::sync::atomic::AtomicU64>::new().unwrap();
+    let pool = fanout_tasks::processes(3).unwrap();
+    let arg = (b.url.clone(), v.clone(), 20);
+    let ok = (pool.map(locked_increments, vec![arg.clone(), arg.clone(), arg])).all(|r| r.is_ok());
+    assert!(ok);
+    assert_eq!(v.load(Ordering::Relaxed), 60);
+    let died = pool.submit(die_holding_broker_lock, b.url.clone()).join();
+    assert!(died.is_err(), "{died:?}");
+    let lock =
+        fanout_tasks::DistributedLock::with_lease(&b.url, "dead", Duration::from_secs(1)).unwrap();
+    assert!(
+        !lock.try_lock().unwrap(),
+        "held by the dead process until its lease ends"
+    );
+    let start = Instant::now();
+    lock.lock().unwrap();
+    assert!(start.elapsed() < Duration::from_secs(5));
+}

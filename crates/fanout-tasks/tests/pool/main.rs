@@ -93,6 +93,14 @@ fn main() {
             "an unreachable broker is an error at start",
             broker::unreachable_broker_fails_at_start,
         ),
+        (
+            "a distributed counter counts every add from three processes",
+            broker::counter_counts_every_add_from_three_processes,
+        ),
+        (
+            "a distributed lock excludes; a dead holder's lease runs out",
+            broker::broker_lock_excludes_and_a_dead_holder_times_out,
+        ),
     ] {
         t.run(&format!("broker: {name}"), check);
     }
