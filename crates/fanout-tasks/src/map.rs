@@ -39,11 +39,22 @@ impl<R> Reorder<R> {
             if let Some(r) = self.current.next() {
                 return Some(r);
             }
-            let batch = self.held.remove(&self.next)?;
-            self.next += 1;
-            let _ = self.tokens.try_recv();
-            self.current = batch.into_iter();
+            if !self.advance() {
+                return None;
+            }
         }
+    }
+
+    /// Makes the next batch in order current, if it is back; frees its
+    /// place in the window.
+    fn advance(&mut self) -> bool {
+        let Some(batch) = self.held.remove(&self.next) else {
+            return false;
+        };
+        self.next += 1;
+        let _ = self.tokens.try_recv();
+        self.current = batch.into_iter();
+        true
     }
 
     /// A batch came back.
@@ -144,6 +155,25 @@ impl<R> Iterator for Map<R> {
             // Disconnected: the feeder is done and every batch is back.
             let batch = self.results.recv().ok()?;
             self.reorder.push(batch);
+        }
+    }
+
+    /// A whole batch at a time: `sum`, `collect` and `for_each` over tiny
+    /// tasks run a tight loop over a batch's values, not one `next` each.
+    fn fold<B, F>(mut self, init: B, mut f: F) -> B
+    where
+        F: FnMut(B, Self::Item) -> B,
+    {
+        let mut acc = init;
+        loop {
+            acc = std::mem::take(&mut self.reorder.current).fold(acc, &mut f);
+            if self.reorder.advance() {
+                continue;
+            }
+            match self.results.recv() {
+                Ok(batch) => self.reorder.push(batch),
+                Err(_) => return acc,
+            }
         }
     }
 }

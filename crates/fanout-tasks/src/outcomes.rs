@@ -103,6 +103,21 @@ impl<R> Iterator for Iter<R> {
         }
         self.values.next().map(Ok)
     }
+
+    /// All-good batches (the usual case) fold their values in one loop.
+    fn fold<B, F>(mut self, init: B, mut f: F) -> B
+    where
+        F: FnMut(B, Self::Item) -> B,
+    {
+        if self.errors.peek().is_none() {
+            return self.values.map(Ok).fold(init, f);
+        }
+        let mut acc = init;
+        for r in self {
+            acc = f(acc, r);
+        }
+        acc
+    }
 }
 
 #[cfg(test)]
