@@ -20,7 +20,8 @@ impl Broker {
     /// Starts the server and `workers` worker processes of `slots` each.
     pub fn start(workers: usize, slots: usize) -> Broker {
         let dir = tempfile::tempdir().unwrap();
-        let server = Command::new("nats-server")
+        let exe = std::env::var("NATS_SERVER").unwrap_or_else(|_| "nats-server".into());
+        let server = Command::new(exe)
             .args(["-a", "127.0.0.1", "-p", "-1", "-js", "-sd"])
             .arg(dir.path().join("store"))
             .arg("--ports_file_dir")
