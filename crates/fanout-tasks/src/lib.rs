@@ -31,6 +31,7 @@ mod broker;
 mod calls;
 mod child;
 mod error;
+mod events;
 mod handle;
 mod map;
 mod outcomes;

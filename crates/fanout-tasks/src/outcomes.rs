@@ -35,6 +35,11 @@ impl<R> Outcomes<R> {
         self.values.len() + self.errors.len()
     }
 
+    /// The failed tasks: (index, error), in order.
+    pub fn errors(&self) -> impl Iterator<Item = (u32, &TaskError)> {
+        self.errors.iter().map(|(i, e)| (*i, e))
+    }
+
     /// Adds the next task's value.
     pub fn push_value(&mut self, v: R) {
         self.values.push(v);

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::broker::{Broker, BrokerOptions};
+use crate::events::Events;
 use crate::outcomes::Outcomes;
 use crate::processes::Processes;
 use crate::task::{call_caught, lookup};
@@ -44,6 +45,7 @@ pub enum Place {
 pub struct Builder {
     place: Place,
     opts: Options,
+    events: Option<Arc<Events>>,
 }
 
 impl Builder {
@@ -52,6 +54,7 @@ impl Builder {
         Builder {
             place: Place::Threads(n),
             opts: Options::default(),
+            events: None,
         }
     }
 
@@ -60,6 +63,7 @@ impl Builder {
         Builder {
             place: Place::Processes(n),
             opts: Options::default(),
+            events: None,
         }
     }
 
@@ -69,6 +73,7 @@ impl Builder {
         Builder {
             place: Place::Broker(BrokerOptions::new(url.into())),
             opts: Options::default(),
+            events: None,
         }
     }
 
@@ -108,6 +113,14 @@ impl Builder {
         self
     }
 
+    /// Reports every task to `observer` as the CLI reports jobs (fanout-core's
+    /// event stream: `Queued`, `Started`, `Finished`), so the CLI's progress
+    /// counters or a dashboard can watch the pool.
+    pub fn observe(mut self, observer: impl fanout_core::Observer + Send + 'static) -> Builder {
+        self.events = Some(Arc::new(Events::new(Box::new(observer))));
+        self
+    }
+
     /// Runs a failed task up to `n` more times.
     pub fn retries(mut self, n: u32) -> Builder {
         self.opts.retries = n;
@@ -133,6 +146,7 @@ impl Builder {
                 backend,
                 workers,
                 opts: self.opts,
+                events: self.events,
             }),
         })
     }
@@ -167,6 +181,7 @@ struct Inner {
     backend: Backend,
     workers: usize,
     opts: Options,
+    events: Option<Arc<Events>>,
 }
 
 enum Backend {
@@ -184,6 +199,26 @@ impl Pool {
     /// Runs `args` as one batch; `done` gets their results, in order, and
     /// the time they took, from whichever thread finished them.
     pub(crate) fn run_batch<T: Task>(
+        &self,
+        args: Vec<T::Arg>,
+        cancelled: Arc<AtomicBool>,
+        done: impl FnOnce(Outcomes<T::Out>, Duration) + Send + 'static,
+    ) {
+        match &self.inner.events {
+            None => self.dispatch::<T>(args, cancelled, done),
+            Some(events) => {
+                let (events, n) = (events.clone(), args.len());
+                let first = events.started(T::NAME, n);
+                self.dispatch::<T>(args, cancelled, move |out, took| {
+                    events.finished(T::NAME, first, n, out.errors(), took);
+                    done(out, took)
+                })
+            }
+        }
+    }
+
+    /// Hands the batch to the backend.
+    fn dispatch<T: Task>(
         &self,
         args: Vec<T::Arg>,
         cancelled: Arc<AtomicBool>,

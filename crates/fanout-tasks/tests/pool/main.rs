@@ -134,6 +134,10 @@ fn main() {
             "a handle made after the pool started is refused",
             sharing::a_handle_made_after_the_pool_started_is_refused,
         ),
+        (
+            "an observer sees every task as a job",
+            sharing::an_observer_sees_every_task_as_a_job,
+        ),
     ] {
         t.run(&format!("sharing: {name}"), check);
     }

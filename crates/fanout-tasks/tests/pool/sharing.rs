@@ -196,3 +196,47 @@ pub fn a_handle_made_after_the_pool_started_is_refused() {
         "{r:?}"
     );
 }
+
+/// Counts what an observer of the pool sees.
+#[derive(Default, Clone)]
+struct Seen(std::sync::Arc<std::sync::Mutex<(u64, u64, Vec<i32>)>>);
+
+impl fanout_core::Observer for Seen {
+    fn observe(&mut self, event: &mut fanout_core::Event<'_>) -> std::io::Result<()> {
+        let mut s = self.0.lock().unwrap();
+        match event {
+            fanout_core::Event::Started { command, .. } => {
+                assert!(command.ends_with(b"panics_on_three"));
+                s.0 += 1;
+            }
+            fanout_core::Event::Finished(r) => {
+                s.1 += 1;
+                if !r.exit.success() {
+                    assert!(r.stderr.len() > 0, "the error is the stderr");
+                    s.2.push(r.seq.0 as i32);
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+pub fn an_observer_sees_every_task_as_a_job() {
+    use crate::tasks::panics_on_three;
+    for place in ["threads", "processes"] {
+        let seen = Seen::default();
+        let b = if place == "threads" {
+            Builder::threads(2)
+        } else {
+            Builder::processes(2)
+        };
+        let pool = b.observe(seen.clone()).start().unwrap();
+        let got: Vec<_> = pool.map(panics_on_three, 0..6u64).collect();
+        assert_eq!(got.len(), 6);
+        drop(pool);
+        let s = seen.0.lock().unwrap();
+        // Task 3 (the fourth, job number 4) panicked.
+        assert_eq!((s.0, s.1, s.2.clone()), (6, 6, vec![4]), "{place}");
+    }
+}
