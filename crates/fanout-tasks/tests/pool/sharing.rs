@@ -212,7 +212,7 @@ impl fanout_core::Observer for Seen {
             fanout_core::Event::Finished(r) => {
                 s.1 += 1;
                 if !r.exit.success() {
-                    assert!(r.stderr.len() > 0, "the error is the stderr");
+                    assert!(!r.stderr.is_empty(), "the error is the stderr");
                     s.2.push(r.seq.0 as i32);
                 }
             }
