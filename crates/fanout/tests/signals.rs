@@ -265,3 +265,48 @@ fn sigkill_of_fanout_itself_leaves_nothing_in_tmpdir() {
         "left in $TMPDIR"
     );
 }
+
+/// The zombies among `pid`'s children.
+fn zombie_children(pid: u32) -> Vec<String> {
+    let mut out = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .flatten()
+    {
+        let kids = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+        for kid in kids.split_whitespace() {
+            let stat = std::fs::read_to_string(format!("/proc/{kid}/stat")).unwrap_or_default();
+            if stat
+                .rsplit(')')
+                .next()
+                .is_some_and(|s| s.trim_start().starts_with('Z'))
+            {
+                out.push(kid.to_owned());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn reparented_descendants_are_reaped_while_the_run_goes_on() {
+    // Orphan scans are batched (one per 50 ms of SIGCHLDs, not one per
+    // job): a setsid'd descendant that exits must still be reaped long
+    // before the run ends.
+    let mut c = fanout([
+        "-j1",
+        ":::",
+        "setsid true & wait",
+        "setsid sh -c 'sleep 0.1' & sleep 0.01",
+        "setsid true & wait",
+        "sleep 2",
+    ])
+    .command();
+    c.stdout(Stdio::null()).stderr(Stdio::null());
+    let mut child = c.spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(1200));
+    let zombies = zombie_children(child.id());
+    let status = child.wait().unwrap();
+    assert!(status.success());
+    assert!(zombies.is_empty(), "unreaped: {zombies:?}");
+}

@@ -255,23 +255,49 @@ impl Backend for Local<'_> {
 
 /// SIGCHLD as a stream when fanout is a subreaper: a reparented descendant
 /// has exited and is to be reaped. Pending forever otherwise.
-struct Orphans(Option<tokio::signal::unix::Signal>);
+///
+/// Every job's exit raises SIGCHLD too, and finding orphans is a scan of
+/// `/proc/self/task/*/children` (eight system calls), so the signals of
+/// [`ORPHAN_SCAN`] are answered with one scan at its end: not one per job.
+struct Orphans {
+    signal: Option<tokio::signal::unix::Signal>,
+    due: Option<tokio::time::Instant>,
+}
+
+/// How long SIGCHLDs are gathered before one orphan scan.
+const ORPHAN_SCAN: std::time::Duration = std::time::Duration::from_millis(50);
 
 impl Orphans {
     fn new(subreaper: bool) -> io::Result<Self> {
-        if !subreaper {
-            return Ok(Orphans(None));
-        }
-        let s = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::child())?;
-        Ok(Orphans(Some(s)))
+        let signal = match subreaper {
+            true => Some(tokio::signal::unix::signal(
+                tokio::signal::unix::SignalKind::child(),
+            )?),
+            false => None,
+        };
+        Ok(Orphans { signal, due: None })
     }
 
+    /// Resolves when a scan is due. Cancel-safe: a SIGCHLD seen before the
+    /// caller's other branch won is remembered in `due`.
     async fn exited(&mut self) {
-        match &mut self.0 {
-            Some(s) => {
-                s.recv().await;
+        loop {
+            let Some(signal) = &mut self.signal else {
+                return std::future::pending().await;
+            };
+            match self.due {
+                None => {
+                    signal.recv().await;
+                    self.due = Some(tokio::time::Instant::now() + ORPHAN_SCAN);
+                }
+                Some(due) => tokio::select! {
+                    _ = signal.recv() => {}
+                    () = tokio::time::sleep_until(due) => {
+                        self.due = None;
+                        return;
+                    }
+                },
             }
-            None => std::future::pending().await,
         }
     }
 }
