@@ -49,32 +49,28 @@ pub struct Builder {
 }
 
 impl Builder {
-    /// A pool of `n` threads.
-    pub fn threads(n: usize) -> Builder {
+    fn at(place: Place) -> Builder {
         Builder {
-            place: Place::Threads(n),
+            place,
             opts: Options::default(),
             events: None,
         }
     }
 
+    /// A pool of `n` threads.
+    pub fn threads(n: usize) -> Builder {
+        Builder::at(Place::Threads(n))
+    }
+
     /// A pool of `n` child processes.
     pub fn processes(n: usize) -> Builder {
-        Builder {
-            place: Place::Processes(n),
-            opts: Options::default(),
-            events: None,
-        }
+        Builder::at(Place::Processes(n))
     }
 
     /// A pool whose tasks run on [`crate::Worker`]s, through the NATS
     /// JetStream broker at `url`.
     pub fn broker(url: impl Into<String>) -> Builder {
-        Builder {
-            place: Place::Broker(BrokerOptions::new(url.into())),
-            opts: Options::default(),
-            events: None,
-        }
+        Builder::at(Place::Broker(BrokerOptions::new(url.into())))
     }
 
     /// Broker only: names the run, so that a program started again with
@@ -98,7 +94,8 @@ impl Builder {
 
     /// Broker only: how long a worker holds a task without a heartbeat
     /// before the broker gives it to another (by default 30 s; a worker
-    /// heartbeats every third of it).
+    /// heartbeats every second, so a lease of 2 s or less would hand
+    /// running tasks to a second worker).
     pub fn lease(mut self, d: Duration) -> Builder {
         if let Place::Broker(b) = &mut self.place {
             b.lease = d;
@@ -127,7 +124,7 @@ impl Builder {
         self
     }
 
-    /// Starts the pool's threads or processes.
+    /// Starts the pool's threads or processes, or connects to the broker.
     pub fn start(self) -> Result<Pool, PoolError> {
         let workers = match &self.place {
             Place::Threads(n) | Place::Processes(n) => *n,
@@ -169,7 +166,7 @@ pub fn broker(url: &str) -> Result<Pool, PoolError> {
     Builder::broker(url).start()
 }
 
-/// Threads or processes running tasks. Cloning shares the pool; it stops
+/// Threads, processes or broker workers running tasks. Cloning shares the pool; it stops
 /// (after the tasks queued) when the last clone and the last call using it
 /// are gone.
 #[derive(Clone)]

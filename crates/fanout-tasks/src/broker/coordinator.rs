@@ -285,16 +285,8 @@ impl Coordinator {
 
     fn finish_if_done(&mut self, id: u64) {
         if self.batches.get(&id).is_some_and(|b| b.left == 0) {
-            let b = self.batches.remove(&id).expect("just seen");
-            for p in &b.parts {
-                self.parts.remove(p);
-            }
-            let out = b
-                .results
-                .into_iter()
-                .map(|r| r.unwrap_or_else(|| Err(TaskError::Broker("no result".into()))))
-                .collect();
-            b.work.finish(out, b.took);
+            // Every task is answered: `missing` is never called.
+            self.end(id, || TaskError::Broker("no result".into()));
         }
     }
 
@@ -306,28 +298,31 @@ impl Coordinator {
             .map(|(id, _)| *id)
             .collect();
         for id in gone {
-            let b = self.batches.remove(&id).expect("just seen");
-            for p in &b.parts {
-                self.parts.remove(p);
-            }
-            let out = (b.results.into_iter())
-                .map(|r| r.unwrap_or(Err(TaskError::Cancelled)))
-                .collect();
-            b.work.finish(out, b.took);
+            self.end(id, || TaskError::Cancelled);
         }
     }
 
     /// Ends every waiting batch with `why` for the tasks still unanswered.
     fn fail_all(&mut self, why: &str) {
-        for (_, b) in self.batches.drain() {
-            let out = b
-                .results
-                .into_iter()
-                .map(|r| r.unwrap_or_else(|| Err(TaskError::Broker(why.into()))))
-                .collect();
-            b.work.finish(out, b.took);
+        let ids: Vec<u64> = self.batches.keys().copied().collect();
+        for id in ids {
+            self.end(id, || TaskError::Broker(why.into()));
         }
-        self.parts.clear();
+    }
+
+    /// Reports batch `id` and forgets it and its parts; a task with no
+    /// result yet gets `missing()`.
+    fn end(&mut self, id: u64, missing: impl Fn() -> TaskError) {
+        let Some(b) = self.batches.remove(&id) else {
+            return;
+        };
+        for p in &b.parts {
+            self.parts.remove(p);
+        }
+        let out = (b.results.into_iter())
+            .map(|r| r.unwrap_or_else(|| Err(missing())))
+            .collect();
+        b.work.finish(out, b.took);
     }
 }
 
