@@ -131,6 +131,18 @@ fn main() {
             }),
         ),
         (
+            // The machine's own limit for the split: two bare threads.
+            "sum-split-std-threads",
+            top - 1,
+            Box::new(|| {
+                let s = std::thread::scope(|sc| {
+                    let other = sc.spawn(|| sum_range.call((half, top)));
+                    sum_range.call((1, half)) + other.join().unwrap()
+                });
+                assert_eq!(s, serial_sum);
+            }),
+        ),
+        (
             "procspawn-pool",
             PROCSPAWN_TASKS,
             Box::new(|| {

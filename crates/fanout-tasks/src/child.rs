@@ -3,7 +3,7 @@
 //! returns to `main`), and lets the parent start pools.
 
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Write};
+use std::io::{self, BufReader, Write};
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -18,6 +18,11 @@ pub(crate) const CHILD_ENV: &str = "FANOUT_TASKS_CHILD";
 pub(crate) const FDS: [i32; 3] = [3, 4, 5];
 /// How long a finished task's result may wait in the child's buffer.
 const FLUSH_NS: u64 = 1_000_000;
+/// How many bytes of results may wait.
+const SEND_BYTES: usize = 1 << 20;
+/// The longest result a task may return (a frame holds at most
+/// `wire::MAX_FRAME`).
+const MAX_RESULT: usize = wire::MAX_FRAME / 2;
 
 static INITIALISED: AtomicBool = AtomicBool::new(false);
 
@@ -58,7 +63,7 @@ fn serve() -> io::Result<()> {
         }
     }
     // SAFETY: the pool passed these three fds to this process alone.
-    let (input, output, shared) = unsafe {
+    let (input, mut output, shared) = unsafe {
         (
             File::from(OwnedFd::from_raw_fd(FDS[0])),
             File::from(OwnedFd::from_raw_fd(FDS[1])),
@@ -67,23 +72,23 @@ fn serve() -> io::Result<()> {
     };
     let progress = Progress::map(shared)?;
     let mut input = BufReader::with_capacity(1 << 16, input);
-    let mut output = BufWriter::with_capacity(1 << 16, output);
-    let mut frame_buf = Vec::new();
+    let mut buf = Vec::with_capacity(1 << 16);
     while let Some(frame) = wire::read_frame(&mut input)? {
         if frame.kind != Kind::Batch {
             return Err(wire::bad(format!("{:?} frame from the pool", frame.kind)));
         }
-        run_batch(&frame.body, &progress, &mut output, &mut frame_buf)?;
+        run_batch(&frame.body, &progress, &mut output, &mut buf)?;
     }
     Ok(())
 }
 
-/// Runs one batch, sending each result as it is ready (at most
-/// `FLUSH_NS` late), then the end of the batch.
+/// Runs one batch, sending the results finished so far in one frame
+/// whenever `FLUSH_NS` passed since the last (or `SEND_BYTES` wait), then
+/// the end of the batch.
 fn run_batch(
     body: &[u8],
     progress: &Progress,
-    out: &mut BufWriter<File>,
+    out: &mut File,
     buf: &mut Vec<u8>,
 ) -> io::Result<()> {
     let mut f = Fields(body);
@@ -91,46 +96,116 @@ fn run_batch(
     let name_len = f.u16()? as usize;
     let name = std::str::from_utf8(f.bytes(name_len)?).map_err(|e| wire::bad(e.to_string()))?;
     let count = f.u32()?;
+    let mut lens = Fields(f.bytes(count as usize * 4)?);
+    let mut args = f;
     let run = lookup(name);
     let start = now_ns();
-    let mut flushed = start;
+    let mut sent = start;
+    let mut run_of = Run::new(buf, batch, 0);
     for index in 0..count {
-        let len = f.u32()? as usize;
-        let arg = f.bytes(len)?;
-        progress.start(batch, index);
-        let result = match run {
-            Some(run) => run(arg),
+        let arg = args.bytes(lens.u32()? as usize)?;
+        let now = progress.start(batch, index);
+        if run_of.count > 0 && (now - sent > FLUSH_NS || run_of.buf.len() > SEND_BYTES) {
+            run_of.send(out, index)?;
+            sent = now;
+        }
+        run_of.push(|out| match run {
+            Some(run) => run(arg, out),
             None => Err(TaskError::Unregistered {
                 name: name.to_owned(),
             }),
-        };
-        let mut head = [0u8; 12];
-        head[..8].copy_from_slice(&batch.to_le_bytes());
-        head[8..].copy_from_slice(&index.to_le_bytes());
-        match result {
-            Ok(bytes) => wire::write_frame(out, buf, Kind::Done, &[&head, &bytes])?,
-            Err(e) => {
-                let (why, text) = Failure::of(&e);
-                wire::write_frame(
-                    out,
-                    buf,
-                    Kind::Failed,
-                    &[&head, &[why as u8], text.as_bytes()],
-                )?
-            }
-        }
-        let now = now_ns();
-        if now - flushed > FLUSH_NS {
-            out.flush()?;
-            flushed = now;
-        }
+        });
     }
     let took = now_ns() - start;
-    wire::write_frame(
-        out,
-        buf,
-        Kind::End,
-        &[&batch.to_le_bytes(), &took.to_le_bytes()],
-    )?;
-    out.flush()
+    run_of.end(out, took)
+}
+
+/// Results waiting in the child to be sent: one frame, built in place.
+struct Run<'a> {
+    buf: &'a mut Vec<u8>,
+    batch: u64,
+    /// The batch index of the first task in the frame.
+    first: u32,
+    count: u32,
+}
+
+/// Frame head, then batch, first index and count.
+const RUN_HEAD: usize = 6 + 8 + 4 + 4;
+
+impl<'a> Run<'a> {
+    fn new(buf: &'a mut Vec<u8>, batch: u64, first: u32) -> Run<'a> {
+        buf.clear();
+        buf.resize(RUN_HEAD, 0);
+        Run {
+            buf,
+            batch,
+            first,
+            count: 0,
+        }
+    }
+
+    /// Adds the next task's result, which `run` appends to the buffer.
+    fn push(&mut self, run: impl FnOnce(&mut Vec<u8>) -> Result<(), TaskError>) {
+        let at = self.buf.len();
+        self.buf.extend_from_slice(&[wire::VALUE, 0, 0, 0, 0]);
+        let mut status = wire::VALUE;
+        let mut fail = |buf: &mut Vec<u8>, e: &TaskError| {
+            buf.truncate(at + 5);
+            let (why, text) = Failure::of(e);
+            buf.extend_from_slice(text.as_bytes());
+            status = why as u8;
+        };
+        match run(self.buf) {
+            Ok(()) if self.buf.len() - at - 5 > MAX_RESULT => {
+                let e = TaskError::Codec(format!(
+                    "a result of {} bytes is too long",
+                    self.buf.len() - at - 5
+                ));
+                fail(self.buf, &e);
+            }
+            Ok(()) => {}
+            Err(e) => fail(self.buf, &e),
+        }
+        let len = (self.buf.len() - at - 5) as u32;
+        self.buf[at] = status;
+        self.buf[at + 1..at + 5].copy_from_slice(&len.to_le_bytes());
+        self.count += 1;
+    }
+
+    /// Fills in the frame's head.
+    fn seal(&mut self) -> io::Result<()> {
+        let head = wire::head(Kind::Results, self.buf.len() - 6)?;
+        self.buf[..6].copy_from_slice(&head);
+        self.buf[6..14].copy_from_slice(&self.batch.to_le_bytes());
+        self.buf[14..18].copy_from_slice(&self.first.to_le_bytes());
+        self.buf[18..22].copy_from_slice(&self.count.to_le_bytes());
+        Ok(())
+    }
+
+    /// Sends the results so far; the next starts at task `next`.
+    fn send(&mut self, out: &mut File, next: u32) -> io::Result<()> {
+        self.seal()?;
+        out.write_all(self.buf)?;
+        self.buf.truncate(RUN_HEAD);
+        (self.first, self.count) = (next, 0);
+        Ok(())
+    }
+
+    /// Sends the rest and the end of the batch, in one write.
+    fn end(mut self, out: &mut File, took: u64) -> io::Result<()> {
+        if self.count > 0 {
+            self.seal()?;
+        } else {
+            self.buf.clear();
+        }
+        let mut end = Vec::with_capacity(22);
+        wire::write_frame(
+            &mut end,
+            &mut Vec::new(),
+            Kind::End,
+            &[&self.batch.to_le_bytes(), &took.to_le_bytes()],
+        )?;
+        self.buf.extend_from_slice(&end);
+        out.write_all(self.buf)
+    }
 }

@@ -35,6 +35,7 @@ mod events;
 mod handle;
 mod map;
 mod outcomes;
+mod packed;
 mod pool;
 mod processes;
 mod share;

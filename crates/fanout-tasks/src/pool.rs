@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use crate::broker::{Broker, BrokerOptions};
 use crate::events::Events;
 use crate::outcomes::Outcomes;
+use crate::packed::Results;
 use crate::processes::Processes;
 use crate::task::{call_caught, lookup};
 use crate::threads::Threads;
@@ -256,15 +257,26 @@ impl Pool {
             Backend::Broker(b) => b.submit(work),
             Backend::Threads(t) => t.submit(Box::new(move || {
                 let start = Instant::now();
+                let n = work.args.len();
                 let out = match lookup(work.name) {
-                    Some(run) => work.args.iter().map(|a| run(a)).collect(),
-                    None => (work.args.iter())
-                        .map(|_| {
-                            Err(TaskError::Unregistered {
-                                name: work.name.into(),
-                            })
-                        })
-                        .collect(),
+                    Some(run) => {
+                        let mut out = Results::pending(n);
+                        let mut buf = Vec::new();
+                        for (i, a) in work.args.iter().enumerate() {
+                            buf.clear();
+                            match run(a, &mut buf) {
+                                Ok(()) => out.set_value(i, &buf),
+                                Err(e) => out.set_failed(i, e),
+                            }
+                        }
+                        out
+                    }
+                    None => Results::all_failed(
+                        n,
+                        &TaskError::Unregistered {
+                            name: work.name.into(),
+                        },
+                    ),
                 };
                 work.finish(out, start.elapsed());
             })),

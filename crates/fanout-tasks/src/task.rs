@@ -25,8 +25,9 @@ pub trait Task: Copy + Send + Sync + 'static {
     fn call(arg: Self::Arg) -> Self::Out;
 }
 
-/// A task run on encoded bytes: argument in, result out.
-type Encoded = fn(&[u8]) -> Result<Vec<u8>, TaskError>;
+/// A task run on encoded bytes: the argument in, the result appended to
+/// the buffer (left as it was on an error).
+type Encoded = fn(&[u8], &mut Vec<u8>) -> Result<(), TaskError>;
 
 /// One registered task, as a child process finds it by name.
 #[doc(hidden)]
@@ -48,14 +49,14 @@ impl Entry {
 inventory::collect!(Entry);
 
 /// Decodes the argument, runs `T` (a panic caught and returned) and
-/// encodes the result.
-fn run_encoded<T: Task>(arg: &[u8]) -> Result<Vec<u8>, TaskError> {
+/// appends the encoded result to `out`.
+fn run_encoded<T: Task>(arg: &[u8], out: &mut Vec<u8>) -> Result<(), TaskError> {
     let arg: T::Arg = postcard::from_bytes(arg).map_err(|e| {
         // Only a shared handle's refusal says more than "custom error".
         TaskError::Codec(crate::share::take_decode_error().unwrap_or_else(|| e.to_string()))
     })?;
-    let out = call_caught::<T>(arg)?;
-    postcard::to_allocvec(&out).map_err(|e| TaskError::Codec(e.to_string()))
+    let value = call_caught::<T>(arg)?;
+    crate::packed::append_encoded(&value, out)
 }
 
 /// Runs `T`, a panic returned as [`TaskError::Panicked`].

@@ -5,17 +5,22 @@
 //! own types.
 //!
 //! - parent → child, [`Kind::Batch`]: `u64 batch | u16 name length | name |
-//!   u32 count | (u32 length | argument)*count`;
-//! - child → parent, [`Kind::Done`] / [`Kind::Failed`]: `u64 batch | u32
-//!   index | result or error`, one per task as it finishes, then
-//!   [`Kind::End`]: `u64 batch | u64 nanoseconds the batch took`.
+//!   u32 count | (u32 length)*count | the arguments back to back`;
+//! - child → parent, [`Kind::Results`]: `u64 batch | u32 first index |
+//!   u32 count | (u8 status | u32 length | result or error text)*count`
+//!   (status 0 a result, else a [`Failure`]), the tasks finished since the
+//!   child last flushed, then [`Kind::End`]: `u64 batch | u64 nanoseconds
+//!   the batch took`.
+//!
+//! A batch's arguments and a run of results are one frame each, not one a
+//! task: for tiny tasks the frames, not the tasks, were the cost.
 
 use std::io::{self, Read, Write};
 
 use crate::TaskError;
 
 /// The protocol's version: a child of another build refuses the frames.
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 /// The largest frame either side accepts (a task's argument or result).
 pub const MAX_FRAME: usize = 1 << 30;
 
@@ -25,12 +30,10 @@ pub const MAX_FRAME: usize = 1 << 30;
 pub enum Kind {
     /// Tasks to run.
     Batch = 1,
-    /// One task's result.
-    Done = 2,
-    /// One task's error.
-    Failed = 3,
     /// The batch is finished.
     End = 4,
+    /// A run of tasks' results or errors.
+    Results = 5,
 }
 
 impl TryFrom<u8> for Kind {
@@ -38,9 +41,8 @@ impl TryFrom<u8> for Kind {
     fn try_from(b: u8) -> io::Result<Kind> {
         Ok(match b {
             1 => Kind::Batch,
-            2 => Kind::Done,
-            3 => Kind::Failed,
             4 => Kind::End,
+            5 => Kind::Results,
             _ => return Err(bad(format!("unknown frame kind {b}"))),
         })
     }
@@ -110,16 +112,28 @@ pub fn write_frame(
     parts: &[&[u8]],
 ) -> io::Result<()> {
     let body: usize = parts.iter().map(|p| p.len()).sum();
-    if body + 2 > MAX_FRAME {
-        return Err(bad(format!("frame of {body} bytes is too long")));
-    }
     buf.clear();
-    buf.extend_from_slice(&((body + 2) as u32).to_le_bytes());
-    buf.extend_from_slice(&[VERSION, kind as u8]);
+    buf.extend_from_slice(&head(kind, body)?);
     for p in parts {
         buf.extend_from_slice(p);
     }
     w.write_all(buf)
+}
+
+/// The status byte of a task that returned a result.
+pub const VALUE: u8 = 0;
+
+/// The head of a frame of `body` bytes of `kind`, for a writer that
+/// builds the body in place after it.
+pub fn head(kind: Kind, body: usize) -> io::Result<[u8; 6]> {
+    if body + 2 > MAX_FRAME {
+        return Err(bad(format!("frame of {body} bytes is too long")));
+    }
+    let mut h = [0u8; 6];
+    h[..4].copy_from_slice(&((body + 2) as u32).to_le_bytes());
+    h[4] = VERSION;
+    h[5] = kind as u8;
+    Ok(h)
 }
 
 /// Reads one frame; `None` at a clean end of the stream.
@@ -178,11 +192,6 @@ impl<'a> Fields<'a> {
         Ok(u64::from_le_bytes(
             self.bytes(8)?.try_into().expect("8 bytes"),
         ))
-    }
-
-    /// What is left.
-    pub fn rest(self) -> &'a [u8] {
-        self.0
     }
 }
 

@@ -7,10 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::outcomes::Outcomes;
+use crate::packed::{Packed, Results};
 use crate::{Task, TaskError};
 
 /// What reports a batch's results, once.
-type Reply = Box<dyn FnOnce(Vec<Result<Vec<u8>, TaskError>>, Duration) + Send>;
+type Reply = Box<dyn FnOnce(Results, Duration) + Send>;
 
 /// A batch for the process pool: the task's name and its encoded
 /// arguments. Dropped unrun (the pool gone), it reports its tasks
@@ -19,7 +20,7 @@ pub(crate) struct Work {
     /// The registered task.
     pub name: &'static str,
     /// Its arguments, encoded.
-    pub args: Vec<Vec<u8>>,
+    pub args: Packed,
     cancelled: Arc<AtomicBool>,
     reply: Option<Reply>,
 }
@@ -28,8 +29,8 @@ impl Work {
     /// Already-encoded arguments for the task registered as `name`.
     pub fn raw(
         name: &'static str,
-        args: Vec<Vec<u8>>,
-        done: impl FnOnce(Vec<Result<Vec<u8>, TaskError>>, Duration) + Send + 'static,
+        args: Packed,
+        done: impl FnOnce(Results, Duration) + Send + 'static,
     ) -> Work {
         Work {
             name,
@@ -46,33 +47,39 @@ impl Work {
         cancelled: Arc<AtomicBool>,
         done: impl FnOnce(Outcomes<T::Out>, Duration) + Send + 'static,
     ) -> Work {
-        let encoded: Vec<Result<Vec<u8>, TaskError>> = args
-            .iter()
-            .map(|a| postcard::to_allocvec(a).map_err(|e| TaskError::Codec(e.to_string())))
-            .collect();
-        let failed: Vec<Option<TaskError>> =
-            encoded.iter().map(|e| e.as_ref().err().cloned()).collect();
-        let args = encoded.into_iter().filter_map(Result::ok).collect();
+        let mut packed = Packed::with_capacity(args.len());
+        // The few arguments that would not encode: (index, error).
+        let mut failed = Vec::new();
+        for (i, a) in args.iter().enumerate() {
+            if let Err(e) = packed.push_encoded(a) {
+                failed.push((i, e));
+            }
+        }
+        let n = args.len();
+        drop(args);
         let reply: Reply = Box::new(move |results, took| {
-            let mut results = results.into_iter();
-            let out = failed
-                .into_iter()
-                .map(|f| match f {
-                    Some(e) => Err(e),
-                    None => results
+            let mut results = results.iter();
+            let mut failed = failed.into_iter().peekable();
+            let mut out = Outcomes::with_capacity(n);
+            for i in 0..n {
+                if failed.peek().is_some_and(|(at, _)| *at == i) {
+                    out.push_error(failed.next().expect("peeked").1);
+                    continue;
+                }
+                out.push(
+                    results
                         .next()
                         .unwrap_or(Err(TaskError::Cancelled))
                         .and_then(|bytes| {
-                            postcard::from_bytes(&bytes)
-                                .map_err(|e| TaskError::Codec(e.to_string()))
+                            postcard::from_bytes(bytes).map_err(|e| TaskError::Codec(e.to_string()))
                         }),
-                })
-                .collect();
+                );
+            }
             done(out, took)
         });
         Work {
             name: T::NAME,
-            args,
+            args: packed,
             cancelled,
             reply: Some(reply),
         }
@@ -84,7 +91,7 @@ impl Work {
     }
 
     /// Reports the batch's results.
-    pub fn finish(mut self, results: Vec<Result<Vec<u8>, TaskError>>, took: Duration) {
+    pub fn finish(mut self, results: Results, took: Duration) {
         if let Some(reply) = self.reply.take() {
             reply(results, took);
         }
@@ -101,7 +108,7 @@ impl Drop for Work {
         if let Some(reply) = self.reply.take() {
             let n = self.args.len();
             reply(
-                (0..n).map(|_| Err(TaskError::Cancelled)).collect(),
+                Results::all_failed(n, &TaskError::Cancelled),
                 Duration::ZERO,
             );
         }

@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use super::protocol::{self, ResultMsg, MAX_MESSAGE, MAX_TASKS, VERSION};
 use super::BrokerOptions;
+use crate::packed::PackedRange;
 use crate::pool::Options;
 use crate::work::Work;
 use crate::TaskError;
@@ -32,7 +33,7 @@ struct JobRef<'a> {
     run: &'a str,
     start: u64,
     name: &'a str,
-    args: &'a [Vec<u8>],
+    args: PackedRange<'a>,
     timeout_ms: Option<u64>,
     retries: u32,
 }
@@ -172,10 +173,10 @@ impl Coordinator {
         let start = self.next;
         self.next += n as u64;
         if (start..start + n as u64).all(|i| self.history.contains_key(&i)) {
-            let out = (start..start + n as u64)
+            let out: Vec<_> = (start..start + n as u64)
                 .filter_map(|i| self.history.remove(&i))
                 .collect();
-            return work.finish(out, Duration::ZERO);
+            return work.finish(out.into(), Duration::ZERO);
         }
         let id = self.next_batch;
         self.next_batch += 1;
@@ -187,7 +188,7 @@ impl Coordinator {
             work,
         };
         let mut failed = Vec::new();
-        for (offset, len) in cut(&batch.work.args) {
+        for (offset, len) in cut(batch.work.args.iter().map(<[u8]>::len)) {
             let part_start = start + offset as u64;
             match self.publish(&batch.work, part_start, offset, len).await {
                 Ok(()) => {
@@ -228,7 +229,7 @@ impl Coordinator {
             run: &self.run,
             start,
             name: work.name,
-            args: &work.args[offset..offset + len],
+            args: work.args.range(offset, offset + len),
             timeout_ms: self.opts.timeout.map(|t| t.as_millis() as u64),
             retries: self.opts.retries,
         };
@@ -319,29 +320,30 @@ impl Coordinator {
         for p in &b.parts {
             self.parts.remove(p);
         }
-        let out = (b.results.into_iter())
+        let out: Vec<_> = (b.results.into_iter())
             .map(|r| r.unwrap_or_else(|| Err(missing())))
             .collect();
-        b.work.finish(out, b.took);
+        b.work.finish(out.into(), b.took);
     }
 }
 
 /// Cuts a batch's arguments into job messages under the broker's size
 /// and count limits: `(offset, len)` of each.
-fn cut(args: &[Vec<u8>]) -> Vec<(usize, usize)> {
+fn cut(lens: impl ExactSizeIterator<Item = usize>) -> Vec<(usize, usize)> {
     const BUDGET: usize = MAX_MESSAGE - 4096;
+    let n = lens.len();
     let mut parts = Vec::new();
     let (mut offset, mut bytes) = (0, 0);
-    for (i, a) in args.iter().enumerate() {
-        let size = a.len() + 5;
+    for (i, len) in lens.enumerate() {
+        let size = len + 5;
         if i > offset && (bytes + size > BUDGET || i - offset == MAX_TASKS) {
             parts.push((offset, i - offset));
             (offset, bytes) = (i, 0);
         }
         bytes += size;
     }
-    if offset < args.len() {
-        parts.push((offset, args.len() - offset));
+    if offset < n {
+        parts.push((offset, n - offset));
     }
     parts
 }
@@ -350,11 +352,12 @@ fn cut(args: &[Vec<u8>]) -> Vec<(usize, usize)> {
 mod tests {
     #[test]
     fn cut_keeps_each_message_under_the_limits() {
-        let small = vec![vec![0u8; 10]; 200_000];
-        let parts = super::cut(&small);
+        let parts = super::cut(std::iter::repeat_n(10, 200_000));
         assert_eq!(parts.iter().map(|p| p.1).sum::<usize>(), 200_000);
         assert!(parts.iter().all(|p| p.1 <= super::MAX_TASKS));
-        let big = vec![vec![0u8; 600_000]; 3];
-        assert_eq!(super::cut(&big), [(0, 1), (1, 1), (2, 1)]);
+        assert_eq!(
+            super::cut(std::iter::repeat_n(600_000, 3)),
+            [(0, 1), (1, 1), (2, 1)]
+        );
     }
 }

@@ -15,6 +15,7 @@ use futures_util::StreamExt as _;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::protocol::{self, JobMsg, ResultMsg, MAX_MESSAGE, VERSION};
+use crate::packed::Packed;
 use crate::task::registered;
 use crate::work::Work;
 use crate::{Builder, Pool, PoolError, TaskError};
@@ -194,8 +195,8 @@ async fn run(
         return (vec![Err(e); args.len()], Duration::ZERO);
     };
     let (tx, mut rx) = tokio::sync::oneshot::channel();
-    pool.run_work(Work::raw(name, args, move |r, took| {
-        let _ = tx.send((r, took));
+    pool.run_work(Work::raw(name, Packed::from(args), move |r, took| {
+        let _ = tx.send((r.into_vecs(), took));
     }));
     loop {
         tokio::select! {

@@ -56,14 +56,16 @@ impl Progress {
         unsafe { self.words.as_ref() }
     }
 
-    /// The child: task `index` of `batch` starts now.
-    pub fn start(&self, batch: u64, index: u32) {
+    /// The child: task `index` of `batch` starts now; the time now.
+    pub fn start(&self, batch: u64, index: u32) -> u64 {
         let w = self.words();
-        w[1].store(now_ns(), Ordering::Relaxed);
+        let now = now_ns();
+        w[1].store(now, Ordering::Relaxed);
         w[0].store(
             ((batch & 0xffff_ffff) << 32) | (u64::from(index) + 1),
             Ordering::Release,
         );
+        now
     }
 
     /// The parent: the task of `batch` running now, and when it started.

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use super::progress::now_ns;
 use super::spawn::Child;
+use crate::packed::Results;
 use crate::pool::Options;
 use crate::wire::{self, Failure, Fields, Kind};
 use crate::work::Work;
@@ -73,12 +74,12 @@ impl Slot<'_> {
     /// Runs `work` to the end, on as many children as it takes.
     fn run(&mut self, child: &mut Option<Child>, work: Work) {
         let n = work.args.len();
-        let mut results: Vec<Option<Result<Vec<u8>, TaskError>>> = (0..n).map(|_| None).collect();
+        let mut results = Results::pending(n);
         let mut tries = vec![0u32; n];
         let mut took = 0u64;
         let mut blameless = 0;
         loop {
-            let todo: Vec<usize> = (0..n).filter(|&i| results[i].is_none()).collect();
+            let todo = results.pending_indices();
             let Some(&first) = todo.first() else { break };
             let c = match child.take() {
                 Some(c) => c,
@@ -87,7 +88,7 @@ impl Slot<'_> {
                     Err(e) => {
                         let error = TaskError::Codec(format!("cannot start a child: {e}"));
                         todo.iter()
-                            .for_each(|&i| results[i] = Some(Err(error.clone())));
+                            .for_each(|&i| results.set_failed(i, error.clone()));
                         break;
                     }
                 },
@@ -117,24 +118,14 @@ impl Slot<'_> {
                 }
             }
         }
-        let results = results
-            .into_iter()
-            .map(|r| r.expect("every task has a result"))
-            .collect();
         work.finish(results, Duration::from_nanos(took));
     }
 
     /// Task `i` failed: its result, or another try when retries remain.
-    fn failed(
-        &self,
-        i: usize,
-        error: TaskError,
-        results: &mut [Option<Result<Vec<u8>, TaskError>>],
-        tries: &mut [u32],
-    ) {
+    fn failed(&self, i: usize, error: TaskError, results: &mut Results, tries: &mut [u32]) {
         tries[i] += 1;
         if tries[i] > self.opts.retries {
-            results[i] = Some(Err(error));
+            results.set_failed(i, error);
         }
     }
 
@@ -146,7 +137,7 @@ impl Slot<'_> {
         c: &mut Child,
         work: &Work,
         todo: &[usize],
-        results: &mut [Option<Result<Vec<u8>, TaskError>>],
+        results: &mut Results,
         tries: &mut [u32],
     ) -> Result<u64, Death> {
         let id = self.next_batch;
@@ -162,42 +153,64 @@ impl Slot<'_> {
             }
             match frame.kind {
                 Kind::End => return f.u64().map_err(bad),
-                Kind::Done | Kind::Failed => {
-                    let k = f.u32().map_err(bad)? as usize;
-                    let &i = todo.get(k).ok_or("a task out of range").map_err(bad)?;
-                    if frame.kind == Kind::Done {
-                        results[i] = Some(Ok(f.rest().to_vec()));
-                    } else {
-                        let why = Failure::try_from(f.bytes(1).map_err(bad)?[0]).map_err(bad)?;
-                        let text = String::from_utf8_lossy(f.rest()).into_owned();
-                        self.failed(i, why.error(text), results, tries);
-                    }
-                }
+                Kind::Results => self.results(f, todo, results, tries).map_err(bad)?,
                 Kind::Batch => return Err(bad("a batch frame from a child")),
             }
         }
     }
 
-    /// Writes the batch frame: its id, the task's name, the arguments.
+    /// Takes a run of results (`first`, `count`, then each task's status,
+    /// length and bytes), checking every field.
+    fn results(
+        &self,
+        mut f: Fields<'_>,
+        todo: &[usize],
+        results: &mut Results,
+        tries: &mut [u32],
+    ) -> io::Result<()> {
+        let first = f.u32()? as usize;
+        let count = f.u32()? as usize;
+        let tasks = todo
+            .get(first..first.saturating_add(count))
+            .ok_or_else(|| wire::bad("results out of range".into()))?;
+        for &i in tasks {
+            let status = f.bytes(1)?[0];
+            let len = f.u32()? as usize;
+            let bytes = f.bytes(len)?;
+            if status == wire::VALUE {
+                results.set_value(i, bytes);
+            } else {
+                let text = String::from_utf8_lossy(bytes).into_owned();
+                self.failed(i, Failure::try_from(status)?.error(text), results, tries);
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the batch frame: its id, the task's name, the arguments'
+    /// lengths, the arguments.
     fn send(&mut self, c: &mut Child, id: u64, work: &Work, todo: &[usize]) -> io::Result<()> {
         let name = work.name.as_bytes();
-        let mut head = Vec::with_capacity(14 + name.len());
+        let mut head = Vec::with_capacity(14 + name.len() + 4 * todo.len());
         head.extend_from_slice(&id.to_le_bytes());
         head.extend_from_slice(&(name.len() as u16).to_le_bytes());
         head.extend_from_slice(name);
         head.extend_from_slice(&(todo.len() as u32).to_le_bytes());
-        let lens = todo
-            .iter()
-            .map(|&i| u32::try_from(work.args[i].len()).map(u32::to_le_bytes))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|_| wire::bad("argument too long".into()))?;
-        // The arguments are copied once, by write_frame, into the frame.
-        let mut parts: Vec<&[u8]> = Vec::with_capacity(1 + 2 * todo.len());
-        parts.push(&head);
-        for (len, &i) in lens.iter().zip(todo) {
-            parts.push(len);
-            parts.push(&work.args[i]);
+        for &i in todo {
+            let len = u32::try_from(work.args.get(i).len())
+                .map_err(|_| wire::bad("argument too long".into()))?;
+            head.extend_from_slice(&len.to_le_bytes());
         }
+        // A whole batch (the usual case) goes as one slice; what is left
+        // of one after a child died, argument by argument.
+        let n = work.args.len();
+        let parts: Vec<&[u8]> = if todo.len() == n {
+            vec![&head, work.args.span(0, n)]
+        } else {
+            std::iter::once(&head[..])
+                .chain(todo.iter().map(|&i| work.args.get(i)))
+                .collect()
+        };
         wire::write_frame(&mut c.to, &mut self.buf, Kind::Batch, &parts)?;
         c.to.flush()
     }
@@ -209,7 +222,7 @@ impl Slot<'_> {
         c: &mut Child,
         id: u64,
         todo: &[usize],
-        results: &[Option<Result<Vec<u8>, TaskError>>],
+        results: &Results,
     ) -> Result<wire::Frame, Death> {
         if let Some(limit) = self.opts.timeout {
             // Buffered bytes are a frame the child already wrote whole.
@@ -219,7 +232,7 @@ impl Slot<'_> {
                     .running(id)
                     .and_then(|(k, _)| todo.get(k as usize).copied());
                 return Err(Death {
-                    running: running.filter(|&i| results[i].is_none()),
+                    running: running.filter(|&i| results.is_pending(i)),
                     error: TaskError::TimedOut(limit),
                 });
             }
@@ -257,19 +270,13 @@ impl Slot<'_> {
 
     /// The child died during batch `id`: the task it was running, if that
     /// task has no result yet.
-    fn died(
-        &self,
-        c: &Child,
-        id: u64,
-        todo: &[usize],
-        results: &[Option<Result<Vec<u8>, TaskError>>],
-    ) -> Death {
+    fn died(&self, c: &Child, id: u64, todo: &[usize], results: &Results) -> Death {
         let running = c
             .progress
             .running(id)
             .and_then(|(k, _)| todo.get(k as usize).copied());
         Death {
-            running: running.filter(|&i| results[i].is_none()),
+            running: running.filter(|&i| results.is_pending(i)),
             error: TaskError::Crashed {
                 signal: None,
                 code: None,
