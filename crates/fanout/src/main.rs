@@ -4,6 +4,7 @@
 
 mod cli;
 mod coordinate;
+mod dashboard;
 mod distributed;
 mod docs;
 mod exit;

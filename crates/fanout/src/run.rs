@@ -14,6 +14,7 @@ use fanout_core::{
 };
 
 use crate::cli::{Config, Plan, ProgressKind, Resume};
+use crate::dashboard::Watch;
 use crate::progress::{Count, Counters, Display};
 
 /// Runs the jobs `config` describes and returns what happened.
@@ -40,6 +41,7 @@ pub fn run(mut config: Config) -> Result<RunSummary> {
             panes,
         )?);
     }
+    let from_stdin = reads_stdin(&config);
     if reads_terminal(&config) {
         let w = crate::name::warning();
         eprintln!("{w}Input is read from the terminal. You are either an expert");
@@ -86,7 +88,11 @@ pub fn run(mut config: Config) -> Result<RunSummary> {
     let counted = matches!(config.progress, Some(ProgressKind::Bar | ProgressKind::Eta));
     // total_jobs() in a perl expression ({##}, {0#}) is the number of jobs:
     // GNU parallel reads them all first, and so does fanout.
-    let count = (pct_halt || counted || plan.template.needs_total()) && config.total_jobs.is_none();
+    // The dashboard's ETA needs the total, as --eta does, when the input
+    // is finite; a stream from stdin is shown as it comes.
+    let watched = config.watch.dashboard.is_some() && !from_stdin;
+    let count = (pct_halt || counted || watched || plan.template.needs_total())
+        && config.total_jobs.is_none();
     let (jobs, total) = fanout_core::plan::prepare(jobs, config.shuf, count);
     let total = total.or(config.total_jobs);
     if config.shellquote {
@@ -103,37 +109,57 @@ pub fn run(mut config: Config) -> Result<RunSummary> {
     let display = config
         .progress
         .map(|kind| Display::start(kind, counters.clone(), total, config.run.jobs));
-    let mut sink = observers(&config, &plan, counters)?;
-    let summary = match (&display, coordinated) {
-        (Some(d), false) => {
-            Engine::new(config.run.clone()).run(jobs, &plan.commands, &mut d.suspended(sink))
-        }
-        (None, false) => Engine::new(config.run.clone()).run(jobs, &plan.commands, &mut sink),
-        (Some(d), true) => {
-            let mut sink = d.suspended(sink);
-            return finish(
-                crate::coordinate::run(&config, jobs, &plan, prior.logged, &mut sink),
-                display,
-            );
-        }
-        (None, true) => {
-            return finish(
-                crate::coordinate::run(&config, jobs, &plan, prior.logged, &mut sink),
-                display,
-            );
-        }
+    let watch = match config.watch.any() {
+        true => Some(Watch::start(&config.watch, total)?),
+        false => None,
     };
+    let mut sink = observers(&config, &plan, counters, watch.as_ref())?;
+    let summary = run_with(
+        &config,
+        jobs,
+        &plan,
+        prior,
+        display.as_ref(),
+        coordinated,
+        &mut sink,
+    );
+    drop(sink);
+    if let Some(w) = watch {
+        w.finish()?;
+    }
     if let Some(d) = display {
         d.finish();
     }
-    if let Some(e) = reader_error
+    // A coordinated run reports its reader's errors itself.
+    let reader_error = reader_error
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .take()
-    {
+        .take();
+    if let (Some(e), false) = (reader_error, coordinated) {
         bail!("cannot read input: {e}");
     }
-    Ok(summary?)
+    summary
+}
+
+/// Runs the jobs through the engine, or the broker's coordinator.
+fn run_with(
+    config: &Config,
+    jobs: fanout_core::plan::Jobs,
+    plan: &Plan,
+    prior: Prior,
+    display: Option<&Display>,
+    coordinated: bool,
+    sink: &mut Box<dyn Sink>,
+) -> Result<RunSummary> {
+    let engine = || Engine::new(config.run.clone());
+    Ok(match (display, coordinated) {
+        (Some(d), false) => engine().run(jobs, &plan.commands, &mut d.suspended(sink))?,
+        (None, false) => engine().run(jobs, &plan.commands, sink)?,
+        (Some(d), true) => {
+            crate::coordinate::run(config, jobs, plan, prior.logged, &mut d.suspended(sink))?
+        }
+        (None, true) => crate::coordinate::run(config, jobs, plan, prior.logged, sink)?,
+    })
 }
 
 /// What the job log says before the run (see `fanout_core::plan`); a
@@ -160,7 +186,12 @@ fn read_prior(config: &Config) -> Result<Prior> {
 /// The sinks: the printer (or JSON lines) with the job log, results and
 /// `--files` in front of it, all behind `-k`'s ordering, as GNU parallel
 /// logs a job when it prints it; progress counts see events first.
-fn observers(config: &Config, plan: &Plan, counters: Arc<Counters>) -> Result<Box<dyn Sink>> {
+fn observers(
+    config: &Config,
+    plan: &Plan,
+    counters: Arc<Counters>,
+    watch: Option<&Watch>,
+) -> Result<Box<dyn Sink>> {
     let table = config
         .results
         .as_ref()
@@ -203,6 +234,9 @@ fn observers(config: &Config, plan: &Plan, counters: Arc<Counters>) -> Result<Bo
     if config.progress.is_some() {
         live.push(Box::new(Count(counters)));
     }
+    if let Some(w) = watch {
+        live.push(w.observer());
+    }
     Ok(SinkStack {
         printer,
         with_output,
@@ -227,13 +261,17 @@ fn results_layout(dir: &std::path::Path, config: &Config) -> Result<ResultsLayou
 /// True when the jobs come from stdin and stdin is a terminal: GNU
 /// parallel warns then, as the user has most likely forgotten `:::`.
 fn reads_terminal(config: &Config) -> bool {
-    let stdin_source = config.inputs.sources.is_empty()
+    reads_stdin(config) && rustix::termios::isatty(std::io::stdin())
+}
+
+/// True when an input source is stdin.
+fn reads_stdin(config: &Config) -> bool {
+    config.inputs.sources.is_empty()
         || config.inputs.sources.iter().any(|s| match &s.source {
             fanout_core::Source::Stdin => true,
             fanout_core::Source::File(p) => p.as_os_str() == "-",
             _ => false,
-        });
-    stdin_source && rustix::termios::isatty(std::io::stdin())
+        })
 }
 
 /// `--shellquote`: each job's command line, quoted for the shell, on
@@ -250,15 +288,4 @@ fn shellquote(jobs: fanout_core::plan::Jobs, plan: &Plan) -> Result<RunSummary> 
     }
     out.flush()?;
     Ok(RunSummary::default())
-}
-
-/// Ends a coordinated run as a local one ends: the display goes first.
-fn finish(
-    summary: Result<RunSummary>,
-    display: Option<crate::progress::Display>,
-) -> Result<RunSummary> {
-    if let Some(d) = display {
-        d.finish();
-    }
-    summary
 }

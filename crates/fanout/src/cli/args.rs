@@ -476,6 +476,19 @@ pub struct Cli {
     #[arg(long = "json", help_heading = "Results")]
     pub json: bool,
 
+    /// Serve a live web dashboard of the run on ADDR (default 127.0.0.1:0,
+    /// a free port; the URL is printed on stderr). Any address but
+    /// localhost needs the token the printed URL carries.
+    #[arg(long = "dashboard", value_name = "ADDR", num_args = 0..=1,
+          require_equals = true, default_missing_value = "127.0.0.1:0",
+          help_heading = "Results")]
+    pub dashboard: Option<String>,
+
+    /// At the end of the run, write FILE: one self-contained HTML report
+    /// (timeline, run-time histogram, slowest and failed jobs, totals).
+    #[arg(long = "report", value_name = "FILE", help_heading = "Results")]
+    pub report: Option<PathBuf>,
+
     /// Cut stdin into chunks of whole records and give each job one on its stdin.
     #[arg(
         long = "pipe",

@@ -72,6 +72,8 @@ pub struct Config {
     pub files: Option<PathBuf>,
     /// `--json`.
     pub json: bool,
+    /// `--dashboard` and `--report`.
+    pub watch: crate::dashboard::WatchOptions,
     /// `--shuf`.
     pub shuf: bool,
     /// Column names for `--results` directories (`--header` names).
@@ -121,6 +123,7 @@ impl Config {
         super::pipe::check_group_by(&cli)?;
         let pipe = pipe_mode(&cli)?;
         let progress = progress_kind(&cli);
+        let watch = watch_options(&cli)?;
         let mut all_sources: Vec<SourceSpec> = cli
             .arg_file
             .iter()
@@ -249,6 +252,7 @@ impl Config {
             trace: cli.trace && !cli.dry_run,
             joblog,
             progress,
+            watch,
             results: cli.results.map(PathBuf::from),
             files: cli
                 .files
@@ -312,6 +316,38 @@ impl Config {
 }
 
 /// `--compress`, `--compress-program`, `--decompress-program`.
+/// `--dashboard[=ADDR]` and `--report FILE`, checked.
+fn watch_options(cli: &Cli) -> Result<crate::dashboard::WatchOptions> {
+    use std::net::ToSocketAddrs;
+    let dashboard = match &cli.dashboard {
+        None => None,
+        Some(a) => Some(
+            a.to_socket_addrs()
+                .ok()
+                .and_then(|mut it| it.next())
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "--dashboard `{a}`: give an address as HOST:PORT, such as 127.0.0.1:8080"
+                    )
+                })?,
+        ),
+    };
+    if let Some(r) = &cli.report {
+        if r.as_os_str().is_empty() || r.is_dir() {
+            bail!("--report `{}`: give a file to write", r.display());
+        }
+    }
+    let command = std::env::args_os()
+        .map(|a| shell_words::quote(&a.to_string_lossy()).into_owned())
+        .collect::<Vec<_>>()
+        .join(" ");
+    Ok(crate::dashboard::WatchOptions {
+        dashboard,
+        report: cli.report.clone(),
+        command,
+    })
+}
+
 fn compress(cli: &Cli) -> Option<fanout_core::exec::Codec> {
     if !cli.compress && cli.compress_program.is_none() {
         return None;

@@ -1,0 +1,101 @@
+// The dashboard page: the live state arrives over server-sent events
+// (no polling); the job table and a job's record are fetched on demand.
+"use strict";
+const token = new URLSearchParams(location.search).get("token");
+const q = (params) => {
+  const p = new URLSearchParams(params || {});
+  if (token) p.set("token", token);
+  return "?" + p.toString();
+};
+const $ = (id) => document.getElementById(id);
+const text = (s) => document.createTextNode(s == null ? "" : String(s));
+const secs = (s) => s == null ? "–" : s < 1 ? (s * 1000).toFixed(0) + " ms" : s < 120 ? s.toFixed(1) + " s" : (s / 60).toFixed(1) + " min";
+function row(cells, cls) {
+  const tr = document.createElement("tr");
+  if (cls) tr.className = cls;
+  for (const c of cells) {
+    const td = document.createElement("td");
+    if (c instanceof Node) td.appendChild(c); else td.appendChild(text(c));
+    tr.appendChild(td);
+  }
+  return tr;
+}
+function pre(s) { const p = document.createElement("pre"); p.textContent = s; return p; }
+
+let lastDone = -1, lastLoad = 0;
+function show(live) {
+  $("command").textContent = live.command;
+  $("host").textContent = live.host;
+  $("state").textContent = live.finished ? "finished" : "running";
+  $("done").textContent = live.done;
+  $("running").textContent = live.running;
+  $("failed").textContent = live.failed;
+  $("queued").textContent = live.total != null ? Math.max(0, live.total - live.done - live.failed - live.running) : live.queued;
+  $("rate").textContent = live.rate.toFixed(1);
+  $("eta").textContent = live.finished ? "done" : secs(live.eta);
+  $("elapsed").textContent = secs(live.elapsed);
+  const t = live.throughput, max = Math.max(1, ...t);
+  $("line").setAttribute("points", t.map((n, i) => (i / Math.max(1, t.length - 1) * 600).toFixed(1) + "," + (100 - n / max * 95).toFixed(1)).join(" "));
+  const slots = $("slots").tBodies[0];
+  slots.replaceChildren(...Object.entries(live.slots).map(([slot, r]) =>
+    row([slot, r.seq, secs(live.elapsed - r.since), r.command])));
+  const fails = $("failures").tBodies[0];
+  fails.replaceChildren(...live.failures.slice().reverse().map((f) => {
+    const tr = row([f.seq, f.exit, f.command, pre(f.stderr_tail)], "bad");
+    tr.onclick = () => detail(f.seq);
+    return tr;
+  }));
+  // The first page follows the run, at most once a second.
+  const finished = live.done + live.failed, now = Date.now();
+  if (finished !== lastDone && offset === 0 && (now - lastLoad > 1000 || live.finished)) {
+    lastDone = finished; lastLoad = now; load();
+  }
+}
+
+const events = new EventSource("/events" + q());
+events.onmessage = (e) => show(JSON.parse(e.data));
+events.onerror = () => { $("state").textContent = "disconnected"; };
+
+// The job table: one page at a time from the store.
+let offset = 0, sort = "seq", desc = false, limit = 50, total = 0;
+async function load() {
+  const filter = $("filter").value;
+  const r = await fetch("/api/jobs" + q({ filter, sort, desc, offset, limit }));
+  if (!r.ok) return;
+  const page = await r.json();
+  total = page.total;
+  $("pageinfo").textContent = total === 0 ? "no jobs yet" :
+    `${offset + 1}–${Math.min(offset + limit, total)} of ${total}`;
+  $("jobs").tBodies[0].replaceChildren(...page.rows.map((j) => {
+    const tr = row([j.seq, j.slot, j.exit, secs(j.runtime), j.rss_kib + " KiB", j.command], j.ok ? "" : "bad");
+    tr.dataset.seq = j.seq;
+    tr.onclick = () => detail(j.seq);
+    return tr;
+  }));
+}
+$("filter").onchange = () => { offset = 0; load(); };
+$("prev").onclick = () => { offset = Math.max(0, offset - limit); load(); };
+$("next").onclick = () => { if (offset + limit < total) { offset += limit; load(); } };
+for (const th of document.querySelectorAll("th[data-sort]")) {
+  th.onclick = () => {
+    if (sort === th.dataset.sort) desc = !desc; else { sort = th.dataset.sort; desc = sort !== "seq"; }
+    offset = 0; load();
+  };
+}
+
+async function detail(seq) {
+  const r = await fetch("/api/jobs/" + seq + q());
+  if (!r.ok) return;
+  const j = await r.json();
+  $("d-seq").textContent = j.seq;
+  const fields = [["command", j.command], ["args", j.args], ["slot", j.slot], ["exit", j.exit],
+    ["signal", j.signal], ["killed", j.killed], ["attempt", j.attempt],
+    ["started", new Date(j.started * 1000).toISOString()], ["run time", secs(j.runtime)],
+    ["CPU time", secs(j.cpu)], ["peak RSS", j.rss_kib + " KiB"], ["stdout bytes", j.out_bytes]];
+  $("d-fields").replaceChildren(...fields.map(([k, v]) => row([k, v == null ? "–" : v])));
+  $("d-stdout").textContent = j.stdout;
+  $("d-stderr").textContent = j.stderr;
+  $("detail").hidden = false;
+}
+$("close").onclick = () => { $("detail").hidden = true; };
+load();

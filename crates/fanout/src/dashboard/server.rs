@@ -1,0 +1,238 @@
+//! The dashboard's web server (axum, on a thread and runtime of its own so
+//! that nothing it does runs on the engine's thread): the page and its
+//! script, a server-sent event stream of the live state (sent when it
+//! changed, at most four times a second), and the job table and job
+//! records from the store. Bound to localhost unless told otherwise; any
+//! other address needs the token printed in the URL.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+
+use super::live::Live;
+use super::store::{Filter, Reader, SortKey};
+
+const PAGE: &str = include_str!("assets/index.html");
+const SCRIPT: &str = include_str!("assets/app.js");
+const STYLE: &str = include_str!("assets/app.css");
+/// How often the event stream looks for a change.
+const TICK: Duration = Duration::from_millis(250);
+/// The most rows one page of the table has.
+const MAX_ROWS: u64 = 500;
+
+#[derive(Clone)]
+struct App {
+    live: Arc<Mutex<Live>>,
+    store: PathBuf,
+    token: Option<Arc<str>>,
+}
+
+/// The running server.
+pub struct Server {
+    url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    /// Binds `addr` (an error here, before the run starts, if it cannot)
+    /// and serves on a thread of its own.
+    pub fn start(addr: SocketAddr, live: Arc<Mutex<Live>>, store: PathBuf) -> Result<Server> {
+        let listener = std::net::TcpListener::bind(addr)
+            .with_context(|| format!("cannot listen on {addr} for the dashboard"))?;
+        listener.set_nonblocking(true)?;
+        let bound = listener.local_addr()?;
+        let token = (!addr.ip().is_loopback()).then(new_token);
+        let url = match &token {
+            Some(t) => format!("http://{bound}/?token={t}"),
+            None => format!("http://{bound}/"),
+        };
+        let app = App {
+            live,
+            store,
+            token: token.map(Arc::from),
+        };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the dashboard's runtime")?;
+        let thread = std::thread::Builder::new()
+            .name("fanout-dashboard".into())
+            .spawn(move || {
+                rt.block_on(async move {
+                    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                        return;
+                    };
+                    let _ = axum::serve(listener, router(app))
+                        .with_graceful_shutdown(async {
+                            let _ = stopped.await;
+                        })
+                        .await;
+                });
+            })
+            .context("cannot start the dashboard's thread")?;
+        Ok(Server {
+            url,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    /// The address to open, with its token when it needs one.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Stops serving. Open event streams end; the thread is not waited
+    /// for past a moment (a browser holding a connection must not hold
+    /// fanout's exit).
+    pub fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let deadline = std::time::Instant::now() + Duration::from_millis(500);
+            while !t.is_finished() && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+}
+
+/// 128 random bits, hex.
+fn new_token() -> String {
+    let mut b = [0u8; 16];
+    getrandom::getrandom(&mut b).expect("the OS's random numbers");
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn router(app: App) -> Router {
+    Router::new()
+        .route(
+            "/",
+            get(|| async { ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], PAGE) }),
+        )
+        .route(
+            "/app.js",
+            get(|| async { ([(header::CONTENT_TYPE, "text/javascript")], SCRIPT) }),
+        )
+        .route(
+            "/app.css",
+            get(|| async { ([(header::CONTENT_TYPE, "text/css")], STYLE) }),
+        )
+        .route("/events", get(events))
+        .route("/api/jobs", get(jobs))
+        .route("/api/jobs/{seq}", get(job))
+        .layer(axum::middleware::from_fn_with_state(app.clone(), guard))
+        .with_state(app)
+}
+
+#[derive(Deserialize)]
+struct TokenQuery {
+    token: Option<String>,
+}
+
+/// Refuses every request without the token, when there is one.
+async fn guard(
+    State(app): State<App>,
+    Query(q): Query<TokenQuery>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match &app.token {
+        Some(t) if q.token.as_deref() != Some(t) => (
+            StatusCode::FORBIDDEN,
+            "fanout: this dashboard needs its token\n",
+        )
+            .into_response(),
+        _ => next.run(req).await,
+    }
+}
+
+/// The live state as a stream: an event each tick while the run goes,
+/// then one when it has ended (and keep-alives).
+async fn events(State(app): State<App>) -> impl IntoResponse {
+    let stream =
+        futures_util::stream::unfold((app, u64::MAX, true), |(app, seen, first)| async move {
+            if !first {
+                tokio::time::sleep(TICK).await;
+            }
+            loop {
+                let snapshot = {
+                    let mut l = app.live.lock().unwrap_or_else(|e| e.into_inner());
+                    l.tick();
+                    (l.version != seen || !l.finished)
+                        .then(|| (l.version, serde_json::to_string(&*l)))
+                };
+                if let Some((version, Ok(json))) = snapshot {
+                    let event = Ok::<_, std::convert::Infallible>(Event::default().data(json));
+                    return Some((event, (app, version, false)));
+                }
+                tokio::time::sleep(TICK).await;
+            }
+        });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+#[derive(Deserialize)]
+struct PageQuery {
+    #[serde(default)]
+    filter: Filter,
+    #[serde(default)]
+    sort: SortKey,
+    #[serde(default)]
+    desc: bool,
+    #[serde(default)]
+    offset: u64,
+    limit: Option<u64>,
+}
+
+/// One page of the job table.
+async fn jobs(State(app): State<App>, Query(q): Query<PageQuery>) -> Response {
+    let limit = q.limit.unwrap_or(50).clamp(1, MAX_ROWS);
+    match from_store(app, move |r| {
+        r.page(q.filter, q.sort, q.desc, q.offset, limit)
+    })
+    .await
+    {
+        Ok(page) => Json(page).into_response(),
+        Err(e) => e,
+    }
+}
+
+/// One job's whole record.
+async fn job(State(app): State<App>, Path(seq): Path<u64>) -> Response {
+    match from_store(app, move |r| r.job(seq)).await {
+        Ok(Some(record)) => Json(record).into_response(),
+        Ok(None) => (StatusCode::NOT_FOUND, "no such job, or not finished yet\n").into_response(),
+        Err(e) => e,
+    }
+}
+
+/// Runs a store query off the runtime's thread.
+async fn from_store<T: Send + 'static>(
+    app: App,
+    query: impl FnOnce(&Reader) -> rusqlite::Result<T> + Send + 'static,
+) -> Result<T, Response> {
+    let answer =
+        tokio::task::spawn_blocking(move || Reader::open(&app.store).and_then(|r| query(&r))).await;
+    match answer {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => {
+            Err((StatusCode::INTERNAL_SERVER_ERROR, format!("store: {e}\n")).into_response())
+        }
+        Err(_) => Err((StatusCode::INTERNAL_SERVER_ERROR, "store query failed\n").into_response()),
+    }
+}

@@ -1,0 +1,340 @@
+//! The dashboard's job store: every finished job's record in an SQLite
+//! file in the run's temp directory, so that the job table pages, sorts
+//! and filters a million jobs on demand while fanout holds none of them
+//! in memory. Written by one thread in batches; read by the web server
+//! through a connection of its own.
+
+use std::path::Path;
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+
+/// One finished job, as stored.
+#[derive(Debug, Clone, Serialize)]
+pub struct Record {
+    /// The job's sequence number.
+    pub seq: u64,
+    /// The slot (or worker slot) it ran in.
+    pub slot: u64,
+    /// True when it exited 0.
+    pub ok: bool,
+    /// Its exit status (a signal as 128 + N).
+    pub exit: i32,
+    /// The signal that killed it, if one did.
+    pub signal: Option<i32>,
+    /// Start, in seconds since the Unix epoch.
+    pub started: f64,
+    /// Wall-clock run time, seconds.
+    pub runtime: f64,
+    /// CPU time, seconds.
+    pub cpu: f64,
+    /// Peak RSS, KiB.
+    pub rss_kib: u64,
+    /// Bytes of standard output.
+    pub out_bytes: u64,
+    /// Earlier failed attempts.
+    pub attempt: u32,
+    /// Why fanout killed it, if it did.
+    pub killed: Option<String>,
+    /// The command line as run (lossy UTF-8).
+    pub command: String,
+    /// The input values, tab-separated (lossy UTF-8).
+    pub args: String,
+    /// The start of its standard output (at most [`OUTPUT_CAP`] bytes).
+    pub stdout: String,
+    /// The start of its standard error (at most [`OUTPUT_CAP`] bytes).
+    pub stderr: String,
+}
+
+/// How much of each output stream a record keeps.
+pub const OUTPUT_CAP: usize = 64 * 1024;
+
+/// The file the store lives in, in `dir`.
+pub fn path_in(dir: &Path) -> std::path::PathBuf {
+    dir.join("jobs.sqlite")
+}
+
+/// The writer's side.
+pub struct Writer(Connection);
+
+impl Writer {
+    /// Creates the store in `dir`.
+    pub fn create(dir: &Path) -> rusqlite::Result<Writer> {
+        let c = Connection::open(path_in(dir))?;
+        // A scratch file removed with the run: no journal, no fsync.
+        c.execute_batch(
+            "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;
+             CREATE TABLE jobs (
+               seq INTEGER PRIMARY KEY, slot INTEGER NOT NULL, ok INTEGER NOT NULL,
+               exit INTEGER NOT NULL, signal INTEGER, started REAL NOT NULL,
+               runtime REAL NOT NULL, cpu REAL NOT NULL, rss_kib INTEGER NOT NULL,
+               out_bytes INTEGER NOT NULL, attempt INTEGER NOT NULL, killed TEXT,
+               command TEXT NOT NULL, args TEXT NOT NULL,
+               stdout TEXT NOT NULL, stderr TEXT NOT NULL);
+             CREATE INDEX jobs_ok ON jobs (ok, seq);
+             CREATE INDEX jobs_runtime ON jobs (runtime);",
+        )?;
+        Ok(Writer(c))
+    }
+
+    /// Stores `records` in one transaction (a job run again replaces its
+    /// earlier record).
+    pub fn insert(&mut self, records: &[Record]) -> rusqlite::Result<()> {
+        let tx = self.0.transaction()?;
+        {
+            let mut st = tx.prepare_cached(
+                "INSERT OR REPLACE INTO jobs VALUES
+                 (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+            )?;
+            for r in records {
+                st.execute(params![
+                    r.seq as i64,
+                    r.slot as i64,
+                    r.ok,
+                    r.exit,
+                    r.signal,
+                    r.started,
+                    r.runtime,
+                    r.cpu,
+                    r.rss_kib as i64,
+                    r.out_bytes as i64,
+                    r.attempt,
+                    r.killed,
+                    r.command,
+                    r.args,
+                    r.stdout,
+                    r.stderr
+                ])?;
+            }
+        }
+        tx.commit()
+    }
+}
+
+/// Which jobs a page shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Filter {
+    /// Every finished job.
+    #[default]
+    All,
+    /// Those that exited 0.
+    Ok,
+    /// The others.
+    Failed,
+}
+
+/// What a page is sorted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SortKey {
+    /// Job number.
+    #[default]
+    Seq,
+    /// Run time.
+    Runtime,
+    /// Exit status.
+    Exit,
+    /// Peak RSS.
+    Rss,
+}
+
+impl SortKey {
+    fn column(self) -> &'static str {
+        match self {
+            SortKey::Seq => "seq",
+            SortKey::Runtime => "runtime",
+            SortKey::Exit => "exit",
+            SortKey::Rss => "rss_kib",
+        }
+    }
+}
+
+/// A job as a table row: the record without its outputs.
+#[derive(Debug, Serialize)]
+pub struct Row {
+    seq: u64,
+    slot: u64,
+    ok: bool,
+    exit: i32,
+    runtime: f64,
+    rss_kib: u64,
+    command: String,
+}
+
+/// One page of the table and how many rows the filter has.
+#[derive(Debug, Serialize)]
+pub struct Page {
+    /// Rows matching the filter.
+    pub total: u64,
+    /// This page's rows.
+    pub rows: Vec<Row>,
+}
+
+/// Totals over the finished jobs.
+#[derive(Debug, Default, Serialize)]
+pub struct Totals {
+    /// Jobs stored.
+    pub jobs: u64,
+    /// Of which failed.
+    pub failed: u64,
+    /// CPU seconds.
+    pub cpu: f64,
+    /// The highest peak RSS, KiB.
+    pub max_rss_kib: u64,
+    /// Bytes of standard output.
+    pub out_bytes: u64,
+    /// Earliest start and latest end, Unix seconds.
+    pub span: (f64, f64),
+}
+
+/// The reader's side (the web server, the report).
+pub struct Reader(Connection);
+
+impl Reader {
+    /// Opens the store in `dir` for reading.
+    pub fn open(dir: &Path) -> rusqlite::Result<Reader> {
+        let c = Connection::open_with_flags(
+            path_in(dir),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        Ok(Reader(c))
+    }
+
+    /// Rows `offset..offset + limit` of `filter` sorted by `key`.
+    pub fn page(
+        &self,
+        filter: Filter,
+        key: SortKey,
+        descending: bool,
+        offset: u64,
+        limit: u64,
+    ) -> rusqlite::Result<Page> {
+        let cond = match filter {
+            Filter::All => "1",
+            Filter::Ok => "ok = 1",
+            Filter::Failed => "ok = 0",
+        };
+        let total: i64 = self.0.query_row(
+            &format!("SELECT COUNT(*) FROM jobs WHERE {cond}"),
+            [],
+            |r| r.get(0),
+        )?;
+        // Both pieces come from closed enums, never from the request.
+        let dir = if descending { "DESC" } else { "ASC" };
+        let sql = format!(
+            "SELECT seq, slot, ok, exit, runtime, rss_kib, command FROM jobs WHERE {cond}
+             ORDER BY {} {dir}, seq {dir} LIMIT ?1 OFFSET ?2",
+            key.column()
+        );
+        let mut st = self.0.prepare_cached(&sql)?;
+        let rows = st
+            .query_map(params![limit as i64, offset as i64], |r| {
+                Ok(Row {
+                    seq: r.get::<_, i64>(0)? as u64,
+                    slot: r.get::<_, i64>(1)? as u64,
+                    ok: r.get(2)?,
+                    exit: r.get(3)?,
+                    runtime: r.get(4)?,
+                    rss_kib: r.get::<_, i64>(5)? as u64,
+                    command: r.get(6)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(Page {
+            total: total as u64,
+            rows,
+        })
+    }
+
+    /// Job `seq`'s whole record.
+    pub fn job(&self, seq: u64) -> rusqlite::Result<Option<Record>> {
+        self.0
+            .query_row("SELECT * FROM jobs WHERE seq = ?1", [seq as i64], record_of)
+            .optional()
+    }
+
+    /// The records `sql` selects (a query over `jobs` of the report's).
+    pub fn records(&self, sql: &str, limit: u64) -> rusqlite::Result<Vec<Record>> {
+        let mut st = self.0.prepare(sql)?;
+        let rows = st.query_map([limit as i64], record_of)?;
+        rows.collect()
+    }
+
+    /// Totals over every stored job.
+    pub fn totals(&self) -> rusqlite::Result<Totals> {
+        self.0.query_row(
+            "SELECT COUNT(*), COALESCE(SUM(ok = 0), 0), COALESCE(SUM(cpu), 0),
+                    COALESCE(MAX(rss_kib), 0), COALESCE(SUM(out_bytes), 0),
+                    COALESCE(MIN(started), 0), COALESCE(MAX(started + runtime), 0)
+             FROM jobs",
+            [],
+            |r| {
+                Ok(Totals {
+                    jobs: r.get::<_, i64>(0)? as u64,
+                    failed: r.get::<_, i64>(1)? as u64,
+                    cpu: r.get(2)?,
+                    max_rss_kib: r.get::<_, i64>(3)? as u64,
+                    out_bytes: r.get::<_, i64>(4)? as u64,
+                    span: (r.get(5)?, r.get(6)?),
+                })
+            },
+        )
+    }
+
+    /// Each `(slot, started, runtime, ok)` of up to `limit` jobs, the
+    /// longest first (the report's timeline).
+    pub fn spans(&self, limit: u64) -> rusqlite::Result<Vec<(u64, f64, f64, bool)>> {
+        let mut st = self.0.prepare(
+            "SELECT slot, started, runtime, ok FROM jobs ORDER BY runtime DESC LIMIT ?1",
+        )?;
+        let rows = st.query_map([limit as i64], |r| {
+            Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?;
+        rows.collect()
+    }
+
+    /// How many jobs took `[lo + i·w, lo + (i+1)·w)` seconds, for `bins`
+    /// bins spanning the run times.
+    pub fn histogram(&self, bins: usize) -> rusqlite::Result<(f64, f64, Vec<u64>)> {
+        let (lo, hi): (f64, f64) = self.0.query_row(
+            "SELECT COALESCE(MIN(runtime), 0), COALESCE(MAX(runtime), 0) FROM jobs",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let w = ((hi - lo) / bins as f64).max(1e-9);
+        let mut counts = vec![0u64; bins];
+        let mut st = self.0.prepare(
+            "SELECT MIN(CAST((runtime - ?1) / ?2 AS INTEGER), ?3), COUNT(*) FROM jobs GROUP BY 1",
+        )?;
+        let rows = st.query_map(params![lo, w, bins as i64 - 1], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+        })?;
+        for row in rows {
+            let (bin, n) = row?;
+            counts[bin.clamp(0, bins as i64 - 1) as usize] += n as u64;
+        }
+        Ok((lo, w, counts))
+    }
+}
+
+fn record_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<Record> {
+    Ok(Record {
+        seq: r.get::<_, i64>(0)? as u64,
+        slot: r.get::<_, i64>(1)? as u64,
+        ok: r.get(2)?,
+        exit: r.get(3)?,
+        signal: r.get(4)?,
+        started: r.get(5)?,
+        runtime: r.get(6)?,
+        cpu: r.get(7)?,
+        rss_kib: r.get::<_, i64>(8)? as u64,
+        out_bytes: r.get::<_, i64>(9)? as u64,
+        attempt: r.get(10)?,
+        killed: r.get(11)?,
+        command: r.get(12)?,
+        args: r.get(13)?,
+        stdout: r.get(14)?,
+        stderr: r.get(15)?,
+    })
+}

@@ -1,0 +1,261 @@
+//! `--dashboard` and `--report` in a real browser: Debian's chromium,
+//! driven through chromedriver by fantoccini. The page loads and its counts
+//! rise while the run goes, a failed job's stderr shows when it is clicked,
+//! the job table pages through 200,000 jobs, and the report opens from a
+//! file and lists the failed jobs.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+
+/// A headless chromium under its own chromedriver, killed on drop.
+struct Browser {
+    driver: Child,
+    client: Option<Client>,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Browser {
+    fn start() -> Browser {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver (apt-get install chromium chromium-driver)");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({"args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                "--disable-dev-shm-usage", "--window-size=1400,1000"]}),
+        );
+        let client = rt.block_on(async {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            loop {
+                let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+                match ClientBuilder::new(connector)
+                    .capabilities(caps.clone())
+                    .connect(&format!("http://127.0.0.1:{port}"))
+                    .await
+                {
+                    Ok(c) => break c,
+                    Err(e) if Instant::now() > deadline => panic!("chromedriver: {e}"),
+                    Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+                }
+            }
+        });
+        Browser {
+            driver,
+            client: Some(client),
+            rt,
+        }
+    }
+
+    fn c(&self) -> &Client {
+        self.client.as_ref().unwrap()
+    }
+
+    fn goto(&self, url: &str) {
+        self.rt.block_on(self.c().goto(url)).unwrap();
+    }
+
+    /// The text of the element `css`, or "" while there is none.
+    fn text(&self, css: &str) -> String {
+        self.rt.block_on(async {
+            match self.c().find(Locator::Css(css)).await {
+                Ok(e) => e.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            }
+        })
+    }
+
+    /// Clicks `css`, again if the live page replaced it in between.
+    fn click(&self, css: &str) {
+        self.rt.block_on(async {
+            for _ in 0..20 {
+                let found = self.c().find(Locator::Css(css)).await;
+                match found {
+                    Ok(e) if e.click().await.is_ok() => return,
+                    _ => tokio::time::sleep(Duration::from_millis(100)).await,
+                }
+            }
+            panic!("could not click `{css}`");
+        });
+    }
+
+    /// Waits (up to a minute) until `check` holds for the text of `css`.
+    fn wait_for(&self, css: &str, what: &str, check: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let t = self.text(css);
+            if check(&t) {
+                return t;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "`{css}` never {what}: last `{t}`"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// With FANOUT_SCREENSHOTS=DIR, saves the page as DIR/NAME.png (how
+    /// docs/'s pictures are made).
+    fn screenshot(&self, name: &str) {
+        if let Some(dir) = std::env::var_os("FANOUT_SCREENSHOTS") {
+            let png = self.rt.block_on(self.c().screenshot()).unwrap();
+            std::fs::write(std::path::Path::new(&dir).join(format!("{name}.png")), png).unwrap();
+        }
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        if let Some(c) = self.client.take() {
+            let _ = self.rt.block_on(c.close());
+        }
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// A fanout run with a dashboard, killed on drop; its URL from stderr.
+struct Watched {
+    child: Child,
+    url: String,
+}
+
+impl Watched {
+    fn start(args: &[&str], stdin: Stdio) -> Watched {
+        let mut child = Command::new(common::bin())
+            .arg("--dashboard")
+            .args(args)
+            .stdin(stdin)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut err = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        err.read_line(&mut line).unwrap();
+        let url = line
+            .strip_prefix("fanout: dashboard at ")
+            .unwrap_or_else(|| panic!("no dashboard URL on stderr: `{line}`"))
+            .trim()
+            .to_owned();
+        // The rest of stderr (the failed job's) drains away.
+        std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+        Watched { child, url }
+    }
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn number(s: &str) -> u64 {
+    s.trim().parse().unwrap_or(0)
+}
+
+#[test]
+fn counts_rise_live_and_a_failed_jobs_stderr_shows_when_clicked() {
+    let script = "sleep 0.3; if [ {} = 3 ]; then echo 'disk on fire' >&2; exit 7; fi; \
+                  if [ {} = 40 ]; then sleep 60; fi";
+    let inputs: Vec<String> = (1..=40).map(|i| i.to_string()).collect();
+    let mut args = vec!["-j2", script, ":::"];
+    args.extend(inputs.iter().map(String::as_str));
+    let run = Watched::start(&args, Stdio::null());
+    let b = Browser::start();
+    b.goto(&run.url);
+    let first = number(&b.wait_for("#done", "counted a job", |t| number(t) > 0));
+    b.wait_for("#done", "rose", |t| number(t) > first);
+    assert_eq!(b.text("#state"), "running");
+    b.wait_for("#failed", "counted the failure", |t| number(t) == 1);
+    b.wait_for("#failures tbody", "listed the failure", |t| {
+        t.contains("disk on fire")
+    });
+    b.wait_for("#jobs tbody", "listed job 3", |t| t.contains("exit 7"));
+    b.screenshot("dashboard");
+    b.click("#jobs tbody tr[data-seq='3']");
+    b.wait_for("#d-stderr", "showed job 3's stderr", |t| {
+        t.contains("disk on fire")
+    });
+    assert_eq!(b.text("#d-seq"), "3");
+    b.screenshot("dashboard-job");
+}
+
+#[test]
+fn the_job_table_pages_through_a_200000_job_run() {
+    let mut run = Watched::start(&["--dry-run", "-j2", "true", "{}"], Stdio::piped());
+    let mut stdin = run.child.stdin.take().unwrap();
+    let lines: String = (1..=200_000).map(|i| format!("{i}\n")).collect();
+    stdin.write_all(lines.as_bytes()).unwrap();
+    // stdin stays open: the run (and its dashboard) goes on.
+    let b = Browser::start();
+    b.goto(&run.url);
+    b.wait_for("#done", "reached 200000", |t| number(t) == 200_000);
+    b.wait_for("#pageinfo", "showed the first page", |t| {
+        t == "1–50 of 200000"
+    });
+    b.click("#next");
+    b.wait_for("#pageinfo", "turned the page", |t| t == "51–100 of 200000");
+    b.wait_for(
+        "#jobs tbody tr:first-child td:first-child",
+        "started at 51",
+        |t| t == "51",
+    );
+    b.click("th[data-sort='seq']");
+    b.wait_for(
+        "#jobs tbody tr:first-child td:first-child",
+        "sorted down",
+        |t| t == "200000",
+    );
+    drop(stdin);
+}
+
+#[test]
+fn the_report_opens_offline_and_lists_the_failed_jobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("run.html");
+    common::fanout([
+        "--report",
+        report.to_str().unwrap(),
+        "-j2",
+        "if [ {} = 2 ]; then echo 'no such case' >&2; exit 4; fi",
+        ":::",
+        "1",
+        "2",
+        "3",
+    ])
+    .run()
+    .code(1);
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "the report fetches nothing"
+    );
+    let b = Browser::start();
+    b.goto(&format!("file://{}", report.display()));
+    assert_eq!(b.text("#total-jobs"), "3");
+    assert_eq!(b.text("#total-failed"), "1");
+    let failed = b.text("#failed");
+    assert!(failed.contains("no such case"), "{failed}");
+    assert!(failed.contains("= 2 ]"), "{failed}");
+    b.screenshot("report");
+}
