@@ -93,14 +93,21 @@ pub async fn cancel_async(broker_opts: &BrokerOptions, run: &str) -> Result<()> 
 }
 
 async fn ask(client: &async_nats::Client, n: &Names, op: CtlOp) -> Option<Vec<u8>> {
+    ask_within(client, n, op, Duration::from_secs(5)).await
+}
+
+/// Asks run `n`'s coordinator; `None` when none answers within `wait`.
+pub(crate) async fn ask_within(
+    client: &async_nats::Client,
+    n: &Names,
+    op: CtlOp,
+    wait: Duration,
+) -> Option<Vec<u8>> {
     let req = serde_json::to_vec(&CtlRequest { v: VERSION, op }).ok()?;
-    let r = tokio::time::timeout(
-        Duration::from_secs(5),
-        client.request(n.ctl.clone(), req.into()),
-    )
-    .await
-    .ok()?
-    .ok()?;
+    let r = tokio::time::timeout(wait, client.request(n.ctl.clone(), req.into()))
+        .await
+        .ok()?
+        .ok()?;
     Some(r.payload.to_vec())
 }
 

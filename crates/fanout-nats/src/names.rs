@@ -11,6 +11,8 @@ pub fn workers(epoch: crate::schema::Epoch) -> String {
 }
 /// Subject coordinators announce new runs on, so idle workers look now.
 pub const ANNOUNCE: &str = "fanout.announce";
+/// Subject workers send their heartbeats ([`crate::schema::WorkerBeat`]) on.
+pub const WORKERS: &str = "fanout.workers";
 /// Prefix and suffix of job stream names (`FANOUT_<run>_JOBS`).
 pub const JOBS_PREFIX: &str = "FANOUT_";
 /// See [`JOBS_PREFIX`].

@@ -412,6 +412,28 @@ pub enum RefusalKind {
     Untrusted,
 }
 
+/// A worker saying it is alive, every [`BEAT`] on
+/// [`crate::names::WORKERS`] (core NATS, not stored): what the dashboard
+/// shows of each worker.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WorkerBeat {
+    /// Protocol version.
+    pub v: u32,
+    /// The worker's id, as in its results.
+    pub worker: String,
+    /// Its host's name.
+    pub host: String,
+    /// Its job slots (`-j`).
+    pub slots: u32,
+    /// The run it serves now, if any.
+    pub run: Option<String>,
+    /// Its host's one-minute load average.
+    pub load: f64,
+}
+
+/// How often a worker sends a [`WorkerBeat`].
+pub const BEAT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Decodes a message, checking its version.
 pub fn decode<'a, T: Deserialize<'a> + Versioned>(payload: &'a [u8]) -> Result<T, String> {
     let t: T = serde_json::from_slice(payload).map_err(|e| format!("malformed message: {e}"))?;
@@ -433,6 +455,7 @@ macro_rules! versioned {
     ($($t:ty),*) => {$(impl Versioned for $t { fn version(&self) -> u32 { self.v } })*};
 }
 versioned!(
+    WorkerBeat,
     RunSpec,
     JobMsg,
     ResultBatch,

@@ -1,5 +1,6 @@
 //! The roles of `--broker` other than the coordinator's (which is a run
-//! like a local one, see `run.rs`): the worker, `--status` and `--cancel`.
+//! like a local one, see `run.rs`): the worker, `--status`, `--cancel`
+//! and the broker's dashboard.
 
 use anyhow::Result;
 use fanout_nats::schema::RunState;
@@ -51,6 +52,7 @@ pub fn serve(config: &Config) -> Result<Option<u8>> {
             }
             Ok(Some(0))
         }
+        Role::Watch => crate::dashboard::watch_broker(&config.watch, &d.broker).map(Some),
         Role::Cancel => {
             let run = d.run_id.as_deref().unwrap_or_default();
             fanout_nats::cancel(&d.broker, run)?;

@@ -41,7 +41,6 @@ pub fn run(mut config: Config) -> Result<RunSummary> {
             panes,
         )?);
     }
-    let from_stdin = reads_stdin(&config);
     if reads_terminal(&config) {
         let w = crate::name::warning();
         eprintln!("{w}Input is read from the terminal. You are either an expert");
@@ -52,6 +51,7 @@ pub fn run(mut config: Config) -> Result<RunSummary> {
     }
     let mut prior = read_prior(&config)?;
     let reader_error = crate::pipe::ReaderError::default();
+    let mut watch_total = None;
     let (jobs, plan) = if let Some(mode) = config.pipe.clone().filter(|m| m.tee) {
         // --tee: one job per argument, all at once, each fed all of stdin.
         let (header, records) = std::mem::take(&mut config.inputs).open()?;
@@ -74,8 +74,14 @@ pub fn run(mut config: Config) -> Result<RunSummary> {
         config.command.clear();
         (failed, config.plan(Vec::new())?)
     } else {
+        let again = config
+            .watch
+            .dashboard
+            .is_some()
+            .then(|| config.inputs.clone());
         let (header, records) = std::mem::take(&mut config.inputs).open()?;
         let plan = config.plan(header.clone())?;
+        watch_total = again.and_then(|i| count_jobs(i, &plan, &config));
         let batched = Batcher::new(records, plan.template.clone(), config.batch);
         config.results_names = header;
         (prior.skipping(Box::new(batched)), plan)
@@ -88,11 +94,7 @@ pub fn run(mut config: Config) -> Result<RunSummary> {
     let counted = matches!(config.progress, Some(ProgressKind::Bar | ProgressKind::Eta));
     // total_jobs() in a perl expression ({##}, {0#}) is the number of jobs:
     // GNU parallel reads them all first, and so does fanout.
-    // The dashboard's ETA needs the total, as --eta does, when the input
-    // is finite; a stream from stdin is shown as it comes.
-    let watched = config.watch.dashboard.is_some() && !from_stdin;
-    let count = (pct_halt || counted || watched || plan.template.needs_total())
-        && config.total_jobs.is_none();
+    let count = (pct_halt || counted || plan.template.needs_total()) && config.total_jobs.is_none();
     let (jobs, total) = fanout_core::plan::prepare(jobs, config.shuf, count);
     let total = total.or(config.total_jobs);
     if config.shellquote {
@@ -110,7 +112,7 @@ pub fn run(mut config: Config) -> Result<RunSummary> {
         .progress
         .map(|kind| Display::start(kind, counters.clone(), total, config.run.jobs));
     let watch = match config.watch.any() {
-        true => Some(Watch::start(&config.watch, total)?),
+        true => Some(Watch::start(&config.watch, total.or(watch_total))?),
         false => None,
     };
     let mut sink = observers(&config, &plan, counters, watch.as_ref())?;
@@ -261,17 +263,40 @@ fn results_layout(dir: &std::path::Path, config: &Config) -> Result<ResultsLayou
 /// True when the jobs come from stdin and stdin is a terminal: GNU
 /// parallel warns then, as the user has most likely forgotten `:::`.
 fn reads_terminal(config: &Config) -> bool {
-    reads_stdin(config) && rustix::termios::isatty(std::io::stdin())
-}
-
-/// True when an input source is stdin.
-fn reads_stdin(config: &Config) -> bool {
-    config.inputs.sources.is_empty()
+    let stdin_source = config.inputs.sources.is_empty()
         || config.inputs.sources.iter().any(|s| match &s.source {
             fanout_core::Source::Stdin => true,
             fanout_core::Source::File(p) => p.as_os_str() == "-",
             _ => false,
-        })
+        });
+    stdin_source && rustix::termios::isatty(std::io::stdin())
+}
+
+/// The number of jobs `inputs` make, for the dashboard's ETA, counted by
+/// reading them once more without keeping them (so memory stays flat);
+/// `None` when a source cannot be read twice (stdin, a pipe) or the run
+/// skips jobs the log lists (`--resume`).
+fn count_jobs(inputs: fanout_core::Inputs, plan: &Plan, config: &Config) -> Option<u64> {
+    let twice = !inputs.sources.is_empty()
+        && inputs.sources.iter().all(|s| match &s.source {
+            fanout_core::Source::Args(_) => true,
+            fanout_core::Source::File(p) => std::fs::metadata(p).is_ok_and(|m| m.is_file()),
+            fanout_core::Source::Stdin => false,
+        });
+    let resumed = config
+        .joblog
+        .as_ref()
+        .is_some_and(|l| l.resume != Resume::No);
+    if !twice || resumed {
+        return None;
+    }
+    let (_, records) = inputs.open().ok()?;
+    let mut n = 0;
+    for job in Batcher::new(records, plan.template.clone(), config.batch) {
+        job.ok()?;
+        n += 1;
+    }
+    Some(n)
 }
 
 /// `--shellquote`: each job's command line, quoted for the shell, on

@@ -83,6 +83,22 @@ impl Browser {
     }
 
     /// Clicks `css`, again if the live page replaced it in between.
+    fn accept_alert(&self) {
+        self.rt.block_on(async {
+            for _ in 0..50 {
+                if self.c().accept_alert().await.is_ok() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            panic!("no alert to accept");
+        });
+    }
+
+    fn exists(&self, css: &str) -> bool {
+        self.rt.block_on(self.c().find(Locator::Css(css))).is_ok()
+    }
+
     fn click(&self, css: &str) {
         self.rt.block_on(async {
             for _ in 0..20 {
@@ -141,7 +157,6 @@ struct Watched {
 impl Watched {
     fn start(args: &[&str], stdin: Stdio) -> Watched {
         let mut child = Command::new(common::bin())
-            .arg("--dashboard")
             .args(args)
             .stdin(stdin)
             .stdout(Stdio::null())
@@ -151,8 +166,10 @@ impl Watched {
         let mut err = BufReader::new(child.stderr.take().unwrap());
         let mut line = String::new();
         err.read_line(&mut line).unwrap();
+        // "fanout: dashboard at URL" or "fanout: dashboard of BROKER at URL".
         let url = line
-            .strip_prefix("fanout: dashboard at ")
+            .strip_prefix("fanout: dashboard ")
+            .and_then(|l| l.rsplit_once("at ").map(|(_, u)| u))
             .unwrap_or_else(|| panic!("no dashboard URL on stderr: `{line}`"))
             .trim()
             .to_owned();
@@ -178,7 +195,7 @@ fn counts_rise_live_and_a_failed_jobs_stderr_shows_when_clicked() {
     let script = "sleep 0.3; if [ {} = 3 ]; then echo 'disk on fire' >&2; exit 7; fi; \
                   if [ {} = 40 ]; then sleep 60; fi";
     let inputs: Vec<String> = (1..=40).map(|i| i.to_string()).collect();
-    let mut args = vec!["-j2", script, ":::"];
+    let mut args = vec!["--dashboard", "-j2", script, ":::"];
     args.extend(inputs.iter().map(String::as_str));
     let run = Watched::start(&args, Stdio::null());
     let b = Browser::start();
@@ -202,7 +219,10 @@ fn counts_rise_live_and_a_failed_jobs_stderr_shows_when_clicked() {
 
 #[test]
 fn the_job_table_pages_through_a_200000_job_run() {
-    let mut run = Watched::start(&["--dry-run", "-j2", "true", "{}"], Stdio::piped());
+    let mut run = Watched::start(
+        &["--dashboard", "--dry-run", "-j2", "true", "{}"],
+        Stdio::piped(),
+    );
     let mut stdin = run.child.stdin.take().unwrap();
     let lines: String = (1..=200_000).map(|i| format!("{i}\n")).collect();
     stdin.write_all(lines.as_bytes()).unwrap();
@@ -258,4 +278,120 @@ fn the_report_opens_offline_and_lists_the_failed_jobs() {
     assert!(failed.contains("no such case"), "{failed}");
     assert!(failed.contains("= 2 ]"), "{failed}");
     b.screenshot("report");
+}
+
+#[test]
+fn memory_stays_flat_from_20000_to_200000_watched_jobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let rss = |n: u64| {
+        let input = dir.path().join(format!("in-{n}"));
+        let lines: String = (1..=n).map(|i| format!("{i}\n")).collect();
+        std::fs::write(&input, lines).unwrap();
+        let mut c = Command::new(common::bin());
+        c.args(["--dashboard", "--dry-run", "-j2", "true", "{}", "::::"])
+            .arg(&input)
+            .stderr(Stdio::null());
+        let (status, _, lines, rss_kib) = common::run_measuring_rss(c);
+        assert!(status.success());
+        assert_eq!(lines, n);
+        rss_kib
+    };
+    let small = rss(20_000);
+    let big = rss(200_000);
+    // Ten times the jobs: the store is on disk, the live state bounded.
+    assert!(
+        big < small + small / 4,
+        "peak RSS {small} KiB at 20,000 jobs, {big} KiB at 200,000"
+    );
+}
+
+/// A run on the broker at `url` through a coordinator of its own: 40 jobs
+/// at -j2 of 0.2 s, job 3 fails with "boom" on stderr, job 40 runs for a
+/// minute (so the run is still going when the test looks).
+fn broker_run(url: &str, id: &str) -> Child {
+    let script = "sleep 0.2; if [ {} = 3 ]; then echo boom >&2; exit 2; fi; \
+                  if [ {} = 40 ]; then sleep 60; fi";
+    Command::new(common::bin())
+        .args(["--broker", url, "--run-id", id, "-j2"])
+        .args(common::nats::coordinator_keys())
+        .arg(script)
+        .arg(":::")
+        .args((1..=40).map(|i| i.to_string()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+fn host_name() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: a buffer of its stated length.
+    unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    let end = buf.iter().position(|&b| b == 0).unwrap();
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+#[test]
+fn a_brokers_dashboard_shows_runs_and_workers_and_keeps_a_dead_coordinators_history() {
+    let nats = common::nats::Nats::start(&[]);
+    let url = nats.url();
+    let _worker = common::nats::Worker::start(&url, &["-j2"]);
+    let mut coordinator = broker_run(&url, "watched");
+    let dash = Watched::start(&["--dashboard", "--broker", &url], Stdio::null());
+    let b = Browser::start();
+    b.goto(&dash.url);
+    b.wait_for("#runs tbody", "listed the run", |t| {
+        t.contains("watched") && t.contains("running")
+    });
+    let host = host_name();
+    b.wait_for("#workers tbody", "listed the worker", |t| {
+        t.contains(&host) && t.contains("s ago")
+    });
+    let first = number(&b.wait_for("#done", "counted a job", |t| number(t) > 0));
+    b.wait_for("#done", "rose", |t| number(t) > first);
+    assert!(
+        !b.exists("button.cancel"),
+        "no cancel button without --dashboard-control"
+    );
+    b.screenshot("dashboard-broker");
+    // The coordinator dies: the results stream is the run's history.
+    coordinator.kill().unwrap();
+    coordinator.wait().unwrap();
+    b.wait_for("#runs tbody", "saw the coordinator gone", |t| {
+        t.contains("no coordinator")
+    });
+    b.wait_for("#failed", "counted the failure", |t| number(t) == 1);
+    b.wait_for("#jobs tbody", "listed job 3", |t| !t.is_empty());
+    b.click("#filter option[value='failed']");
+    b.wait_for("#pageinfo", "filtered the failure", |t| t == "1–1 of 1");
+    b.click("#jobs tbody tr[data-seq='3']");
+    b.wait_for("#d-stderr", "showed job 3's stderr", |t| t.contains("boom"));
+}
+
+#[test]
+fn dashboard_control_cancels_a_run_from_the_page() {
+    let nats = common::nats::Nats::start(&[]);
+    let url = nats.url();
+    let _worker = common::nats::Worker::start(&url, &["-j2"]);
+    let mut coordinator = broker_run(&url, "doomed");
+    let dash = Watched::start(
+        &["--dashboard", "--dashboard-control", "--broker", &url],
+        Stdio::null(),
+    );
+    let b = Browser::start();
+    b.goto(&dash.url);
+    b.wait_for("#runs tbody", "listed the run", |t| {
+        t.contains("doomed") && t.contains("running")
+    });
+    b.click("button.cancel");
+    b.accept_alert();
+    // The coordinator stops as on SIGTERM.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while coordinator.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "the coordinator never stopped");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    b.wait_for("#runs tbody", "showed the run ended", |t| {
+        t.contains("ended")
+    });
 }

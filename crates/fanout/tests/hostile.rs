@@ -355,3 +355,126 @@ fn the_shipped_nats_config_keeps_workers_from_publishing_jobs() {
         assert!(!stored, "a worker user published a job");
     });
 }
+
+/// The first server-sent event of the dashboard at `url` for which
+/// `check` holds (20 s at most), as JSON.
+fn dashboard_event(url: &str, check: impl Fn(&Value) -> bool) -> Value {
+    use std::io::{BufRead, BufReader, Write};
+    let addr = url.trim_start_matches("http://").trim_end_matches('/');
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(s, "GET /events HTTP/1.1\r\nHost: {addr}\r\n\r\n").unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let mut last = Value::Null;
+    for line in BufReader::new(s).lines() {
+        let Ok(line) = line else { break };
+        if let Some(json) = line.strip_prefix("data: ") {
+            last = serde_json::from_str(json).unwrap();
+            if check(&last) {
+                return last;
+            }
+        }
+    }
+    panic!("no dashboard event matched; the last: {last}");
+}
+
+/// A GET on the dashboard: its status line.
+fn dashboard_get(url: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let addr = url.trim_start_matches("http://").trim_end_matches('/');
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out.lines().next().unwrap_or_default().to_owned()
+}
+
+#[test]
+fn a_brokers_dashboard_drops_garbage_results_and_heartbeats() {
+    let nats = Nats::start(&[]);
+    let url = nats.url();
+    let c = Client::new(&url);
+    let epoch = c.create_run("spied", spec("true"), &[]);
+    let result = |seq: u64, exit: i64, err: &str| {
+        json!({"seq": seq, "token": "t", "slot": 1, "attempt": 0, "exit": {"code": exit},
+               "start_ns": 0, "runtime_ns": 1, "cpu_ns": 0, "max_rss_kib": 0, "err": err})
+    };
+    let subject = "fanout.spied.r.res";
+    c.publish(subject, &json!("not a result batch"));
+    c.publish(
+        subject,
+        &json!({"v": 99, "epoch": epoch, "worker": "w", "results": []}),
+    );
+    c.publish(
+        subject,
+        &json!({"v": 2, "epoch": epoch + 1, "worker": "old", "results": [result(7, 0, "")]}),
+    );
+    let long_name = "w".repeat(5000);
+    let batch = json!({"v": 2, "epoch": epoch, "worker": long_name,
+                       "results": [result(1, 0, ""), result(2, 3, &"e".repeat(200_000))]});
+    c.publish(subject, &batch);
+    // The same job again (a redelivery): counted once.
+    c.publish(
+        subject,
+        &json!({"v": 2, "epoch": epoch, "worker": "w2", "results": [result(1, 0, "")]}),
+    );
+
+    let mut dash = std::process::Command::new(common::bin())
+        .args(["--dashboard", "--broker", &url])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = std::io::BufReader::new(dash.stderr.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut err, &mut line).unwrap();
+    let web = line.rsplit_once("at ").unwrap().1.trim().to_owned();
+
+    // Heartbeats: garbage, another version, an oversized one, then far
+    // more workers than the board keeps.
+    c.rt.block_on(async {
+        let nc = &c.nc;
+        nc.publish("fanout.workers", "garbage".into()).await.unwrap();
+        nc.publish("fanout.workers", r#"{"v":99,"worker":"x"}"#.into()).await.unwrap();
+        let big = json!({"v": 2, "worker": "big", "host": "h".repeat(10_000), "slots": 1, "run": null, "load": 0.0});
+        nc.publish("fanout.workers", serde_json::to_vec(&big).unwrap().into()).await.unwrap();
+        for i in 0..1500 {
+            let b = json!({"v": 2, "worker": format!("w{i}-{}", "n".repeat(300)), "host": "h",
+                           "slots": 2, "run": null, "load": 0.5});
+            nc.publish("fanout.workers", serde_json::to_vec(&b).unwrap().into()).await.unwrap();
+        }
+        nc.flush().await.unwrap();
+    });
+    let board = dashboard_event(&web, |e| {
+        e["runs"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|r| r["run"] == "spied" && r["done"] == 1))
+            && e["workers"].as_array().is_some_and(|w| w.len() >= 1000)
+    });
+    let run = board["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["run"] == "spied")
+        .unwrap();
+    assert_eq!(run["failed"], 1, "{run}");
+    let workers = board["workers"].as_array().unwrap();
+    assert_eq!(workers.len(), 1000, "the board keeps at most 1,000 workers");
+    for w in workers {
+        assert!(w["worker"].as_str().unwrap().chars().count() <= 120);
+        assert!(w["host"].as_str().unwrap().chars().count() <= 120);
+    }
+    assert!(
+        !workers.iter().any(|w| w["worker"] == "big"),
+        "a 10 KB heartbeat is dropped"
+    );
+    // Only runs on the board have stores; nothing else is opened.
+    assert!(dashboard_get(&web, "/api/jobs?run=..%2F..%2Fetc").contains("404"));
+    assert!(dashboard_get(&web, "/api/jobs?run=spied").contains("200"));
+    assert!(dashboard_get(&web, "/api/runs/spied/cancel").contains("405"));
+    unsafe { libc::kill(dash.id() as i32, libc::SIGTERM) };
+    assert!(dash.wait().unwrap().success());
+}

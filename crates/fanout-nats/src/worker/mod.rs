@@ -2,6 +2,7 @@
 //! free slots, runs them with the local engine and sends their results
 //! back. One run is served at a time, the oldest first.
 
+mod beat;
 mod bridge;
 mod gate;
 mod recent;
@@ -96,6 +97,13 @@ pub async fn work_async(opts: WorkerOptions) -> Result<()> {
     };
     opts.warn.warn(crate::Warning::Connected { broker: shown });
     let mut announce = conn.client.subscribe(ANNOUNCE).await.map_err(broker)?;
+    let serving = beat::Serving::default();
+    let _beat = beat::Beat::start(
+        conn.client.clone(),
+        opts.id.clone(),
+        opts.jobs,
+        serving.clone(),
+    );
     // SIGINT, SIGTERM and SIGHUP end a worker.
     let mut stop = Signals::new(true)?;
     let mut refused = HashSet::new();
@@ -106,7 +114,10 @@ pub async fn work_async(opts: WorkerOptions) -> Result<()> {
             if !has_jobs(&conn.js, &n).await {
                 continue;
             }
-            let outcome = serve::serve(&conn, &n, &opts, &mut stop, &mut refused).await?;
+            *serving.lock().unwrap_or_else(|e| e.into_inner()) = Some(run.clone());
+            let outcome = serve::serve(&conn, &n, &opts, &mut stop, &mut refused).await;
+            *serving.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            let outcome = outcome?;
             served |= outcome != Served::Refused;
             let served = outcome;
             // Acks and NAKs are sent without waiting for an answer:

@@ -484,6 +484,11 @@ pub struct Cli {
           help_heading = "Results")]
     pub dashboard: Option<String>,
 
+    /// With --dashboard --broker URL (watching a broker): the page may
+    /// cancel runs (without it, nothing the dashboard does changes a run).
+    #[arg(long = "dashboard-control", help_heading = "Results")]
+    pub dashboard_control: bool,
+
     /// At the end of the run, write FILE: one self-contained HTML report
     /// (timeline, run-time histogram, slowest and failed jobs, totals).
     #[arg(long = "report", value_name = "FILE", help_heading = "Results")]

@@ -21,6 +21,9 @@ pub enum Role {
     Status,
     /// Cancel a run.
     Cancel,
+    /// Serve the dashboard of every run and worker on the broker
+    /// (`--dashboard` with `--broker` and no command or input).
+    Watch,
 }
 
 /// The distributed settings.
@@ -53,7 +56,7 @@ pub struct Distributed {
 }
 
 /// The distributed settings, or `None` for a local run.
-pub fn distributed(cli: &Cli) -> Result<Option<Distributed>> {
+pub fn distributed(cli: &Cli, has_sources: bool) -> Result<Option<Distributed>> {
     let role = match (cli.worker, cli.status, cli.cancel) {
         (false, false, false) => Role::Coordinator,
         (true, false, false) => Role::Worker,
@@ -61,6 +64,19 @@ pub fn distributed(cli: &Cli) -> Result<Option<Distributed>> {
         (false, false, true) => Role::Cancel,
         _ => bail!("--worker, --status and --cancel exclude each other"),
     };
+    // `fanout --dashboard --broker URL` alone watches the broker.
+    let watching = role == Role::Coordinator
+        && cli.dashboard.is_some()
+        && cli.command.is_empty()
+        && cli.arg_file.is_empty()
+        && !has_sources;
+    let role = match (watching, cli.broker.is_some()) {
+        (true, true) => Role::Watch,
+        _ => role,
+    };
+    if cli.dashboard_control && role != Role::Watch {
+        bail!("--dashboard-control works with --dashboard --broker URL and no command (watching a broker)");
+    }
     let Some(url) = cli.broker.clone() else {
         if role != Role::Coordinator {
             bail!("--worker, --status and --cancel need --broker URL");
@@ -81,7 +97,9 @@ pub fn distributed(cli: &Cli) -> Result<Option<Distributed>> {
         }
         return Ok(None);
     };
-    if role != Role::Coordinator && (!cli.command.is_empty() || !cli.arg_file.is_empty()) {
+    if !matches!(role, Role::Coordinator | Role::Watch)
+        && (!cli.command.is_empty() || !cli.arg_file.is_empty())
+    {
         bail!("--worker, --status and --cancel take no command or input");
     }
     if role == Role::Cancel && cli.run_id.is_none() {

@@ -117,7 +117,7 @@ impl Config {
     /// [`Config::apply_to_process`].
     pub fn new(cli: Cli, sources: Vec<SourceSpec>, env: &Environment) -> Result<Self> {
         let mut warnings = Vec::new();
-        let distributed = super::broker::distributed(&cli)?;
+        let distributed = super::broker::distributed(&cli, !sources.is_empty())?;
         let (run, files_needed) = run_config(&cli, env)?;
         let joblog = joblog_options(&cli)?;
         super::pipe::check_group_by(&cli)?;
@@ -344,6 +344,7 @@ fn watch_options(cli: &Cli) -> Result<crate::dashboard::WatchOptions> {
     Ok(crate::dashboard::WatchOptions {
         dashboard,
         report: cli.report.clone(),
+        control: cli.dashboard_control,
         command,
     })
 }

@@ -11,7 +11,7 @@ use std::time::{Instant, UNIX_EPOCH};
 use fanout_core::{Event, ExitKind, JobResult, Observer};
 use serde::Serialize;
 
-use super::store::{Record, OUTPUT_CAP};
+use super::store::{Record, Stored, OUTPUT_CAP};
 
 /// Seconds of throughput kept for the chart.
 const HISTORY_SECS: usize = 600;
@@ -35,6 +35,11 @@ pub struct Live {
     pub done: u64,
     /// Finished otherwise.
     pub failed: u64,
+    /// A broker run: jobs published and not answered yet (queued or
+    /// running on workers; the broker does not tell which).
+    pub in_flight: Option<u64>,
+    /// A broker run: what its coordinator says, or that none answers.
+    pub state: Option<String>,
     /// Ran again after a failure.
     pub retried: u64,
     /// Seconds since the run started.
@@ -98,6 +103,8 @@ impl Live {
             running: 0,
             done: 0,
             failed: 0,
+            in_flight: None,
+            state: None,
             retried: 0,
             elapsed: 0.0,
             rate: 0.0,
@@ -137,16 +144,11 @@ impl Live {
     }
 
     fn finished_one(&mut self, r: &JobResult) {
-        self.tick();
         self.running = self.running.saturating_sub(1);
         if self.slots.get(&r.slot.0).is_some_and(|s| s.seq == r.seq.0) {
             self.slots.remove(&r.slot.0);
         }
-        *self.throughput.back_mut().expect("never empty") += 1;
-        if r.exit.success() {
-            self.done += 1;
-        } else {
-            self.failed += 1;
+        let failure = (!r.exit.success()).then(|| {
             let mut stderr = Vec::new();
             let _ = r.stderr.for_each_chunk(|c| {
                 stderr.extend_from_slice(c);
@@ -154,14 +156,44 @@ impl Live {
                 stderr.drain(..cut);
                 Ok(())
             });
-            self.failures.push_back(Failure {
+            Failure {
                 seq: r.seq.0,
                 command: cut(&r.command),
                 exit: r.exit.code(),
                 stderr_tail: String::from_utf8_lossy(&stderr).into_owned(),
-            });
-            if self.failures.len() > FAILURES {
-                self.failures.pop_front();
+            }
+        });
+        self.count(failure);
+    }
+
+    /// A job of a broker run finished (its first result in the store).
+    pub fn finished_record(&mut self, r: &Record) {
+        let failure = (!r.ok).then(|| {
+            let at = r.stderr.len().saturating_sub(TAIL);
+            let at = (at..=r.stderr.len()).find(|&i| r.stderr.is_char_boundary(i));
+            Failure {
+                seq: r.seq,
+                command: cut(r.command.as_bytes()),
+                exit: r.exit,
+                stderr_tail: r.stderr[at.unwrap_or(0)..].to_owned(),
+            }
+        });
+        self.count(failure);
+        self.version += 1;
+    }
+
+    /// Counts a finished job, failed with `failure` or not.
+    fn count(&mut self, failure: Option<Failure>) {
+        self.tick();
+        *self.throughput.back_mut().expect("never empty") += 1;
+        match failure {
+            None => self.done += 1,
+            Some(f) => {
+                self.failed += 1;
+                self.failures.push_back(f);
+                if self.failures.len() > FAILURES {
+                    self.failures.pop_front();
+                }
             }
         }
     }
@@ -170,14 +202,17 @@ impl Live {
 /// Keeps [`Live`] and sends each finished job to the store.
 pub struct Watcher {
     live: Arc<Mutex<Live>>,
-    records: Option<flume::Sender<Record>>,
+    run: Arc<str>,
+    records: Option<flume::Sender<Stored>>,
 }
 
 impl Watcher {
-    /// A watcher of `live` that stores records through `records`.
-    pub fn new(live: Arc<Mutex<Live>>, records: flume::Sender<Record>) -> Watcher {
+    /// A watcher of `live` that stores run `run`'s records through
+    /// `records`.
+    pub fn new(live: Arc<Mutex<Live>>, run: Arc<str>, records: flume::Sender<Stored>) -> Watcher {
         Watcher {
             live,
+            run,
             records: Some(records),
         }
     }
@@ -213,7 +248,7 @@ impl Observer for Watcher {
                 // Bounded: a store that falls behind holds the run back
                 // rather than fill memory.
                 if let Some(tx) = &self.records {
-                    let _ = tx.send(record);
+                    let _ = tx.send((self.run.clone(), record));
                 }
             }
             Event::Retried(r) => {
@@ -262,6 +297,7 @@ fn record(r: &JobResult) -> Record {
     Record {
         seq: r.seq.0,
         slot: r.slot.0 as u64,
+        worker: String::new(),
         ok: r.exit.success(),
         exit,
         signal,
@@ -295,7 +331,7 @@ fn head(c: &fanout_core::output::Captured) -> String {
 }
 
 /// A command line for a panel: lossy UTF-8, cut to `COMMAND_CHARS`.
-fn cut(command: &[u8]) -> String {
+pub fn cut(command: &[u8]) -> String {
     let s = String::from_utf8_lossy(command);
     match s.char_indices().nth(COMMAND_CHARS) {
         Some((at, _)) => format!("{}…", &s[..at]),

@@ -1,8 +1,10 @@
 //! `--dashboard` and `--report`: a run watched in a browser while it goes,
-//! and told in one HTML file when it ends. Both read the same two things:
-//! the live state (counts, slots, failures — bounded) that an observer
-//! keeps, and a job store (SQLite, in a temp dir removed with the run)
-//! that a thread of its own fills in batches.
+//! and told in one HTML file when it ends; and `--dashboard --broker URL`,
+//! every run and worker of a broker watched. All of them read two things:
+//! live state that is bounded whatever the number of jobs (counts, slots,
+//! failures; kept by an observer of the run's events, or by the broker's
+//! watcher), and a job store (SQLite files in a temp dir removed at the
+//! end) that a thread of its own fills in batches.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -11,18 +13,16 @@ use std::thread::JoinHandle;
 
 use anyhow::{Context, Result};
 
+mod board;
 mod live;
 mod report;
 mod server;
 pub mod store;
 
+use board::Board;
 use live::{Live, Watcher};
-use store::{Record, Writer};
-
-/// Records waiting for the store: enough for a burst, bounded.
-const QUEUE: usize = 8192;
-/// Records the store takes in one transaction at most.
-const BATCH: usize = 4096;
+use server::{Server, View, LOCAL};
+use store::Stored;
 
 /// What to watch a run with.
 #[derive(Debug, Clone, Default)]
@@ -31,6 +31,8 @@ pub struct WatchOptions {
     pub dashboard: Option<SocketAddr>,
     /// `--report`: the file to write at the end.
     pub report: Option<PathBuf>,
+    /// `--dashboard-control`: a broker's dashboard may cancel runs.
+    pub control: bool,
     /// The command and options of the run, for the page and the report.
     pub command: String,
 }
@@ -42,40 +44,58 @@ impl WatchOptions {
     }
 }
 
+/// The store's thread, with the way to it.
+struct StoreThread {
+    records: Option<flume::Sender<Stored>>,
+    thread: Option<JoinHandle<rusqlite::Result<()>>>,
+}
+
+impl StoreThread {
+    fn start(dir: &tempfile::TempDir, on_new: store::OnNew) -> Result<StoreThread> {
+        let (tx, thread) = store::spawn_writer(dir.path().to_owned(), on_new)
+            .context("cannot start the job store")?;
+        Ok(StoreThread {
+            records: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// Waits for the last records to be stored.
+    fn finish(&mut self) -> Result<()> {
+        self.records = None;
+        match self.thread.take().map(JoinHandle::join) {
+            Some(Ok(r)) => r.context("cannot write the job store"),
+            Some(Err(_)) => anyhow::bail!("the job store's thread panicked"),
+            None => Ok(()),
+        }
+    }
+}
+
+fn temp_dir() -> Result<tempfile::TempDir> {
+    tempfile::Builder::new()
+        .prefix("fanout-watch-")
+        .tempdir()
+        .context("cannot make the dashboard's temp dir")
+}
+
 /// A watched run: the store, its writer thread and the web server.
 pub struct Watch {
     dir: tempfile::TempDir,
     live: Arc<Mutex<Live>>,
-    records: Option<flume::Sender<Record>>,
-    writer: Option<JoinHandle<rusqlite::Result<()>>>,
-    server: Option<server::Server>,
+    store: StoreThread,
+    server: Option<Server>,
     report: Option<PathBuf>,
 }
 
 impl Watch {
     /// Makes the store and starts the server (its URL printed on stderr).
     pub fn start(opts: &WatchOptions, total: Option<u64>) -> Result<Watch> {
-        let dir = tempfile::Builder::new()
-            .prefix("fanout-watch-")
-            .tempdir()
-            .context("cannot make the dashboard's temp dir")?;
-        let mut writer = Writer::create(dir.path()).context("cannot make the job store")?;
-        let (tx, rx) = flume::bounded::<Record>(QUEUE);
-        let writer = std::thread::Builder::new()
-            .name("fanout-store".into())
-            .spawn(move || {
-                while let Ok(first) = rx.recv() {
-                    let mut batch = vec![first];
-                    batch.extend(rx.try_iter().take(BATCH - 1));
-                    writer.insert(&batch)?;
-                }
-                Ok(())
-            })
-            .context("cannot start the job store")?;
+        let dir = temp_dir()?;
+        let store = StoreThread::start(&dir, Box::new(|_, _| {}))?;
         let live = Arc::new(Mutex::new(Live::new(total, opts.command.clone())));
         let server = match opts.dashboard {
             Some(addr) => {
-                let s = server::Server::start(addr, live.clone(), dir.path().to_owned())?;
+                let s = Server::start(addr, View::Local(live.clone()), dir.path().to_owned())?;
                 eprintln!("fanout: dashboard at {}", s.url());
                 Some(s)
             }
@@ -84,8 +104,7 @@ impl Watch {
         Ok(Watch {
             dir,
             live,
-            records: Some(tx),
-            writer: Some(writer),
+            store,
             server,
             report: opts.report.clone(),
         })
@@ -93,20 +112,14 @@ impl Watch {
 
     /// The observer the run's sink stack gets (events as they happen).
     pub fn observer(&self) -> Box<dyn fanout_core::Observer> {
-        let tx = self.records.clone().expect("before finish");
-        Box::new(Watcher::new(self.live.clone(), tx))
+        let tx = self.store.records.clone().expect("before finish");
+        Box::new(Watcher::new(self.live.clone(), LOCAL.into(), tx))
     }
 
     /// After the run: stores the last records, writes the report, stops
     /// the server and removes the store.
     pub fn finish(mut self) -> Result<()> {
-        self.records = None;
-        if let Some(w) = self.writer.take() {
-            match w.join() {
-                Ok(r) => r.context("cannot write the job store")?,
-                Err(_) => anyhow::bail!("the job store's thread panicked"),
-            }
-        }
+        self.store.finish()?;
         {
             let mut l = self.live.lock().unwrap_or_else(|e| e.into_inner());
             l.finished = true;
@@ -120,5 +133,77 @@ impl Watch {
             s.stop();
         }
         Ok(())
+    }
+}
+
+/// `fanout --dashboard --broker URL`: serves the dashboard of every run
+/// and worker on the broker until SIGINT or SIGTERM.
+pub fn watch_broker(opts: &WatchOptions, broker: &fanout_nats::BrokerOptions) -> Result<u8> {
+    let addr = opts.dashboard.context("--dashboard is needed")?;
+    let dir = temp_dir()?;
+    let board = Arc::new(Mutex::new(Board::new(opts.control)));
+    let counted = board.clone();
+    let mut store = StoreThread::start(
+        &dir,
+        Box::new(move |run, r| {
+            counted
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .finished(run, r)
+        }),
+    )?;
+    let control = opts.control.then(|| Arc::new(broker.clone()));
+    let server = Server::start(
+        addr,
+        View::Broker(board.clone(), control),
+        dir.path().to_owned(),
+    )?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let records = store.records.clone().expect("started");
+    let watched: Result<()> = rt.block_on(async {
+        let (tx, rx) = tokio::sync::mpsc::channel(1024);
+        let feed = tokio::spawn(board::feed(board, rx, records));
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let observe = fanout_nats::observe(broker, tx);
+        tokio::pin!(observe);
+        // Connected (or not) before the URL is shown.
+        let first = tokio::select! {
+            r = &mut observe => Some(r),
+            () = tokio::time::sleep(std::time::Duration::from_millis(500)) => None,
+        };
+        if let Some(r) = first {
+            r?;
+            anyhow::bail!("the broker's watcher ended");
+        }
+        eprintln!(
+            "fanout: dashboard of {} at {}",
+            shown(&broker.url),
+            server.url()
+        );
+        tokio::select! {
+            r = &mut observe => r?,
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        feed.abort();
+        Ok(())
+    });
+    server.stop();
+    // The feed's tasks (and their senders to the store) go with it.
+    drop(rt);
+    store.records = None;
+    let _ = store.finish();
+    watched?;
+    Ok(0)
+}
+
+/// A broker URL without the user and password it may carry (it goes to a
+/// screen).
+fn shown(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => format!("{scheme}://{}", rest.rsplit('@').next().unwrap_or(rest)),
+        None => url.rsplit('@').next().unwrap_or_default().to_owned(),
     }
 }

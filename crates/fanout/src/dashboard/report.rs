@@ -41,7 +41,7 @@ pub fn write(path: &Path, store_dir: &Path, live: &Live) -> Result<()> {
 }
 
 fn render(store_dir: &Path, live: &Live) -> rusqlite::Result<String> {
-    let r = Reader::open(store_dir)?;
+    let r = Reader::open(store_dir, super::server::LOCAL)?;
     let t = r.totals()?;
     let mut h = String::with_capacity(64 * 1024);
     let wall = (t.span.1 - t.span.0).max(0.0);

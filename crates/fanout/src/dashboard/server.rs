@@ -1,9 +1,11 @@
 //! The dashboard's web server (axum, on a thread and runtime of its own so
 //! that nothing it does runs on the engine's thread): the page and its
 //! script, a server-sent event stream of the live state (sent when it
-//! changed, at most four times a second), and the job table and job
-//! records from the store. Bound to localhost unless told otherwise; any
-//! other address needs the token printed in the URL.
+//! changed, at most four times a second), the job table and job records
+//! from the store, and — for a broker's dashboard with
+//! `--dashboard-control` only — cancelling a run. Bound to localhost
+//! unless told otherwise; any other address needs the token printed in
+//! the URL.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -16,10 +18,11 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
+use super::board::Board;
 use super::live::Live;
 use super::store::{Filter, Reader, SortKey};
 
@@ -31,9 +34,22 @@ const TICK: Duration = Duration::from_millis(250);
 /// The most rows one page of the table has.
 const MAX_ROWS: u64 = 500;
 
+/// What the page shows.
+#[derive(Clone)]
+pub enum View {
+    /// This process's run (its store is called `local`).
+    Local(Arc<Mutex<Live>>),
+    /// Every run on a broker; with the broker's options when the page may
+    /// cancel runs.
+    Broker(Arc<Mutex<Board>>, Option<Arc<fanout_nats::BrokerOptions>>),
+}
+
+/// The name of a local run's store.
+pub const LOCAL: &str = "local";
+
 #[derive(Clone)]
 struct App {
-    live: Arc<Mutex<Live>>,
+    view: View,
     store: PathBuf,
     token: Option<Arc<str>>,
 }
@@ -48,7 +64,7 @@ pub struct Server {
 impl Server {
     /// Binds `addr` (an error here, before the run starts, if it cannot)
     /// and serves on a thread of its own.
-    pub fn start(addr: SocketAddr, live: Arc<Mutex<Live>>, store: PathBuf) -> Result<Server> {
+    pub fn start(addr: SocketAddr, view: View, store: PathBuf) -> Result<Server> {
         let listener = std::net::TcpListener::bind(addr)
             .with_context(|| format!("cannot listen on {addr} for the dashboard"))?;
         listener.set_nonblocking(true)?;
@@ -59,7 +75,7 @@ impl Server {
             None => format!("http://{bound}/"),
         };
         let app = App {
-            live,
+            view,
             store,
             token: token.map(Arc::from),
         };
@@ -135,6 +151,7 @@ fn router(app: App) -> Router {
         .route("/events", get(events))
         .route("/api/jobs", get(jobs))
         .route("/api/jobs/{seq}", get(job))
+        .route("/api/runs/{run}/cancel", post(cancel))
         .layer(axum::middleware::from_fn_with_state(app.clone(), guard))
         .with_state(app)
 }
@@ -161,33 +178,77 @@ async fn guard(
     }
 }
 
+#[derive(Deserialize)]
+struct RunQuery {
+    run: Option<String>,
+}
+
 /// The live state as a stream: an event each tick while the run goes,
-/// then one when it has ended (and keep-alives).
-async fn events(State(app): State<App>) -> impl IntoResponse {
-    let stream =
-        futures_util::stream::unfold((app, u64::MAX, true), |(app, seen, first)| async move {
-            if !first {
-                tokio::time::sleep(TICK).await;
+/// then one when it has ended (and keep-alives). A broker's board goes
+/// every tick.
+async fn events(State(app): State<App>, Query(q): Query<RunQuery>) -> impl IntoResponse {
+    let state = (app, q.run, u64::MAX, true);
+    let stream = futures_util::stream::unfold(state, |(app, run, seen, first)| async move {
+        if !first {
+            tokio::time::sleep(TICK).await;
+        }
+        loop {
+            if let Some((version, json)) = snapshot(&app.view, run.as_deref(), seen) {
+                let event = Ok::<_, std::convert::Infallible>(Event::default().data(json));
+                return Some((event, (app, run, version, false)));
             }
-            loop {
-                let snapshot = {
-                    let mut l = app.live.lock().unwrap_or_else(|e| e.into_inner());
-                    l.tick();
-                    (l.version != seen || !l.finished)
-                        .then(|| (l.version, serde_json::to_string(&*l)))
-                };
-                if let Some((version, Ok(json))) = snapshot {
-                    let event = Ok::<_, std::convert::Infallible>(Event::default().data(json));
-                    return Some((event, (app, version, false)));
-                }
-                tokio::time::sleep(TICK).await;
-            }
-        });
+            tokio::time::sleep(TICK).await;
+        }
+    });
     Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+/// The page's state as JSON, with the version it shows; `None` when a
+/// finished local run has not changed since `seen`.
+fn snapshot(view: &View, run: Option<&str>, seen: u64) -> Option<(u64, String)> {
+    match view {
+        View::Local(live) => {
+            let mut l = live.lock().unwrap_or_else(|e| e.into_inner());
+            l.tick();
+            if l.version == seen && l.finished {
+                return None;
+            }
+            let json = serde_json::json!({"mode": "local", "selected": LOCAL, "run": &*l});
+            Some((l.version, json.to_string()))
+        }
+        View::Broker(board, _) => {
+            let json = board
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .snapshot(run);
+            Some((seen.wrapping_add(1), json.to_string()))
+        }
+    }
+}
+
+/// Cancels a broker's run, when the dashboard was started with
+/// `--dashboard-control`.
+async fn cancel(State(app): State<App>, Path(run): Path<String>) -> Response {
+    let View::Broker(board, Some(opts)) = &app.view else {
+        let why = "fanout: start the dashboard with --dashboard-control to cancel runs\n";
+        return (StatusCode::FORBIDDEN, why).into_response();
+    };
+    if !board
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .has_run(&run)
+    {
+        return (StatusCode::NOT_FOUND, "no such run\n").into_response();
+    }
+    match fanout_nats::cancel_async(opts, &run).await {
+        Ok(()) => (StatusCode::OK, format!("{run} cancelled\n")).into_response(),
+        Err(e) => (StatusCode::BAD_GATEWAY, format!("fanout: {e}\n")).into_response(),
+    }
 }
 
 #[derive(Deserialize)]
 struct PageQuery {
+    run: Option<String>,
     #[serde(default)]
     filter: Filter,
     #[serde(default)]
@@ -202,7 +263,8 @@ struct PageQuery {
 /// One page of the job table.
 async fn jobs(State(app): State<App>, Query(q): Query<PageQuery>) -> Response {
     let limit = q.limit.unwrap_or(50).clamp(1, MAX_ROWS);
-    match from_store(app, move |r| {
+    let run = q.run.clone();
+    match from_store(app, run, move |r| {
         r.page(q.filter, q.sort, q.desc, q.offset, limit)
     })
     .await
@@ -213,21 +275,40 @@ async fn jobs(State(app): State<App>, Query(q): Query<PageQuery>) -> Response {
 }
 
 /// One job's whole record.
-async fn job(State(app): State<App>, Path(seq): Path<u64>) -> Response {
-    match from_store(app, move |r| r.job(seq)).await {
+async fn job(State(app): State<App>, Path(seq): Path<u64>, Query(q): Query<RunQuery>) -> Response {
+    match from_store(app, q.run, move |r| r.job(seq)).await {
         Ok(Some(record)) => Json(record).into_response(),
         Ok(None) => (StatusCode::NOT_FOUND, "no such job, or not finished yet\n").into_response(),
         Err(e) => e,
     }
 }
 
-/// Runs a store query off the runtime's thread.
+/// Runs a query on run `run`'s store (a run the page shows, never a name
+/// from the request alone) off the runtime's thread.
 async fn from_store<T: Send + 'static>(
     app: App,
+    run: Option<String>,
     query: impl FnOnce(&Reader) -> rusqlite::Result<T> + Send + 'static,
 ) -> Result<T, Response> {
+    let name = match (&app.view, run) {
+        (View::Local(_), _) => LOCAL.to_owned(),
+        (View::Broker(board, _), Some(r))
+            if board.lock().unwrap_or_else(|e| e.into_inner()).has_run(&r) =>
+        {
+            r
+        }
+        (View::Broker(..), _) => {
+            return Err((StatusCode::NOT_FOUND, "no such run\n").into_response());
+        }
+    };
+    let store = app.store.clone();
+    if !super::store::path_in(&store, &name).exists() {
+        // No job of the run has finished yet.
+        return Err((StatusCode::NOT_FOUND, "no finished jobs yet\n").into_response());
+    }
     let answer =
-        tokio::task::spawn_blocking(move || Reader::open(&app.store).and_then(|r| query(&r))).await;
+        tokio::task::spawn_blocking(move || Reader::open(&store, &name).and_then(|r| query(&r)))
+            .await;
     match answer {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => {

@@ -1,8 +1,9 @@
 //! The dashboard's job store: every finished job's record in an SQLite
-//! file in the run's temp directory, so that the job table pages, sorts
-//! and filters a million jobs on demand while fanout holds none of them
-//! in memory. Written by one thread in batches; read by the web server
-//! through a connection of its own.
+//! file per run in the dashboard's temp directory, so that the job table
+//! pages, sorts and filters a million jobs on demand while fanout holds
+//! none of them in memory. Written by one thread in batches (the first
+//! record of a job is kept, as a coordinator keeps the first result);
+//! read by the web server through connections of its own.
 
 use std::path::Path;
 
@@ -16,6 +17,8 @@ pub struct Record {
     pub seq: u64,
     /// The slot (or worker slot) it ran in.
     pub slot: u64,
+    /// The worker that ran it (empty for a local run).
+    pub worker: String,
     /// True when it exited 0.
     pub ok: bool,
     /// Its exit status (a signal as 128 + N).
@@ -49,23 +52,25 @@ pub struct Record {
 /// How much of each output stream a record keeps.
 pub const OUTPUT_CAP: usize = 64 * 1024;
 
-/// The file the store lives in, in `dir`.
-pub fn path_in(dir: &Path) -> std::path::PathBuf {
-    dir.join("jobs.sqlite")
+/// The file run `run`'s store lives in, in `dir` (run ids are checked
+/// to be plain names before they get here).
+pub fn path_in(dir: &Path, run: &str) -> std::path::PathBuf {
+    dir.join(format!("jobs-{run}.sqlite"))
 }
 
 /// The writer's side.
 pub struct Writer(Connection);
 
 impl Writer {
-    /// Creates the store in `dir`.
-    pub fn create(dir: &Path) -> rusqlite::Result<Writer> {
-        let c = Connection::open(path_in(dir))?;
+    /// Creates run `run`'s store in `dir`.
+    pub fn create(dir: &Path, run: &str) -> rusqlite::Result<Writer> {
+        let c = Connection::open(path_in(dir, run))?;
         // A scratch file removed with the run: no journal, no fsync.
         c.execute_batch(
             "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;
              CREATE TABLE jobs (
-               seq INTEGER PRIMARY KEY, slot INTEGER NOT NULL, ok INTEGER NOT NULL,
+               seq INTEGER PRIMARY KEY, slot INTEGER NOT NULL, worker TEXT NOT NULL,
+               ok INTEGER NOT NULL,
                exit INTEGER NOT NULL, signal INTEGER, started REAL NOT NULL,
                runtime REAL NOT NULL, cpu REAL NOT NULL, rss_kib INTEGER NOT NULL,
                out_bytes INTEGER NOT NULL, attempt INTEGER NOT NULL, killed TEXT,
@@ -77,19 +82,22 @@ impl Writer {
         Ok(Writer(c))
     }
 
-    /// Stores `records` in one transaction (a job run again replaces its
-    /// earlier record).
-    pub fn insert(&mut self, records: &[Record]) -> rusqlite::Result<()> {
+    /// Stores `records` in one transaction; true for each that was new
+    /// (a job's first record is kept, a later one for the same job is
+    /// not).
+    pub fn insert(&mut self, records: &[Record]) -> rusqlite::Result<Vec<bool>> {
         let tx = self.0.transaction()?;
+        let mut new = Vec::with_capacity(records.len());
         {
             let mut st = tx.prepare_cached(
-                "INSERT OR REPLACE INTO jobs VALUES
-                 (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                "INSERT OR IGNORE INTO jobs VALUES
+                 (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
             )?;
             for r in records {
-                st.execute(params![
+                let changed = st.execute(params![
                     r.seq as i64,
                     r.slot as i64,
+                    r.worker,
                     r.ok,
                     r.exit,
                     r.signal,
@@ -105,10 +113,65 @@ impl Writer {
                     r.stdout,
                     r.stderr
                 ])?;
+                new.push(changed == 1);
             }
         }
-        tx.commit()
+        tx.commit()?;
+        Ok(new)
     }
+}
+
+/// A record on its way to run `run`'s store.
+pub type Stored = (std::sync::Arc<str>, Record);
+
+/// What the store thread calls for each record that was new to its run.
+pub type OnNew = Box<dyn FnMut(&str, &Record) + Send>;
+
+/// Records waiting for the store: enough for a burst, bounded (a store
+/// that falls behind holds its senders back rather than fill memory).
+const QUEUE: usize = 8192;
+/// Records the store takes in one transaction at most.
+const BATCH: usize = 4096;
+
+/// Starts the thread that writes records to the stores in `dir` (one per
+/// run, made on its first record), in batches.
+pub fn spawn_writer(
+    dir: std::path::PathBuf,
+    mut on_new: OnNew,
+) -> std::io::Result<(
+    flume::Sender<Stored>,
+    std::thread::JoinHandle<rusqlite::Result<()>>,
+)> {
+    let (tx, rx) = flume::bounded::<Stored>(QUEUE);
+    let thread = std::thread::Builder::new()
+        .name("fanout-store".into())
+        .spawn(move || {
+            let mut writers: std::collections::HashMap<std::sync::Arc<str>, Writer> =
+                std::collections::HashMap::new();
+            while let Ok(first) = rx.recv() {
+                let mut batch = vec![first];
+                batch.extend(rx.try_iter().take(BATCH - 1));
+                batch.sort_by(|a, b| a.0.cmp(&b.0));
+                for group in batch.chunk_by(|a, b| a.0 == b.0) {
+                    let run = group[0].0.clone();
+                    let w = match writers.entry(run.clone()) {
+                        std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                        std::collections::hash_map::Entry::Vacant(e) => {
+                            e.insert(Writer::create(&dir, &run)?)
+                        }
+                    };
+                    let records: Vec<Record> = group.iter().map(|(_, r)| r.clone()).collect();
+                    let new = w.insert(&records)?;
+                    for (r, new) in records.iter().zip(new) {
+                        if new {
+                            on_new(&run, r);
+                        }
+                    }
+                }
+            }
+            Ok(())
+        })?;
+    Ok((tx, thread))
 }
 
 /// Which jobs a page shows.
@@ -155,6 +218,7 @@ impl SortKey {
 pub struct Row {
     seq: u64,
     slot: u64,
+    worker: String,
     ok: bool,
     exit: i32,
     runtime: f64,
@@ -192,10 +256,10 @@ pub struct Totals {
 pub struct Reader(Connection);
 
 impl Reader {
-    /// Opens the store in `dir` for reading.
-    pub fn open(dir: &Path) -> rusqlite::Result<Reader> {
+    /// Opens run `run`'s store in `dir` for reading.
+    pub fn open(dir: &Path, run: &str) -> rusqlite::Result<Reader> {
         let c = Connection::open_with_flags(
-            path_in(dir),
+            path_in(dir, run),
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         Ok(Reader(c))
@@ -223,7 +287,7 @@ impl Reader {
         // Both pieces come from closed enums, never from the request.
         let dir = if descending { "DESC" } else { "ASC" };
         let sql = format!(
-            "SELECT seq, slot, ok, exit, runtime, rss_kib, command FROM jobs WHERE {cond}
+            "SELECT seq, slot, worker, ok, exit, runtime, rss_kib, command FROM jobs WHERE {cond}
              ORDER BY {} {dir}, seq {dir} LIMIT ?1 OFFSET ?2",
             key.column()
         );
@@ -233,11 +297,12 @@ impl Reader {
                 Ok(Row {
                     seq: r.get::<_, i64>(0)? as u64,
                     slot: r.get::<_, i64>(1)? as u64,
-                    ok: r.get(2)?,
-                    exit: r.get(3)?,
-                    runtime: r.get(4)?,
-                    rss_kib: r.get::<_, i64>(5)? as u64,
-                    command: r.get(6)?,
+                    worker: r.get(2)?,
+                    ok: r.get(3)?,
+                    exit: r.get(4)?,
+                    runtime: r.get(5)?,
+                    rss_kib: r.get::<_, i64>(6)? as u64,
+                    command: r.get(7)?,
                 })
             })?
             .collect::<rusqlite::Result<_>>()?;
@@ -322,19 +387,20 @@ fn record_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<Record> {
     Ok(Record {
         seq: r.get::<_, i64>(0)? as u64,
         slot: r.get::<_, i64>(1)? as u64,
-        ok: r.get(2)?,
-        exit: r.get(3)?,
-        signal: r.get(4)?,
-        started: r.get(5)?,
-        runtime: r.get(6)?,
-        cpu: r.get(7)?,
-        rss_kib: r.get::<_, i64>(8)? as u64,
-        out_bytes: r.get::<_, i64>(9)? as u64,
-        attempt: r.get(10)?,
-        killed: r.get(11)?,
-        command: r.get(12)?,
-        args: r.get(13)?,
-        stdout: r.get(14)?,
-        stderr: r.get(15)?,
+        worker: r.get(2)?,
+        ok: r.get(3)?,
+        exit: r.get(4)?,
+        signal: r.get(5)?,
+        started: r.get(6)?,
+        runtime: r.get(7)?,
+        cpu: r.get(8)?,
+        rss_kib: r.get::<_, i64>(9)? as u64,
+        out_bytes: r.get::<_, i64>(10)? as u64,
+        attempt: r.get(11)?,
+        killed: r.get(12)?,
+        command: r.get(13)?,
+        args: r.get(14)?,
+        stdout: r.get(15)?,
+        stderr: r.get(16)?,
     })
 }

@@ -22,7 +22,59 @@ function row(cells, cls) {
 }
 function pre(s) { const p = document.createElement("pre"); p.textContent = s; return p; }
 
-let lastDone = -1, lastLoad = 0;
+let lastDone = -1, lastLoad = 0, selected = null, events = null;
+
+// One event: a local run's state, or a broker's board with the selected
+// run's state.
+function showAll(snap) {
+  const broker = snap.mode === "broker";
+  $("broker").hidden = !broker;
+  $("slots-box").hidden = broker;
+  if (broker) showBoard(snap);
+  if (snap.selected !== selected) { selected = snap.selected; offset = 0; lastDone = -1; }
+  if (snap.run) show(snap.run);
+}
+
+function showBoard(b) {
+  $("run-id").textContent = b.selected || "(none yet)";
+  // Rows are updated in place, so that a button under the pointer stays
+  // the same button while the numbers change.
+  const body = $("runs").tBodies[0], seen = new Set();
+  for (const r of b.runs) {
+    seen.add(r.run);
+    let tr = body.querySelector(`tr[data-run="${CSS.escape(r.run)}"]`);
+    if (!tr) {
+      tr = row(["", "", "", "", "", "", "", ""]);
+      tr.dataset.run = r.run;
+      tr.onclick = () => connect(r.run);
+      body.appendChild(tr);
+    }
+    const cells = [r.run, r.state || "", r.done, r.failed, r.in_flight == null ? "–" : r.in_flight,
+      r.rate.toFixed(1), r.command];
+    cells.forEach((c, i) => { if (tr.cells[i].textContent !== String(c)) tr.cells[i].textContent = c; });
+    tr.className = r.run === b.selected ? "selected" : "";
+    const last = tr.cells[7], want = b.control && r.state !== "ended";
+    if (want && !last.querySelector("button")) {
+      const button = document.createElement("button");
+      button.textContent = "cancel";
+      button.className = "cancel";
+      button.onclick = async (e) => {
+        e.stopPropagation();
+        if (!confirm("Cancel run " + r.run + "?")) return;
+        const res = await fetch("/api/runs/" + encodeURIComponent(r.run) + "/cancel" + q(), { method: "POST" });
+        button.textContent = res.ok ? "cancelled" : "failed: " + res.status;
+      };
+      last.appendChild(button);
+    } else if (!want && last.querySelector("button.cancel") && r.state === "ended") {
+      last.replaceChildren();
+    }
+  }
+  for (const tr of [...body.rows]) if (!seen.has(tr.dataset.run)) tr.remove();
+  $("workers").tBodies[0].replaceChildren(...b.workers.map((w) =>
+    row([w.worker, w.host, w.slots, w.load.toFixed(2), w.run || "idle",
+      w.last_beat ? Math.max(0, b.now - w.last_beat).toFixed(0) + " s ago" : "–", w.results])));
+}
+
 function show(live) {
   $("command").textContent = live.command;
   $("host").textContent = live.host;
@@ -31,6 +83,9 @@ function show(live) {
   $("running").textContent = live.running;
   $("failed").textContent = live.failed;
   $("queued").textContent = live.total != null ? Math.max(0, live.total - live.done - live.failed - live.running) : live.queued;
+  $("in-flight-box").hidden = live.in_flight == null;
+  $("in-flight").textContent = live.in_flight;
+  if (live.state) $("state").textContent = live.state;
   $("rate").textContent = live.rate.toFixed(1);
   $("eta").textContent = live.finished ? "done" : secs(live.eta);
   $("elapsed").textContent = secs(live.elapsed);
@@ -52,22 +107,31 @@ function show(live) {
   }
 }
 
-const events = new EventSource("/events" + q());
-events.onmessage = (e) => show(JSON.parse(e.data));
-events.onerror = () => { $("state").textContent = "disconnected"; };
+// The event stream, for run `run` of a broker's board (the first when
+// none is chosen).
+function connect(run) {
+  if (events) events.close();
+  if (run) { selected = run; offset = 0; lastDone = -1; }
+  events = new EventSource("/events" + q(run ? { run } : {}));
+  events.onmessage = (e) => showAll(JSON.parse(e.data));
+  events.onerror = () => { $("state").textContent = "disconnected"; };
+}
+connect(null);
 
 // The job table: one page at a time from the store.
 let offset = 0, sort = "seq", desc = false, limit = 50, total = 0;
 async function load() {
   const filter = $("filter").value;
-  const r = await fetch("/api/jobs" + q({ filter, sort, desc, offset, limit }));
-  if (!r.ok) return;
+  const params = { filter, sort, desc, offset, limit };
+  if (selected) params.run = selected;
+  const r = await fetch("/api/jobs" + q(params));
+  if (!r.ok) { $("pageinfo").textContent = "no jobs yet"; $("jobs").tBodies[0].replaceChildren(); return; }
   const page = await r.json();
   total = page.total;
   $("pageinfo").textContent = total === 0 ? "no jobs yet" :
     `${offset + 1}–${Math.min(offset + limit, total)} of ${total}`;
   $("jobs").tBodies[0].replaceChildren(...page.rows.map((j) => {
-    const tr = row([j.seq, j.slot, j.exit, secs(j.runtime), j.rss_kib + " KiB", j.command], j.ok ? "" : "bad");
+    const tr = row([j.seq, j.worker ? j.worker + " #" + j.slot : j.slot, j.exit, secs(j.runtime), j.rss_kib + " KiB", j.command], j.ok ? "" : "bad");
     tr.dataset.seq = j.seq;
     tr.onclick = () => detail(j.seq);
     return tr;
@@ -84,11 +148,12 @@ for (const th of document.querySelectorAll("th[data-sort]")) {
 }
 
 async function detail(seq) {
-  const r = await fetch("/api/jobs/" + seq + q());
+  const r = await fetch("/api/jobs/" + seq + q(selected ? { run: selected } : {}));
   if (!r.ok) return;
   const j = await r.json();
   $("d-seq").textContent = j.seq;
-  const fields = [["command", j.command], ["args", j.args], ["slot", j.slot], ["exit", j.exit],
+  const fields = [["command", j.command], ["args", j.args], ["worker", j.worker || "this machine"],
+    ["slot", j.slot], ["exit", j.exit],
     ["signal", j.signal], ["killed", j.killed], ["attempt", j.attempt],
     ["started", new Date(j.started * 1000).toISOString()], ["run time", secs(j.runtime)],
     ["CPU time", secs(j.cpu)], ["peak RSS", j.rss_kib + " KiB"], ["stdout bytes", j.out_bytes]];
