@@ -478,3 +478,32 @@ fn a_brokers_dashboard_drops_garbage_results_and_heartbeats() {
     unsafe { libc::kill(dash.id() as i32, libc::SIGTERM) };
     assert!(dash.wait().unwrap().success());
 }
+
+#[test]
+fn a_dashboard_off_localhost_needs_its_token() {
+    let mut dash = std::process::Command::new(common::bin())
+        .args(["--dashboard=0.0.0.0:0", "sleep 30", ":::", "1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = std::io::BufReader::new(dash.stderr.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut err, &mut line).unwrap();
+    let url = line.rsplit_once("at ").unwrap().1.trim().to_owned();
+    let (base, token) = url.split_once("/?token=").expect("a token in the URL");
+    assert_eq!(token.len(), 32, "{url}");
+    let port = base.rsplit(':').next().unwrap();
+    let web = format!("http://127.0.0.1:{port}/");
+    assert!(dashboard_get(&web, "/").contains("403"));
+    assert!(dashboard_get(&web, "/events").contains("403"));
+    assert!(dashboard_get(&web, "/?token=0123").contains("403"));
+    assert!(dashboard_get(&web, &format!("/?token={token}")).contains("200"));
+    assert!(dashboard_get(&web, &format!("/api/jobs?token={token}")).contains("404"));
+    unsafe { libc::kill(dash.id() as i32, libc::SIGTERM) };
+    let status = dash.wait().unwrap();
+    assert!(
+        !status.success(),
+        "a run stopped by SIGTERM does not succeed"
+    );
+}

@@ -114,7 +114,7 @@ impl Live {
             failures: VecDeque::new(),
             finished: false,
             command,
-            host: hostname(),
+            host: host_name(),
             start: Instant::now(),
             second: 0,
             version: 0,
@@ -340,7 +340,7 @@ pub fn cut(command: &[u8]) -> String {
 }
 
 /// This machine's name.
-fn hostname() -> String {
+pub fn host_name() -> String {
     rustix::system::uname()
         .nodename()
         .to_string_lossy()

@@ -70,9 +70,14 @@ impl Server {
         listener.set_nonblocking(true)?;
         let bound = listener.local_addr()?;
         let token = (!addr.ip().is_loopback()).then(new_token);
+        // 0.0.0.0 is where it listens, not an address to open.
+        let shown = match bound.ip().is_unspecified() {
+            true => format!("{}:{}", super::live::host_name(), bound.port()),
+            false => bound.to_string(),
+        };
         let url = match &token {
-            Some(t) => format!("http://{bound}/?token={t}"),
-            None => format!("http://{bound}/"),
+            Some(t) => format!("http://{shown}/?token={t}"),
+            None => format!("http://{shown}/"),
         };
         let app = App {
             view,
