@@ -193,7 +193,7 @@ fn number(s: &str) -> u64 {
 #[test]
 fn counts_rise_live_and_a_failed_jobs_stderr_shows_when_clicked() {
     let script = "sleep 0.3; if [ {} = 3 ]; then echo 'disk on fire' >&2; exit 7; fi; \
-                  if [ {} = 40 ]; then sleep 60; fi";
+                  if [ {} = 40 ]; then sleep 600; fi";
     let inputs: Vec<String> = (1..=40).map(|i| i.to_string()).collect();
     let mut args = vec!["--dashboard", "-j2", script, ":::"];
     args.extend(inputs.iter().map(String::as_str));
@@ -306,11 +306,12 @@ fn memory_stays_flat_from_20000_to_200000_watched_jobs() {
 }
 
 /// A run on the broker at `url` through a coordinator of its own: 40 jobs
-/// at -j2 of 0.2 s, job 3 fails with "boom" on stderr, job 40 runs for a
-/// minute (so the run is still going when the test looks).
+/// at -j2 of 0.2 s, job 3 fails with "boom" on stderr, job 40 runs for
+/// ten minutes (so the run is still going when the test looks, however
+/// slow the machine).
 fn broker_run(url: &str, id: &str) -> Child {
     let script = "sleep 0.2; if [ {} = 3 ]; then echo boom >&2; exit 2; fi; \
-                  if [ {} = 40 ]; then sleep 60; fi";
+                  if [ {} = 40 ]; then sleep 600; fi";
     Command::new(common::bin())
         .args(["--broker", url, "--run-id", id, "-j2"])
         .args(common::nats::coordinator_keys())
