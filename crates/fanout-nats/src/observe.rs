@@ -124,18 +124,32 @@ async fn state(client: &async_nats::Client, js: &Context, run: &str) -> Option<R
     })
 }
 
-/// Reads run `run`'s spec, then every result batch from the first.
+/// Reads run `run`'s spec, then every result batch from the first. A run
+/// is listed by its job stream, which its coordinator makes before the
+/// results stream and the spec: until those exist, and after a lost
+/// connection, it tries again (from the first result: the store keeps a
+/// job's first record, so nothing counts twice).
 async fn read_run(js: Context, run: String, tx: Sender<Seen>) {
-    let _ = read_results(&js, &run, &tx).await;
+    while !tx.is_closed() {
+        let _ = read_results(&js, &run, &tx).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 async fn read_results(js: &Context, run: &str, tx: &Sender<Seen>) -> Result<()> {
     let n = Names::new(run)?;
     let stream = js.get_stream(&n.results_stream).await.map_err(broker)?;
-    let spec = match stream.get_last_raw_message_by_subject(&n.spec).await {
-        Ok(m) if m.payload.len() <= MAX_MESSAGE => schema::decode::<RunSpec>(&m.payload).ok(),
-        _ => None,
-    };
+    let mut spec = None;
+    for _ in 0..20 {
+        spec = match stream.get_last_raw_message_by_subject(&n.spec).await {
+            Ok(m) if m.payload.len() <= MAX_MESSAGE => schema::decode::<RunSpec>(&m.payload).ok(),
+            _ => None,
+        };
+        if spec.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let command = spec
         .as_ref()
         .map(|s| {
