@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -156,25 +156,7 @@ struct Watched {
 
 impl Watched {
     fn start(args: &[&str], stdin: Stdio) -> Watched {
-        let mut child = Command::new(common::bin())
-            .args(args)
-            .stdin(stdin)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut err = BufReader::new(child.stderr.take().unwrap());
-        let mut line = String::new();
-        err.read_line(&mut line).unwrap();
-        // "fanout: dashboard at URL" or "fanout: dashboard of BROKER at URL".
-        let url = line
-            .strip_prefix("fanout: dashboard ")
-            .and_then(|l| l.rsplit_once("at ").map(|(_, u)| u))
-            .unwrap_or_else(|| panic!("no dashboard URL on stderr: `{line}`"))
-            .trim()
-            .to_owned();
-        // The rest of stderr (the failed job's) drains away.
-        std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+        let (child, url) = common::with_dashboard(args, stdin);
         Watched { child, url }
     }
 }

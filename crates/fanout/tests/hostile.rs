@@ -423,15 +423,10 @@ fn a_brokers_dashboard_drops_garbage_results_and_heartbeats() {
         &json!({"v": 2, "epoch": epoch, "worker": "w2", "results": [result(1, 0, "")]}),
     );
 
-    let mut dash = std::process::Command::new(common::bin())
-        .args(["--dashboard", "--broker", &url])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = std::io::BufReader::new(dash.stderr.take().unwrap());
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut err, &mut line).unwrap();
-    let web = line.rsplit_once("at ").unwrap().1.trim().to_owned();
+    let (mut dash, web) = common::with_dashboard(
+        &["--dashboard", "--broker", &url],
+        std::process::Stdio::null(),
+    );
 
     // Heartbeats: garbage, another version, an oversized one, then far
     // more workers than the board keeps.
@@ -481,16 +476,10 @@ fn a_brokers_dashboard_drops_garbage_results_and_heartbeats() {
 
 #[test]
 fn a_dashboard_off_localhost_needs_its_token() {
-    let mut dash = std::process::Command::new(common::bin())
-        .args(["--dashboard=0.0.0.0:0", "sleep 30", ":::", "1"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = std::io::BufReader::new(dash.stderr.take().unwrap());
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut err, &mut line).unwrap();
-    let url = line.rsplit_once("at ").unwrap().1.trim().to_owned();
+    let (mut dash, url) = common::with_dashboard(
+        &["--dashboard=0.0.0.0:0", "sleep 30", ":::", "1"],
+        std::process::Stdio::null(),
+    );
     let (base, token) = url.split_once("/?token=").expect("a token in the URL");
     assert_eq!(token.len(), 32, "{url}");
     let port = base.rsplit(':').next().unwrap();

@@ -288,3 +288,29 @@ pub fn alive(pid: i32) -> bool {
         Err(_) => false,
     }
 }
+
+/// Starts fanout with `args` (a `--dashboard` among them), its stdout
+/// discarded, and returns it with the dashboard's URL, read from the
+/// first line on stderr ("fanout: dashboard [of BROKER] at URL"); the rest
+/// of stderr drains away.
+pub fn with_dashboard(args: &[&str], stdin: Stdio) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = Command::new(bin())
+        .args(args)
+        .stdin(stdin)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    let url = line
+        .strip_prefix("fanout: dashboard ")
+        .and_then(|l| l.rsplit_once("at ").map(|(_, u)| u))
+        .unwrap_or_else(|| panic!("no dashboard URL on stderr: `{line}`"))
+        .trim()
+        .to_owned();
+    std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+    (child, url)
+}
