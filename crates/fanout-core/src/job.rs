@@ -353,6 +353,9 @@ pub struct JobResult {
     pub killed: Option<KillReason>,
     /// How many times it ran before, and failed (0 on the first run).
     pub attempt: u32,
+    /// The remote worker that ran it, as it names itself; `None` for a
+    /// job run here.
+    pub worker: Option<String>,
 }
 
 /// Why fanout ended a job before it ended by itself.

@@ -21,5 +21,6 @@ pub(crate) fn result(seq: u64, code: i32) -> JobResult {
         started_at: SystemTime::now(),
         killed: None,
         attempt: 0,
+        worker: None,
     }
 }

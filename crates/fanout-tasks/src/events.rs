@@ -121,5 +121,6 @@ fn result(name: &str, seq: JobSeq, error: Option<&TaskError>, runtime: Duration)
         started_at: SystemTime::now() - runtime,
         killed,
         attempt: 0,
+        worker: None,
     }
 }

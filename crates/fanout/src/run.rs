@@ -111,22 +111,35 @@ pub fn run(mut config: Config) -> Result<RunSummary> {
     let display = config
         .progress
         .map(|kind| Display::start(kind, counters.clone(), total, config.run.jobs));
-    let watch = match config.watch.any() {
+    let mut watch = match config.watch.any() {
         true => Some(Watch::start(&config.watch, total.or(watch_total))?),
         false => None,
     };
+    // A local run's dashboard serves on the engine's runtime: a second
+    // runtime would wake on every SIGCHLD too (tokio's signal pipe is one
+    // per process), and the loop that starts the jobs would wait for it
+    // (measured: P1 with a page open 1.5x as long as without).
+    let rt = match watch.as_mut() {
+        Some(w) if coordinated => {
+            w.serve_on_thread()?;
+            None
+        }
+        Some(w) => w.take_serve().map(engine_runtime).transpose()?,
+        None => None,
+    };
     let mut sink = observers(&config, &plan, counters, watch.as_ref())?;
-    let summary = run_with(
-        &config,
-        jobs,
-        &plan,
-        prior,
-        display.as_ref(),
-        coordinated,
-        &mut sink,
-    );
+    let on = match coordinated {
+        true => On::Broker,
+        false => On::Engine(rt.as_ref()),
+    };
+    let summary = run_with(&config, jobs, &plan, prior, display.as_ref(), on, &mut sink);
     drop(sink);
-    if let Some(w) = watch {
+    if let Some(mut w) = watch {
+        w.end()?;
+        if let (Some(rt), true) = (&rt, w.watched()) {
+            // Open pages get the run's end before the server stops.
+            rt.block_on(async { tokio::time::sleep(crate::dashboard::LAST_WORD).await });
+        }
         w.finish()?;
     }
     if let Some(d) = display {
@@ -143,6 +156,26 @@ pub fn run(mut config: Config) -> Result<RunSummary> {
     summary
 }
 
+/// Where the jobs run.
+enum On<'a> {
+    /// Here, through the engine: on its own runtime, or on this one
+    /// (where the dashboard serves).
+    Engine(Option<&'a tokio::runtime::Runtime>),
+    /// On the broker's workers, through a coordinator.
+    Broker,
+}
+
+/// A runtime as the engine makes its own, with `serve` spawned on it
+/// (it serves while the engine's run is awaited there).
+fn engine_runtime(serve: crate::dashboard::Serve) -> Result<tokio::runtime::Runtime> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()?;
+    rt.spawn(serve);
+    Ok(rt)
+}
+
 /// Runs the jobs through the engine, or the broker's coordinator.
 fn run_with(
     config: &Config,
@@ -150,17 +183,22 @@ fn run_with(
     plan: &Plan,
     prior: Prior,
     display: Option<&Display>,
-    coordinated: bool,
+    on: On<'_>,
     sink: &mut Box<dyn Sink>,
 ) -> Result<RunSummary> {
-    let engine = || Engine::new(config.run.clone());
-    Ok(match (display, coordinated) {
-        (Some(d), false) => engine().run(jobs, &plan.commands, &mut d.suspended(sink))?,
-        (None, false) => engine().run(jobs, &plan.commands, sink)?,
-        (Some(d), true) => {
-            crate::coordinate::run(config, jobs, plan, prior.logged, &mut d.suspended(sink))?
+    let engine = Engine::new(config.run.clone());
+    let mut suspended;
+    let mut sink: &mut dyn Sink = match display {
+        Some(d) => {
+            suspended = d.suspended(sink);
+            &mut suspended
         }
-        (None, true) => crate::coordinate::run(config, jobs, plan, prior.logged, sink)?,
+        None => sink,
+    };
+    Ok(match on {
+        On::Engine(None) => engine.run(jobs, &plan.commands, &mut sink)?,
+        On::Engine(Some(rt)) => rt.block_on(engine.run_async(jobs, &plan.commands, &mut sink))?,
+        On::Broker => crate::coordinate::run(config, jobs, plan, prior.logged, sink)?,
     })
 }
 

@@ -200,6 +200,24 @@ fn counts_rise_live_and_a_failed_jobs_stderr_shows_when_clicked() {
 }
 
 #[test]
+fn a_page_open_when_the_run_ends_shows_it_finished_with_every_job() {
+    // The jobs come from stdin, so the page is open before they start.
+    let mut run = Watched::start(&["--dashboard", "-j2", "echo"], Stdio::piped());
+    let b = Browser::start();
+    b.goto(&run.url);
+    b.wait_for("#state", "showed the run", |t| t == "running");
+    let mut stdin = run.child.stdin.take().unwrap();
+    let lines: String = (1..=300).map(|i| format!("{i}\n")).collect();
+    stdin.write_all(lines.as_bytes()).unwrap();
+    drop(stdin);
+    let status = run.child.wait().unwrap();
+    assert!(status.success());
+    // fanout has exited: what the page shows came before it did.
+    assert_eq!(b.text("#state"), "finished");
+    assert_eq!(b.text("#done"), "300");
+}
+
+#[test]
 fn the_job_table_pages_through_a_200000_job_run() {
     let mut run = Watched::start(
         &["--dashboard", "--dry-run", "-j2", "true", "{}"],
@@ -260,6 +278,45 @@ fn the_report_opens_offline_and_lists_the_failed_jobs() {
     assert!(failed.contains("no such case"), "{failed}");
     assert!(failed.contains("= 2 ]"), "{failed}");
     b.screenshot("report");
+}
+
+#[test]
+fn a_report_of_a_run_on_the_broker_draws_a_lane_per_worker_and_slot() {
+    let nats = common::nats::Nats::start(&[]);
+    let url = nats.url();
+    let a = common::nats::Worker::start(&url, &["-j1"]);
+    let b = common::nats::Worker::start(&url, &["-j1"]);
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("run.html");
+    // Each worker holds one job at a time, so both of them run some.
+    let out = Command::new(common::bin())
+        .args([
+            "--broker",
+            &url,
+            "--report",
+            report.to_str().unwrap(),
+            "-j2",
+        ])
+        .args(common::nats::coordinator_keys())
+        .args(["sleep 0.2", ":::"])
+        .args((1..=12).map(|i| i.to_string()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(
+        html.contains("one lane per slot of each of 2 workers"),
+        "{html}"
+    );
+    let host = host_name();
+    for w in [&a, &b] {
+        let name = format!("{host}-{}", w.child.id());
+        assert!(html.contains(&name), "no lane of worker {name}");
+    }
 }
 
 #[test]

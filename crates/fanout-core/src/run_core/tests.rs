@@ -364,6 +364,7 @@ fn a_remote_result_is_final_and_its_kill_is_reported() {
         started_at: SystemTime::UNIX_EPOCH,
         killed: Some(KillReason::Timeout),
         command: b"cmd 1 on slot 5".to_vec(),
+        worker: "host-1".into(),
     });
     r.core.ended(e, r.now, &mut r.seen);
     assert!(!r.saw("retried 1 attempt 2"), "the worker retried already");

@@ -98,6 +98,8 @@ pub struct Remote {
     pub killed: Option<KillReason>,
     /// The command line, rendered for the worker's slot.
     pub command: Vec<u8>,
+    /// The worker's name for itself (empty when it gave none).
+    pub worker: String,
 }
 
 impl Ended {
@@ -159,6 +161,7 @@ impl Remote {
             started_at,
             killed: None,
             command,
+            worker: String::new(),
         }
     }
 }
@@ -184,6 +187,7 @@ pub(super) fn result<T>(
         started_at: run.started_at,
         killed,
         attempt: run.attempt,
+        worker: None,
     };
     if let Some(remote) = e.remote {
         r.slot = remote.slot;
@@ -192,6 +196,7 @@ pub(super) fn result<T>(
         r.started_at = remote.started_at;
         r.killed = remote.killed;
         r.command = remote.command;
+        r.worker = Some(remote.worker);
     }
     r
 }

@@ -8,7 +8,7 @@ use futures_util::StreamExt;
 use fanout_core::backend::{sleep_until, Backend};
 use fanout_core::{JobSeq, Sink, SlotId};
 
-use super::{publish, Arrived, BrokerCore, Coord, Early};
+use super::{publish, Arrived, BrokerCore, Coord};
 use crate::error::broker;
 use crate::schema::{from_records, WireJob};
 use crate::{Error, Result};
@@ -31,8 +31,8 @@ impl Backend for Coord<'_> {
         let records = from_records(&run.job.records);
         core.announce(seq, SlotId(1), sink);
         self.published += 1;
-        if let Some(Early { wire, out, err }) = self.early.remove(&seq) {
-            self.finish(core, wire, out, err, sink);
+        if let Some(taken) = self.early.remove(&seq) {
+            self.finish(core, taken, sink);
             return Ok(());
         }
         if self.queued.remove(&seq) {

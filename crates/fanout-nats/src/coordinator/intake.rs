@@ -10,7 +10,7 @@ use fanout_core::exec::Captured;
 use fanout_core::run_core::{Ended, Remote};
 use fanout_core::{ExitKind, HaltWhen, JobSeq, KillReason, Sink, SlotId};
 
-use super::{BrokerCore, Coord, Early};
+use super::{BrokerCore, Coord, Taken};
 use crate::schema::{
     self, Epoch, Refusal, RefusalKind, ResultBatch, StreamSeq, WireExit, WireJob, WireResult,
     SEQ_HEADER, STREAM_HEADER, TOKEN_HEADER,
@@ -41,7 +41,7 @@ impl Coord<'_> {
                 Ok(batch) => {
                     for w in batch.results {
                         match check::result(&w) {
-                            Ok(()) => self.result(core, w, sink).await,
+                            Ok(()) => self.result(core, w, &batch.worker, sink).await,
                             Err(e) => self.warn(
                                 &batch.worker,
                                 format!(
@@ -170,6 +170,7 @@ impl Coord<'_> {
         &mut self,
         core: &mut BrokerCore,
         mut w: WireResult,
+        worker: &str,
         sink: &mut S,
     ) {
         let seq = w.seq;
@@ -192,16 +193,22 @@ impl Coord<'_> {
             return;
         }
         let key = JobSeq(seq);
+        let taken = Taken {
+            wire: w,
+            worker: worker.to_owned(),
+            out,
+            err,
+        };
         match core.job(key) {
             Some(_) => {
-                if let Some(HaltWhen::Soon) = self.finish(core, w, out, err, sink) {
+                if let Some(HaltWhen::Soon) = self.finish(core, taken, sink) {
                     self.broadcast_stop(HaltWhen::Soon.into()).await;
                 }
             }
             // Resume: the job is not read from the input yet.
             None if self.draining || self.queued.contains(&key) => {
                 self.queued.remove(&key);
-                self.early.insert(key, Early { wire: w, out, err });
+                self.early.insert(key, taken);
             }
             None => {}
         }
@@ -235,11 +242,15 @@ impl Coord<'_> {
     pub(super) fn finish<S: Sink + ?Sized>(
         &mut self,
         core: &mut BrokerCore,
-        w: WireResult,
-        out: Captured,
-        err: Captured,
+        taken: Taken,
         sink: &mut S,
     ) -> Option<HaltWhen> {
+        let Taken {
+            wire: w,
+            worker,
+            out,
+            err,
+        } = taken;
         let seq = JobSeq(w.seq);
         let job = &core.job(seq)?.job;
         self.recorded.insert(seq);
@@ -250,14 +261,20 @@ impl Coord<'_> {
         // from the broker: the job log's Command column is what
         // `--retry-failed` runs later.
         let command = self.commands.render(job, SlotId(w.slot));
-        core.ended(ended(&w, command, out, err), Instant::now(), sink)
+        core.ended(ended(&w, &worker, command, out, err), Instant::now(), sink)
     }
 }
 
 /// A worker's result as the core takes it: every field comes from the
 /// checked wire result (`check::result`) except the command, which the
 /// caller rendered itself.
-pub(super) fn ended(w: &WireResult, command: Vec<u8>, out: Captured, err: Captured) -> Ended {
+pub(super) fn ended(
+    w: &WireResult,
+    worker: &str,
+    command: Vec<u8>,
+    out: Captured,
+    err: Captured,
+) -> Ended {
     // A skipped job is answered before it gets here.
     let exit = ExitKind::try_from(w.exit).unwrap_or(ExitKind::SpawnFailed(libc::EPERM));
     let mut e = Ended::new(JobSeq(w.seq), exit, out, err);
@@ -270,6 +287,7 @@ pub(super) fn ended(w: &WireResult, command: Vec<u8>, out: Captured, err: Captur
         .killed
         .map(KillReason::from)
         .or(w.timed_out.then_some(KillReason::Timeout));
+    remote.worker = worker.to_owned();
     e.remote = Some(remote);
     e
 }
@@ -326,7 +344,7 @@ mod tests {
             let mut rows = Rows::default();
             core.input(job, &mut rows);
             core.next_action(Instant::now());
-            let e = ended(&w, b"echo a".to_vec(), Captured::default(), Captured::default());
+            let e = ended(&w, "w-1", b"echo a".to_vec(), Captured::default(), Captured::default());
             core.ended(e, Instant::now(), &mut rows);
             prop_assert_eq!(rows.0.len(), 1);
             prop_assert!(rows.0[0].ends_with(b"echo a\n"));

@@ -131,9 +131,12 @@ struct Outputs {
     last: StreamSeq,
 }
 
-/// A result that came before its job was read from the input (resume).
-struct Early {
+/// A worker's result as taken from the broker, with its output; kept in
+/// `early` when it came before its job was read from the input (resume).
+struct Taken {
     wire: WireResult,
+    /// The worker that sent it.
+    worker: String,
     out: Captured,
     err: Captured,
 }
@@ -151,7 +154,7 @@ struct Coord<'a> {
     /// Resume: jobs still in the job stream, not to be published again.
     queued: HashSet<JobSeq>,
     /// Resume: results of jobs not yet read from the input.
-    early: HashMap<JobSeq, Early>,
+    early: HashMap<JobSeq, Taken>,
     chunks: HashMap<(u64, String), Outputs>,
     acks: FuturesUnordered<publish::AckWait>,
     /// This process's start, in message ids.

@@ -297,7 +297,7 @@ fn record(r: &JobResult) -> Record {
     Record {
         seq: r.seq.0,
         slot: r.slot.0 as u64,
-        worker: String::new(),
+        worker: r.worker.clone().unwrap_or_default(),
         ok: r.exit.success(),
         exit,
         signal,

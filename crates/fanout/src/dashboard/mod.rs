@@ -21,8 +21,13 @@ pub mod store;
 
 use board::Board;
 use live::{Live, Watcher};
+pub use server::Serve;
 use server::{Server, View, LOCAL};
 use store::Stored;
+
+/// How long a run that ends with a page open goes on serving: long enough
+/// for the page's event stream, told at once, to send the end.
+pub const LAST_WORD: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// What to watch a run with.
 #[derive(Debug, Clone, Default)]
@@ -63,6 +68,10 @@ impl StoreThread {
     /// Waits for the last records to be stored.
     fn finish(&mut self) -> Result<()> {
         self.records = None;
+        if let Some(t) = &self.thread {
+            // The last records go in now, not after the store's pause.
+            t.thread().unpark();
+        }
         match self.thread.take().map(JoinHandle::join) {
             Some(Ok(r)) => r.context("cannot write the job store"),
             Some(Err(_)) => anyhow::bail!("the job store's thread panicked"),
@@ -95,7 +104,7 @@ impl Watch {
         let live = Arc::new(Mutex::new(Live::new(total, opts.command.clone())));
         let server = match opts.dashboard {
             Some(addr) => {
-                let s = Server::start(addr, View::Local(live.clone()), dir.path().to_owned())?;
+                let s = Server::bind(addr, View::Local(live.clone()), dir.path().to_owned())?;
                 eprintln!("fanout: dashboard at {}", s.url());
                 Some(s)
             }
@@ -116,15 +125,41 @@ impl Watch {
         Box::new(Watcher::new(self.live.clone(), LOCAL.into(), tx))
     }
 
-    /// After the run: stores the last records, writes the report, stops
-    /// the server and removes the store.
-    pub fn finish(mut self) -> Result<()> {
+    /// The server's work, to run on the engine's runtime (once).
+    pub fn take_serve(&mut self) -> Option<Serve> {
+        self.server.as_mut().and_then(Server::take_serve)
+    }
+
+    /// Serves on a thread of its own (a coordinated run).
+    pub fn serve_on_thread(&mut self) -> Result<()> {
+        if let Some(s) = self.server.take() {
+            self.server = Some(s.on_thread()?);
+        }
+        Ok(())
+    }
+
+    /// Whether a page is open on the run now.
+    pub fn watched(&self) -> bool {
+        self.server.as_ref().is_some_and(Server::watched)
+    }
+
+    /// After the run: stores the last records and shows the run ended.
+    pub fn end(&mut self) -> Result<()> {
         self.store.finish()?;
-        {
-            let mut l = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        let mut l = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        if !l.finished {
             l.finished = true;
             l.version += 1;
         }
+        if let Some(s) = &self.server {
+            s.news();
+        }
+        Ok(())
+    }
+
+    /// Then: writes the report, stops the server and removes the store.
+    pub fn finish(mut self) -> Result<()> {
+        self.end()?;
         if let Some(path) = &self.report {
             let l = self.live.lock().unwrap_or_else(|e| e.into_inner());
             report::write(path, self.dir.path(), &l)?;
@@ -153,11 +188,12 @@ pub fn watch_broker(opts: &WatchOptions, broker: &fanout_nats::BrokerOptions) ->
         }),
     )?;
     let control = opts.control.then(|| Arc::new(broker.clone()));
-    let server = Server::start(
+    let server = Server::bind(
         addr,
         View::Broker(board.clone(), control),
         dir.path().to_owned(),
-    )?;
+    )?
+    .on_thread()?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

@@ -1,9 +1,11 @@
 //! `--report FILE.html`: the story of a finished run in one self-contained
 //! file (inline style and SVG, no script, nothing fetched): totals, a
-//! timeline of jobs per slot, a run-time histogram, the slowest and the
+//! timeline of jobs per slot (per worker and slot for a run on a
+//! broker), a run-time histogram, the slowest and the
 //! failed jobs, and the command. Written beside its destination and
 //! renamed into place, so a reader never sees half a report.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -89,34 +91,56 @@ fn render(store_dir: &Path, live: &Live) -> rusqlite::Result<String> {
     Ok(h)
 }
 
-/// The Gantt chart: one lane per slot, a bar per job (the longest
-/// `BARS` when there are more).
+/// The Gantt chart: one lane per slot of each worker (of this machine,
+/// for a local run), a bar per job (the longest `BARS` when there are
+/// more).
 fn timeline(h: &mut String, r: &Reader, span: (f64, f64), jobs: u64) -> rusqlite::Result<()> {
     let spans = r.spans(BARS)?;
-    let lanes = spans.iter().map(|s| s.0).max().unwrap_or(0).max(1);
-    let lane_h = (200.0 / lanes as f64).clamp(3.0, 24.0);
-    let height = lane_h * lanes as f64 + 20.0;
+    let lanes: BTreeSet<(&str, u64)> = spans.iter().map(|s| (&*s.worker, s.slot)).collect();
+    let lane_of: BTreeMap<(&str, u64), usize> =
+        lanes.iter().enumerate().map(|(i, &k)| (k, i)).collect();
+    let workers: BTreeSet<&str> = lanes.iter().map(|l| l.0).collect();
+    let count = lanes.len().max(1);
+    let lane_h = (200.0 / count as f64).clamp(3.0, 24.0);
+    let height = lane_h * count as f64 + 20.0;
     let wall = (span.1 - span.0).max(1e-6);
     let _ = write!(
         h,
-        "<h2>Timeline</h2><p>one lane per slot{}</p>\
+        "<h2>Timeline</h2><p>one lane per slot{}{}</p>\
          <svg id=\"timeline\" viewBox=\"0 0 {WIDTH} {height}\" width=\"100%\">",
+        if workers.len() > 1 {
+            format!(" of each of {} workers", workers.len())
+        } else {
+            String::new()
+        },
         if jobs > BARS {
             format!("; the {BARS} longest of {jobs} jobs")
         } else {
             String::new()
         }
     );
-    for (slot, started, runtime, ok) in spans {
-        let x = (started - span.0) / wall * WIDTH;
-        let w = (runtime / wall * WIDTH).max(0.5);
-        let y = (slot.max(1) - 1) as f64 * lane_h;
-        let class = if ok { "ok" } else { "bad" };
+    for s in &spans {
+        let x = (s.started - span.0) / wall * WIDTH;
+        let w = (s.runtime / wall * WIDTH).max(0.5);
+        let y = lane_of[&(&*s.worker, s.slot)] as f64 * lane_h;
+        let class = if s.ok { "ok" } else { "bad" };
         let _ = write!(
             h,
             "<rect class=\"{class}\" x=\"{x:.2}\" y=\"{y:.2}\" width=\"{w:.2}\" height=\"{:.2}\"/>",
             lane_h * 0.8
         );
+    }
+    if workers.len() > 1 {
+        // Each worker's name at its first lane.
+        for w in &workers {
+            let first = lanes.iter().position(|l| l.0 == *w).unwrap_or(0);
+            let _ = write!(
+                h,
+                "<text class=\"lane\" x=\"2\" y=\"{:.2}\">{}</text>",
+                first as f64 * lane_h + lane_h.max(10.0) * 0.8,
+                esc(w)
+            );
+        }
     }
     let _ = write!(
         h,

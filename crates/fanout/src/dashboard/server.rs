@@ -1,7 +1,7 @@
-//! The dashboard's web server (axum, on a thread and runtime of its own so
-//! that nothing it does runs on the engine's thread): the page and its
+//! The dashboard's web server (axum; a local run's on the engine's own
+//! runtime, a broker's on a thread of its own): the page and its
 //! script, a server-sent event stream of the live state (sent when it
-//! changed, at most four times a second), the job table and job records
+//! changed, at most twice a second), the job table and job records
 //! from the store, and — for a broker's dashboard with
 //! `--dashboard-control` only — cancelling a run. Bound to localhost
 //! unless told otherwise; any other address needs the token printed in
@@ -9,6 +9,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -30,7 +31,7 @@ const PAGE: &str = include_str!("assets/index.html");
 const SCRIPT: &str = include_str!("assets/app.js");
 const STYLE: &str = include_str!("assets/app.css");
 /// How often the event stream looks for a change.
-const TICK: Duration = Duration::from_millis(250);
+pub(super) const TICK: Duration = Duration::from_millis(500);
 /// The most rows one page of the table has.
 const MAX_ROWS: u64 = 500;
 
@@ -52,19 +53,31 @@ struct App {
     view: View,
     store: PathBuf,
     token: Option<Arc<str>>,
+    watching: Arc<AtomicUsize>,
+    /// Told when the run's state changed for good (it ended): streams
+    /// send it at once, not at their next tick.
+    news: Arc<tokio::sync::Notify>,
 }
 
-/// The running server.
+/// The server's work, to run on a tokio runtime with I/O and time.
+pub type Serve = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// A bound server: it serves once [`Server::take_serve`]'s future runs on
+/// the caller's runtime, or on a thread of its own after
+/// [`Server::on_thread`].
 pub struct Server {
     url: String,
+    serve: Option<Serve>,
+    /// Event streams open now.
+    watching: Arc<AtomicUsize>,
+    news: Arc<tokio::sync::Notify>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Server {
-    /// Binds `addr` (an error here, before the run starts, if it cannot)
-    /// and serves on a thread of its own.
-    pub fn start(addr: SocketAddr, view: View, store: PathBuf) -> Result<Server> {
+    /// Binds `addr` (an error here, before the run starts, if it cannot).
+    pub fn bind(addr: SocketAddr, view: View, store: PathBuf) -> Result<Server> {
         let listener = std::net::TcpListener::bind(addr)
             .with_context(|| format!("cannot listen on {addr} for the dashboard"))?;
         listener.set_nonblocking(true)?;
@@ -79,36 +92,56 @@ impl Server {
             Some(t) => format!("http://{shown}/?token={t}"),
             None => format!("http://{shown}/"),
         };
+        let watching = Arc::new(AtomicUsize::new(0));
+        let news = Arc::new(tokio::sync::Notify::new());
         let app = App {
             view,
             store,
             token: token.map(Arc::from),
+            watching: watching.clone(),
+            news: news.clone(),
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let serve: Serve = Box::pin(async move {
+            let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                return;
+            };
+            let _ = axum::serve(listener, router(app))
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Ok(Server {
+            url,
+            serve: Some(serve),
+            watching,
+            news,
+            stop: Some(stop),
+            thread: None,
+        })
+    }
+
+    /// Serves on a thread and runtime of its own (a broker's dashboard,
+    /// whose runtime is busy with the broker).
+    pub fn on_thread(mut self) -> Result<Server> {
+        let serve = self.serve.take().expect("not served yet");
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .context("cannot start the dashboard's runtime")?;
         let thread = std::thread::Builder::new()
             .name("fanout-dashboard".into())
-            .spawn(move || {
-                rt.block_on(async move {
-                    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
-                        return;
-                    };
-                    let _ = axum::serve(listener, router(app))
-                        .with_graceful_shutdown(async {
-                            let _ = stopped.await;
-                        })
-                        .await;
-                });
-            })
+            .spawn(move || rt.block_on(serve))
             .context("cannot start the dashboard's thread")?;
-        Ok(Server {
-            url,
-            stop: Some(stop),
-            thread: Some(thread),
-        })
+        self.thread = Some(thread);
+        Ok(self)
+    }
+
+    /// The future that serves, for the caller to spawn on its runtime
+    /// (once; `None` after).
+    pub fn take_serve(&mut self) -> Option<Serve> {
+        self.serve.take()
     }
 
     /// The address to open, with its token when it needs one.
@@ -116,9 +149,19 @@ impl Server {
         &self.url
     }
 
-    /// Stops serving. Open event streams end; the thread is not waited
-    /// for past a moment (a browser holding a connection must not hold
-    /// fanout's exit).
+    /// Has every open event stream send the state now.
+    pub fn news(&self) {
+        self.news.notify_waiters();
+    }
+
+    /// Whether a page has its event stream open now.
+    pub fn watched(&self) -> bool {
+        self.watching.load(Ordering::Relaxed) > 0
+    }
+
+    /// Stops serving. Open event streams end; a thread of its own is not
+    /// waited for past a moment (a browser holding a connection must not
+    /// hold fanout's exit).
     pub fn stop(mut self) {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
@@ -192,20 +235,45 @@ struct RunQuery {
 /// then one when it has ended (and keep-alives). A broker's board goes
 /// every tick.
 async fn events(State(app): State<App>, Query(q): Query<RunQuery>) -> impl IntoResponse {
-    let state = (app, q.run, u64::MAX, true);
-    let stream = futures_util::stream::unfold(state, |(app, run, seen, first)| async move {
-        if !first {
-            tokio::time::sleep(TICK).await;
+    let open = Open::new(&app.watching);
+    let state = (app, q.run, u64::MAX, open);
+    let stream = futures_util::stream::unfold(state, |(app, run, seen, open)| async move {
+        if seen != u64::MAX {
+            tick(&app).await;
         }
         loop {
             if let Some((version, json)) = snapshot(&app.view, run.as_deref(), seen) {
                 let event = Ok::<_, std::convert::Infallible>(Event::default().data(json));
-                return Some((event, (app, run, version, false)));
+                return Some((event, (app, run, version, open)));
             }
-            tokio::time::sleep(TICK).await;
+            tick(&app).await;
         }
     });
     Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+/// Until the next tick, or news.
+async fn tick(app: &App) {
+    tokio::select! {
+        () = tokio::time::sleep(TICK) => {}
+        () = app.news.notified() => {}
+    }
+}
+
+/// An open event stream, counted while it lasts.
+struct Open(Arc<AtomicUsize>);
+
+impl Open {
+    fn new(count: &Arc<AtomicUsize>) -> Open {
+        count.fetch_add(1, Ordering::Relaxed);
+        Open(count.clone())
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// The page's state as JSON, with the version it shows; `None` when a

@@ -75,36 +75,66 @@ function showBoard(b) {
       w.last_beat ? Math.max(0, b.now - w.last_beat).toFixed(0) + " s ago" : "–", w.results])));
 }
 
+// Writes `v` into element `id` only when it changed: an unchanged page
+// costs the browser no layout (the dashboard must not slow the jobs).
+function set(id, v) {
+  const e = $(id), s = v == null ? "" : String(v);
+  if (e.textContent !== s) e.textContent = s;
+}
+
+let lastLine = "", lastFailures = "", ended = false;
 function show(live) {
-  $("command").textContent = live.command;
-  $("host").textContent = live.host;
-  $("state").textContent = live.finished ? "finished" : "running";
-  $("done").textContent = live.done;
-  $("running").textContent = live.running;
-  $("failed").textContent = live.failed;
-  $("queued").textContent = live.total != null ? Math.max(0, live.total - live.done - live.failed - live.running) : live.queued;
+  ended = live.finished && !live.state;
+  set("command", live.command);
+  set("host", live.host);
+  set("state", live.finished ? "finished" : "running");
+  set("done", live.done);
+  set("running", live.running);
+  set("failed", live.failed);
+  set("queued", live.total != null ? Math.max(0, live.total - live.done - live.failed - live.running) : live.queued);
   $("in-flight-box").hidden = live.in_flight == null;
-  $("in-flight").textContent = live.in_flight;
-  if (live.state) $("state").textContent = live.state;
-  $("rate").textContent = live.rate.toFixed(1);
-  $("eta").textContent = live.finished ? "done" : secs(live.eta);
-  $("elapsed").textContent = secs(live.elapsed);
+  set("in-flight", live.in_flight);
+  if (live.state) set("state", live.state);
+  set("rate", live.rate.toFixed(1));
+  set("eta", live.finished ? "done" : secs(live.eta));
+  set("elapsed", secs(live.elapsed));
   const t = live.throughput, max = Math.max(1, ...t);
-  $("line").setAttribute("points", t.map((n, i) => (i / Math.max(1, t.length - 1) * 600).toFixed(1) + "," + (100 - n / max * 95).toFixed(1)).join(" "));
-  const slots = $("slots").tBodies[0];
-  slots.replaceChildren(...Object.entries(live.slots).map(([slot, r]) =>
-    row([slot, r.seq, secs(live.elapsed - r.since), r.command])));
-  const fails = $("failures").tBodies[0];
-  fails.replaceChildren(...live.failures.slice().reverse().map((f) => {
-    const tr = row([f.seq, f.exit, f.command, pre(f.stderr_tail)], "bad");
-    tr.onclick = () => detail(f.seq);
-    return tr;
-  }));
-  // The first page follows the run, at most once a second.
+  const line = t.map((n, i) => (i / Math.max(1, t.length - 1) * 600).toFixed(1) + "," + (100 - n / max * 95).toFixed(1)).join(" ");
+  if (line !== lastLine) { lastLine = line; $("line").setAttribute("points", line); }
+  showSlots(live);
+  const failures = live.failures.map((f) => f.seq).join(",");
+  if (failures !== lastFailures) {
+    lastFailures = failures;
+    $("failures").tBodies[0].replaceChildren(...live.failures.slice().reverse().map((f) => {
+      const tr = row([f.seq, f.exit, f.command, pre(f.stderr_tail)], "bad");
+      tr.onclick = () => detail(f.seq);
+      return tr;
+    }));
+  }
+  // The first page follows the run, at most every two seconds.
   const finished = live.done + live.failed, now = Date.now();
-  if (finished !== lastDone && offset === 0 && (now - lastLoad > 1000 || live.finished)) {
+  if (finished !== lastDone && offset === 0 && (now - lastLoad > 2000 || live.finished)) {
     lastDone = finished; lastLoad = now; load();
   }
+}
+
+// What each slot runs: a row per slot, its cells rewritten only when
+// they change.
+function showSlots(live) {
+  const body = $("slots").tBodies[0], seen = new Set();
+  for (const [slot, r] of Object.entries(live.slots)) {
+    seen.add(slot);
+    let tr = body.querySelector(`tr[data-slot="${slot}"]`);
+    if (!tr) {
+      tr = row(["", "", "", ""]);
+      tr.dataset.slot = slot;
+      body.appendChild(tr);
+    }
+    [slot, r.seq, secs(live.elapsed - r.since), r.command].forEach((c, i) => {
+      if (tr.cells[i].textContent !== String(c)) tr.cells[i].textContent = c;
+    });
+  }
+  for (const tr of [...body.rows]) if (!seen.has(tr.dataset.slot)) tr.remove();
 }
 
 // The event stream, for run `run` of a broker's board (the first when
@@ -114,7 +144,11 @@ function connect(run) {
   if (run) { selected = run; offset = 0; lastDone = -1; }
   events = new EventSource("/events" + q(run ? { run } : {}));
   events.onmessage = (e) => showAll(JSON.parse(e.data));
-  events.onerror = () => { $("state").textContent = "disconnected"; };
+  events.onerror = () => {
+    // A finished local run's fanout has exited: the page keeps its end.
+    if (ended) { events.close(); return; }
+    $("state").textContent = "disconnected";
+  };
 }
 connect(null);
 
