@@ -1,7 +1,7 @@
 //! The dashboard's web server (axum; a local run's on the engine's own
 //! runtime, a broker's on a thread of its own): the page and its
 //! script, a server-sent event stream of the live state (sent when it
-//! changed, at most twice a second), the job table and job records
+//! changed, at most once a second), the job table and job records
 //! from the store, and — for a broker's dashboard with
 //! `--dashboard-control` only — cancelling a run. Bound to localhost
 //! unless told otherwise; any other address needs the token printed in
@@ -31,7 +31,7 @@ const PAGE: &str = include_str!("assets/index.html");
 const SCRIPT: &str = include_str!("assets/app.js");
 const STYLE: &str = include_str!("assets/app.css");
 /// How often the event stream looks for a change.
-pub(super) const TICK: Duration = Duration::from_millis(500);
+pub(super) const TICK: Duration = Duration::from_secs(1);
 /// The most rows one page of the table has.
 const MAX_ROWS: u64 = 500;
 

@@ -111,9 +111,16 @@ function show(live) {
       return tr;
     }));
   }
-  // The first page follows the run, at most every two seconds.
+  // The first page follows the run, at most every two seconds; once it
+  // holds jobs 1 to `limit`, in order, only its count can change.
   const finished = live.done + live.failed, now = Date.now();
-  if (finished !== lastDone && offset === 0 && (now - lastLoad > 2000 || live.finished)) {
+  const rows = $("jobs").tBodies[0].rows;
+  const settled = $("filter").value === "all" && sort === "seq" && !desc &&
+    rows.length === limit && rows[limit - 1].dataset.seq === String(limit);
+  if (settled && offset === 0) {
+    total = finished;
+    set("pageinfo", `1–${limit} of ${total}`);
+  } else if (finished !== lastDone && offset === 0 && (now - lastLoad > 2000 || live.finished)) {
     lastDone = finished; lastLoad = now; load();
   }
 }
