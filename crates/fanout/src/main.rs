@@ -14,6 +14,7 @@ mod name;
 mod pipe;
 mod progress;
 mod run;
+mod seekable;
 mod sem;
 mod tmux;
 

@@ -35,6 +35,9 @@ pub fn jobs(
         };
         return part_jobs(mode, file, slots);
     }
+    if let Some(jobs) = crate::seekable::jobs(mode, file.as_ref())? {
+        return Ok(jobs);
+    }
     let mut src: Box<dyn Read + Send> = match (file, mode.block_timeout) {
         (Some(f), _) => Box::new(f),
         // --block-timeout: a partial block goes on when stdin is quiet.
@@ -67,8 +70,8 @@ pub fn jobs(
             },
         )));
     }
-    let chunker = Chunker::new(src, chunk_options(mode, mode.block as usize));
     if mode.round_robin {
+        let chunker = Chunker::new(src, chunk_options(mode, mode.block as usize));
         return Ok(round_robin(
             chunker,
             slots,
@@ -76,6 +79,12 @@ pub fn jobs(
             reader_error.clone(),
         ));
     }
+    Ok(chunk_jobs(src, mode, 1))
+}
+
+/// A job per chunk of `src`, numbered from `first`.
+pub(crate) fn chunk_jobs(src: Box<dyn Read + Send>, mode: &PipeMode, first: u64) -> Jobs {
+    let chunker = Chunker::new(src, chunk_options(mode, mode.block as usize));
     let delivery = mode.delivery;
     // -r: a chunk of nothing but whitespace runs no job (GNU parallel).
     let skip_blank = mode.skip_blank;
@@ -86,7 +95,7 @@ pub fn jobs(
     });
     let jobs = chunker.enumerate().map(move |(i, c)| {
         c.map(|c| JobArgs {
-            seq: JobSeq(i as u64 + 1),
+            seq: JobSeq(i as u64 + first),
             records: Records::new(),
             stdin: input(
                 JobStdin::Block {
@@ -97,7 +106,7 @@ pub fn jobs(
             ),
         })
     });
-    Ok(Box::new(jobs))
+    Box::new(jobs)
 }
 
 /// Reads fd 0 directly: large reads, no intermediate buffer.
@@ -319,6 +328,6 @@ pub fn tee(mode: &PipeMode, jobs: Vec<JobArgs>, error: ReaderError) -> Jobs {
 }
 
 /// A job's input: `chunk`, delivered as `delivery`.
-fn input(chunk: JobStdin, delivery: Delivery) -> Option<JobInput> {
+pub(crate) fn input(chunk: JobStdin, delivery: Delivery) -> Option<JobInput> {
     Some(JobInput { chunk, delivery })
 }

@@ -386,3 +386,68 @@ fn progress_and_shuffle_are_refused_in_pipe_mode() {
         .run()
         .fanout_error("incompatible");
 }
+
+/// `-k --pipe --block BLOCK` with each chunk ended by a `|` line, stdin
+/// from `stdin`.
+fn chunks_marked(block: &str, stdin: Stdio) -> Vec<u8> {
+    let out = Command::new(common::bin())
+        .args(["-k", "--pipe", "--block", block, "cat; echo '|'"])
+        .stdin(stdin)
+        .stderr(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    out.stdout
+}
+
+/// The same with `data` written into a pipe.
+fn chunks_marked_from_a_pipe(block: &str, data: &[u8]) -> Vec<u8> {
+    let mut piped = Command::new(common::bin())
+        .args(["-k", "--pipe", "--block", block, "cat; echo '|'"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut w = piped.stdin.take().unwrap();
+    let feed = data.to_vec();
+    let writer = std::thread::spawn(move || w.write_all(&feed));
+    let out = piped.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    assert!(out.status.success());
+    out.stdout
+}
+
+#[test]
+fn pipe_from_a_regular_file_cuts_the_chunks_a_pipe_would() {
+    // Lines of every length from 0 to 40 bytes, some longer than the
+    // block, and a last one with no newline.
+    let mut data = Vec::new();
+    let mut x: u32 = 7;
+    for i in 0..3000 {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        let len = (x >> 16) as usize % 41;
+        data.extend(std::iter::repeat_n(b'a' + (i % 26) as u8, len));
+        data.push(b'\n');
+    }
+    data.extend_from_slice(b"tail without newline");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("in");
+    std::fs::write(&path, &data).unwrap();
+    let file = || std::fs::File::open(&path).unwrap();
+    for block in ["1", "16", "30", "100", "1k"] {
+        let from_file = chunks_marked(block, Stdio::from(file()));
+        let from_pipe = chunks_marked_from_a_pipe(block, &data);
+        assert!(from_file == from_pipe, "--block {block}: the chunks differ");
+    }
+    // A file already read into (by a shell's `read`, say): the chunks
+    // start at its offset.
+    let mut f = file();
+    std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(1000)).unwrap();
+    let from_file = chunks_marked("100", Stdio::from(f));
+    let from_pipe = chunks_marked_from_a_pipe("100", &data[1000..]);
+    assert!(
+        from_file == from_pipe,
+        "from offset 1000: the chunks differ"
+    );
+}
