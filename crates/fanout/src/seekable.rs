@@ -1,5 +1,6 @@
-//! `--pipe` on a regular file (stdin redirected from one, or `-a FILE`):
-//! the same chunks the stream reader cuts, found by reading only a little
+//! `--pipe` on a regular file (stdin redirected from one, or `-a FILE`, as
+//! long as the run starts): the same chunks the stream reader cuts, found
+//! by reading only a little
 //! before each border, and each sent to its job from the file as a
 //! `--pipepart` range is (`sendfile`, no byte through fanout's memory).
 //! The stream reader reads every byte into fanout and writes it out again;
@@ -56,6 +57,7 @@ pub fn jobs(mode: &PipeMode, file: Option<&File>) -> Result<Option<Jobs>> {
         mode: mode.clone(),
         rest: None,
         head: Arc::new(Vec::new()),
+        at_end: false,
     })))
 }
 
@@ -89,6 +91,8 @@ struct Ranges {
     /// The stream reader, once a block held no newline.
     rest: Option<Jobs>,
     head: Arc<Vec<u8>>,
+    /// The shared file offset has been put at the end.
+    at_end: bool,
 }
 
 impl Ranges {
@@ -130,6 +134,13 @@ impl Iterator for Ranges {
             return rest.next();
         }
         if self.pos >= self.size {
+            // Read to the end, as far as anyone after fanout can tell (a
+            // shell's next command on the same stdin reads nothing, as
+            // after the stream reader).
+            if !self.at_end {
+                let _ = (&*self.file).seek(SeekFrom::End(0));
+                self.at_end = true;
+            }
             return None;
         }
         let end = match self.cut() {

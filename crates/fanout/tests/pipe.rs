@@ -451,3 +451,20 @@ fn pipe_from_a_regular_file_cuts_the_chunks_a_pipe_would() {
         "from offset 1000: the chunks differ"
     );
 }
+
+#[test]
+fn pipe_from_a_regular_file_leaves_stdin_read_to_the_end() {
+    // `{ fanout --pipe ...; cat; } < FILE`: cat finds nothing left, as
+    // after a run that read the file through.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("in");
+    std::fs::write(&path, "1\n2\n3\n").unwrap();
+    let script = format!(
+        "{{ {} --pipe --block 2 wc -l >/dev/null; cat; }} < {}",
+        common::bin().display(),
+        path.display()
+    );
+    let out = Command::new("sh").args(["-c", &script]).output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+}

@@ -195,7 +195,8 @@ impl Coord<'_> {
         let key = JobSeq(seq);
         let taken = Taken {
             wire: w,
-            worker: worker.to_owned(),
+            // A name from the broker: kept short, whatever a worker sends.
+            worker: worker.chars().take(WORKER_NAME_CHARS).collect(),
             out,
             err,
         };
@@ -291,6 +292,9 @@ pub(super) fn ended(
     e.remote = Some(remote);
     e
 }
+
+/// The characters of a worker's name kept with its results.
+const WORKER_NAME_CHARS: usize = 120;
 
 /// A message's place in its stream (0 when the broker did not say).
 fn stream_seq(m: &Message) -> StreamSeq {
