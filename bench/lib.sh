@@ -11,9 +11,15 @@ ROUNDS=${ROUNDS:-5}
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
-need() {
+# need_core: fanout built and GNU parallel installed.
+need_core() {
   [ -x "$FANOUT" ] || (cd "$ROOT" && cargo build --release -q)
   command -v parallel >/dev/null || { echo "bench: install GNU parallel (apt-get install parallel)" >&2; exit 1; }
+}
+
+# need: that and rust-parallel (the scripts that race it).
+need() {
+  need_core
   [ -x "$RUST_PARALLEL" ] || { echo "bench: cargo install rust-parallel" >&2; exit 1; }
 }
 
