@@ -387,11 +387,15 @@ fn progress_and_shuffle_are_refused_in_pipe_mode() {
         .fanout_error("incompatible");
 }
 
-/// `-k --pipe --block BLOCK` with each chunk ended by a `|` line, stdin
-/// from `stdin`.
+/// `-k --pipe --block BLOCK`, each chunk's output ended by a `|` line.
+fn marking_chunks(block: &str) -> common::Fanout {
+    fanout(["-k", "--pipe", "--block", block, "cat; echo '|'"])
+}
+
+/// Its output with stdin from `stdin`.
 fn chunks_marked(block: &str, stdin: Stdio) -> Vec<u8> {
-    let out = Command::new(common::bin())
-        .args(["-k", "--pipe", "--block", block, "cat; echo '|'"])
+    let out = marking_chunks(block)
+        .command()
         .stdin(stdin)
         .stderr(Stdio::null())
         .output()
@@ -400,22 +404,13 @@ fn chunks_marked(block: &str, stdin: Stdio) -> Vec<u8> {
     out.stdout
 }
 
-/// The same with `data` written into a pipe.
+/// Its output with `data` written into a pipe.
 fn chunks_marked_from_a_pipe(block: &str, data: &[u8]) -> Vec<u8> {
-    let mut piped = Command::new(common::bin())
-        .args(["-k", "--pipe", "--block", block, "cat; echo '|'"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut w = piped.stdin.take().unwrap();
-    let feed = data.to_vec();
-    let writer = std::thread::spawn(move || w.write_all(&feed));
-    let out = piped.wait_with_output().unwrap();
-    writer.join().unwrap().unwrap();
-    assert!(out.status.success());
-    out.stdout
+    marking_chunks(block)
+        .stdin(data.to_vec())
+        .run()
+        .code(0)
+        .stdout
 }
 
 #[test]

@@ -131,15 +131,18 @@ fn timeline(h: &mut String, r: &Reader, span: (f64, f64), jobs: u64) -> rusqlite
         );
     }
     if workers.len() > 1 {
-        // Each worker's name at its first lane.
-        for w in &workers {
-            let first = lanes.iter().position(|l| l.0 == *w).unwrap_or(0);
-            let _ = write!(
-                h,
-                "<text class=\"lane\" x=\"2\" y=\"{:.2}\">{}</text>",
-                first as f64 * lane_h + lane_h.max(10.0) * 0.8,
-                esc(w)
-            );
+        // Each worker's name at its first lane (lanes are in worker order).
+        let mut named = None;
+        for (i, &(w, _)) in lanes.iter().enumerate() {
+            if named != Some(w) {
+                named = Some(w);
+                let _ = write!(
+                    h,
+                    "<text class=\"lane\" x=\"2\" y=\"{:.2}\">{}</text>",
+                    i as f64 * lane_h + lane_h.max(10.0) * 0.8,
+                    esc(w)
+                );
+            }
         }
     }
     let _ = write!(
