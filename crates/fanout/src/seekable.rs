@@ -19,7 +19,7 @@ use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 use anyhow::Result;
-use fanout_core::pipe::{Body, Delivery, Header, JobStdin, Splitter};
+use fanout_core::pipe::{Body, Header, JobStdin, Splitter};
 use fanout_core::plan::Jobs;
 use fanout_core::{JobArgs, JobSeq, Records};
 
@@ -53,7 +53,6 @@ pub fn jobs(mode: &PipeMode, file: Option<&File>) -> Result<Option<Jobs>> {
         size: meta.len(),
         block: mode.block as u64,
         seq: 1,
-        delivery: mode.delivery,
         mode: mode.clone(),
         rest: None,
         head: Arc::new(Vec::new()),
@@ -86,7 +85,6 @@ struct Ranges {
     size: u64,
     block: u64,
     seq: u64,
-    delivery: Delivery,
     mode: PipeMode,
     /// The stream reader, once a block held no newline.
     rest: Option<Jobs>,
@@ -171,7 +169,7 @@ impl Iterator for Ranges {
                     head: self.head.clone(),
                     body,
                 },
-                self.delivery,
+                self.mode.delivery,
             ),
         }))
     }
