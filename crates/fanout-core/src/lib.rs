@@ -70,7 +70,10 @@ pub use engine::{
 pub use error::{Error, FileKind, Result};
 pub use event::{Collect, Event, Observed, Observer, Sink};
 pub use input::{InputOptions, Inputs, NulHook, Source, SourceSpec};
-pub use job::{ExitKind, JobArgs, JobResult, JobSeq, KillReason, Record, Records, SlotId, Values};
+pub use job::{
+    ExitKind, JobArgs, JobResult, JobSeq, KillReason, Record, Records, SeqHash, SeqHasher, SeqMap,
+    SlotId, Values,
+};
 pub use scheduler::{Dispatch, Slots, Waiting};
 pub use sink::{
     Files, JsonLines, Ordered, PrintOptions, Printer, ResultsDir, ResultsLayout, ResultsTable,

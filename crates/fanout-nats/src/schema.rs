@@ -7,9 +7,11 @@ use base64::Engine as _;
 use fanout_core::{ExitKind, KillReason, Records};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+mod row;
+
 /// The protocol version this build speaks; messages with another are
 /// refused.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 /// A run's incarnation: the start time (ns) of the coordinator that
 /// published its spec. Every job, result and answer names the incarnation
@@ -48,18 +50,18 @@ pub const STREAM_HEADER: &str = "Fanout-Stream";
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Bytes(pub Vec<u8>);
 
+/// The form of bytes that are not UTF-8.
 #[derive(Serialize, Deserialize)]
-#[serde(untagged)]
-enum BytesRepr {
-    Text(String),
-    Binary { b64: String },
+#[serde(deny_unknown_fields)]
+struct Binary {
+    b64: String,
 }
 
 impl Serialize for Bytes {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match std::str::from_utf8(&self.0) {
             Ok(t) => s.serialize_str(t),
-            Err(_) => BytesRepr::Binary {
+            Err(_) => Binary {
                 b64: base64::engine::general_purpose::STANDARD.encode(&self.0),
             }
             .serialize(s),
@@ -69,13 +71,36 @@ impl Serialize for Bytes {
 
 impl<'de> Deserialize<'de> for Bytes {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match BytesRepr::deserialize(d)? {
-            BytesRepr::Text(t) => Ok(Bytes(t.into_bytes())),
-            BytesRepr::Binary { b64 } => base64::engine::general_purpose::STANDARD
-                .decode(b64)
-                .map(Bytes)
-                .map_err(serde::de::Error::custom),
-        }
+        d.deserialize_any(BytesVisitor)
+    }
+}
+
+/// Reads either form without buffering it first, as `#[serde(untagged)]`
+/// would: every argument of every job goes through here.
+struct BytesVisitor;
+
+impl<'de> serde::de::Visitor<'de> for BytesVisitor {
+    type Value = Bytes;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(r#"a string or {"b64": "..."}"#)
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Bytes, E> {
+        Ok(Bytes(v.as_bytes().to_vec()))
+    }
+
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Bytes, E> {
+        Ok(Bytes(v.into_bytes()))
+    }
+
+    fn visit_map<M: serde::de::MapAccess<'de>>(self, map: M) -> Result<Bytes, M::Error> {
+        let Binary { b64 } =
+            Binary::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+        base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .map(Bytes)
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -235,8 +260,8 @@ impl From<WireKill> for KillReason {
     }
 }
 
-/// One job's result.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// One job's result. On the wire a row, not an object (see [`row`]).
+#[derive(Debug, Clone)]
 pub struct WireResult {
     /// The job.
     pub seq: u64,
@@ -251,10 +276,8 @@ pub struct WireResult {
     pub exit: WireExit,
     /// Killed by fanout (set alongside `killed`, for peers that know
     /// only this field).
-    #[serde(default)]
     pub timed_out: bool,
     /// Why fanout killed it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub killed: Option<WireKill>,
     /// Start, in nanoseconds since the Unix epoch.
     pub start_ns: u64,
@@ -265,13 +288,10 @@ pub struct WireResult {
     /// Peak RSS in KiB.
     pub max_rss_kib: u64,
     /// Standard output, when small enough to travel inline.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub out: Option<Bytes>,
     /// Standard error, likewise.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub err: Option<Bytes>,
     /// Output too big to travel inline came before this result as chunks.
-    #[serde(default)]
     pub chunked: bool,
 }
 
@@ -529,24 +549,24 @@ mod tests {
     #[test]
     fn protocol_states_keep_their_wire_names_and_unknown_ones_are_refused() {
         let stop = StopMsg::encode(HaltState::Soon);
-        assert_eq!(stop, br#"{"v":2,"halt":"soon"}"#);
+        assert_eq!(stop, br#"{"v":3,"halt":"soon"}"#);
         assert_eq!(decode::<StopMsg>(&stop).unwrap().halt, HaltState::Soon);
-        assert!(decode::<StopMsg>(br#"{"v":2,"halt":"later"}"#).is_err());
-        let op = decode::<CtlRequest>(br#"{"v":2,"op":"cancel"}"#)
+        assert!(decode::<StopMsg>(br#"{"v":3,"halt":"later"}"#).is_err());
+        let op = decode::<CtlRequest>(br#"{"v":3,"op":"cancel"}"#)
             .unwrap()
             .op;
         assert_eq!(op, CtlOp::Cancel);
-        assert!(decode::<CtlRequest>(br#"{"v":2,"op":"reboot"}"#).is_err());
+        assert!(decode::<CtlRequest>(br#"{"v":3,"op":"reboot"}"#).is_err());
         assert_eq!(HaltState::from(fanout_core::HaltWhen::Now), HaltState::Now);
         assert!(HaltState::Done.ends() && !HaltState::Soon.ends());
     }
 
     #[test]
     fn other_versions_are_refused() {
-        let ok = br#"{"v":2,"epoch":5,"jobs":[{"seq":3,"records":[["a"]]}]}"#;
+        let ok = br#"{"v":3,"epoch":5,"jobs":[{"seq":3,"records":[["a"]]}]}"#;
         assert_eq!(decode::<JobMsg>(ok).unwrap().jobs[0].seq, 3);
-        let old = br#"{"v":1,"epoch":5,"jobs":[]}"#;
-        assert!(decode::<JobMsg>(old).unwrap_err().contains("version 1"));
+        let old = br#"{"v":2,"epoch":5,"jobs":[]}"#;
+        assert!(decode::<JobMsg>(old).unwrap_err().contains("version 2"));
         assert!(decode::<JobMsg>(b"{").is_err());
     }
 }

@@ -5,9 +5,9 @@
 //! message; a worker with `--trust` runs only messages signed by one of
 //! its trusted keys. A worker with `--sign-key` signs its result batches
 //! and output chunks; a coordinator with `--trust` takes results only from
-//! those keys. What is signed is the payload prefixed by the message's
-//! kind and run id, so a signature cannot be moved to another kind of
-//! message or another run. Signing is not encryption: every broker client
+//! those keys. What is signed is the SHA-256 of the payload prefixed by
+//! the message's kind and run id, so a signature cannot be moved to
+//! another kind of message or another run. Signing is not encryption: every broker client
 //! that may read the streams reads the commands.
 
 use std::path::{Path, PathBuf};
@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use sha2::{Digest, Sha256};
 
 /// Header with the signer's public key (base64).
 pub const KEY_HEADER: &str = "Fanout-Key";
@@ -306,13 +307,18 @@ fn decode_public(b64: &str) -> Option<VerifyingKey> {
     VerifyingKey::from_bytes(&bytes).ok()
 }
 
+/// What a signature covers: the kind, the run id and the payload's
+/// SHA-256. Signing the digest rather than the payload hashes each payload
+/// once with SHA-256, which most CPUs run in hardware, instead of twice
+/// with ed25519's own SHA-512: signing job messages was a ninth of a
+/// coordinator's time at 250,000 jobs/s.
 fn signed_bytes(kind: Kind, run: &str, payload: &[u8]) -> Vec<u8> {
-    let mut v = Vec::with_capacity(kind.tag().len() + run.len() + payload.len() + 2);
+    let mut v = Vec::with_capacity(kind.tag().len() + run.len() + 34);
     v.extend_from_slice(kind.tag());
     v.push(0);
     v.extend_from_slice(run.as_bytes());
     v.push(0);
-    v.extend_from_slice(payload);
+    v.extend_from_slice(&Sha256::digest(payload));
     v
 }
 

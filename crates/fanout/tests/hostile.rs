@@ -11,6 +11,19 @@ use serde_json::{json, Value};
 use common::nats::{self, lines, wait_for, Nats, Worker};
 use common::{fanout, Fanout};
 
+/// The protocol version the messages made up here speak.
+const V: u32 = fanout_nats::schema::VERSION;
+
+/// A job's result as a worker sends it: a row (see `schema/row.rs`),
+/// with `rare` (output, kills) as its last member when not null.
+fn result_row(seq: u64, exit: i64, rare: Value) -> Value {
+    let mut row = json!([seq, "t", 1, 0, exit, 0, 1, 0, 0]);
+    if !rare.is_null() {
+        row.as_array_mut().unwrap().push(rare);
+    }
+    row
+}
+
 /// A raw NATS client speaking fanout's schema.
 struct Client {
     rt: tokio::runtime::Runtime,
@@ -124,7 +137,7 @@ impl Client {
 }
 
 fn spec(command: &str) -> Value {
-    json!({"v": 2, "epoch": 0, "command": [command], "replace": "{}", "quote_command": false,
+    json!({"v": V, "epoch": 0, "command": [command], "replace": "{}", "quote_command": false,
            "header": [], "append_missing": true, "context": false, "retries": 0,
            "timeout": null, "max_deliveries": 5, "ack_wait_ms": 30000})
 }
@@ -134,7 +147,7 @@ fn jobs(list: &[(u64, &str)]) -> Value {
         .iter()
         .map(|(seq, v)| json!({"seq": seq, "records": [[v]]}))
         .collect();
-    json!({"v": 2, "epoch": 0, "jobs": jobs})
+    json!({"v": V, "epoch": 0, "jobs": jobs})
 }
 
 /// An unsigned coordinator, for workers started with `--insecure`.
@@ -233,10 +246,8 @@ fn a_forged_result_never_becomes_a_command() {
     );
     let c = Client::new(&nats.url());
     let epoch = c.spec_of("forged")["epoch"].as_u64().unwrap();
-    let forged = json!({"v": 2, "epoch": epoch, "worker": "evil", "results": [{
-        "seq": 1, "token": "t", "slot": 1, "attempt": 0, "command": "touch PWNED",
-        "exit": {"code": 1}, "start_ns": 0, "runtime_ns": 1, "cpu_ns": 0, "max_rss_kib": 0,
-        "out": "x\n"}]});
+    let forged = json!({"v": V, "epoch": epoch, "worker": "evil", "results": [
+        result_row(1, 1, json!({"command": "touch PWNED", "out": "x\n"}))]});
     c.publish("fanout.forged.r.res", &forged);
     let out = run.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -260,9 +271,8 @@ fn a_coordinator_that_trusts_worker_keys_ignores_forged_results() {
     );
     let c = Client::new(&nats.url());
     let epoch = c.spec_of("guarded")["epoch"].as_u64().unwrap();
-    let forged = json!({"v": 2, "epoch": epoch, "worker": "evil", "results": [{
-        "seq": 1, "token": "t", "slot": 1, "attempt": 0, "exit": {"code": 0},
-        "start_ns": 0, "runtime_ns": 1, "cpu_ns": 0, "max_rss_kib": 0, "out": "forged\n"}]});
+    let forged = json!({"v": V, "epoch": epoch, "worker": "evil", "results": [
+        result_row(1, 0, json!({"out": "forged\n"}))]});
     c.publish("fanout.guarded.r.res", &forged);
     let out = run.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
@@ -399,10 +409,7 @@ fn a_brokers_dashboard_drops_garbage_results_and_heartbeats() {
     let url = nats.url();
     let c = Client::new(&url);
     let epoch = c.create_run("spied", spec("true"), &[]);
-    let result = |seq: u64, exit: i64, err: &str| {
-        json!({"seq": seq, "token": "t", "slot": 1, "attempt": 0, "exit": {"code": exit},
-               "start_ns": 0, "runtime_ns": 1, "cpu_ns": 0, "max_rss_kib": 0, "err": err})
-    };
+    let result = |seq: u64, exit: i64, err: &str| result_row(seq, exit, json!({"err": err}));
     let subject = "fanout.spied.r.res";
     c.publish(subject, &json!("not a result batch"));
     c.publish(
@@ -411,16 +418,16 @@ fn a_brokers_dashboard_drops_garbage_results_and_heartbeats() {
     );
     c.publish(
         subject,
-        &json!({"v": 2, "epoch": epoch + 1, "worker": "old", "results": [result(7, 0, "")]}),
+        &json!({"v": V, "epoch": epoch + 1, "worker": "old", "results": [result(7, 0, "")]}),
     );
     let long_name = "w".repeat(5000);
-    let batch = json!({"v": 2, "epoch": epoch, "worker": long_name,
+    let batch = json!({"v": V, "epoch": epoch, "worker": long_name,
                        "results": [result(1, 0, ""), result(2, 3, &"e".repeat(200_000))]});
     c.publish(subject, &batch);
     // The same job again (a redelivery): counted once.
     c.publish(
         subject,
-        &json!({"v": 2, "epoch": epoch, "worker": "w2", "results": [result(1, 0, "")]}),
+        &json!({"v": V, "epoch": epoch, "worker": "w2", "results": [result(1, 0, "")]}),
     );
 
     let (mut dash, web) = common::with_dashboard(
@@ -434,10 +441,10 @@ fn a_brokers_dashboard_drops_garbage_results_and_heartbeats() {
         let nc = &c.nc;
         nc.publish("fanout.workers", "garbage".into()).await.unwrap();
         nc.publish("fanout.workers", r#"{"v":99,"worker":"x"}"#.into()).await.unwrap();
-        let big = json!({"v": 2, "worker": "big", "host": "h".repeat(10_000), "slots": 1, "run": null, "load": 0.0});
+        let big = json!({"v": V, "worker": "big", "host": "h".repeat(10_000), "slots": 1, "run": null, "load": 0.0});
         nc.publish("fanout.workers", serde_json::to_vec(&big).unwrap().into()).await.unwrap();
         for i in 0..1500 {
-            let b = json!({"v": 2, "worker": format!("w{i}-{}", "n".repeat(300)), "host": "h",
+            let b = json!({"v": V, "worker": format!("w{i}-{}", "n".repeat(300)), "host": "h",
                            "slots": 2, "run": null, "load": 0.5});
             nc.publish("fanout.workers", serde_json::to_vec(&b).unwrap().into()).await.unwrap();
         }

@@ -235,6 +235,15 @@ pub enum Commands {
 }
 
 impl Commands {
+    /// True when a job's command line does not depend on its slot, so one
+    /// rendered for another slot can stand for it.
+    pub fn same_in_every_slot(&self) -> bool {
+        match self {
+            Commands::Template { template, .. } => template.same_in_every_slot(),
+            Commands::Argv => true,
+        }
+    }
+
     /// The command line of job `args` in `slot` (empty where a perl
     /// expression failed; see [`Commands::compose`]).
     pub fn render(&self, args: &JobArgs, slot: SlotId) -> Vec<u8> {

@@ -9,12 +9,12 @@
 //! ([`Core::outcome`]). [`crate::backend::drive`] is the one loop that
 //! connects the two.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io;
 use std::time::{Instant, SystemTime};
 
 use crate::control::HaltWhen;
-use crate::job::{JobArgs, JobSeq, SlotId};
+use crate::job::{JobArgs, JobSeq, SeqMap, SlotId};
 use crate::killing::Killing;
 use crate::scheduler::Dispatch;
 use crate::throttle::{Machine, Throttle};
@@ -28,7 +28,7 @@ pub struct Core<E, T = ()> {
     killing: Killing,
     throttle: Throttle,
     verdict: Verdict<E>,
-    running: HashMap<JobSeq, Running<T>>,
+    running: SeqMap<Running<T>>,
     retries: u32,
     /// When running jobs are next checked against `--memfree`.
     mem_check: Option<Instant>,
@@ -65,7 +65,7 @@ impl<E, T: Default> Core<E, T> {
             killing: Killing::new(c.timeout, rules.term_seq.clone()),
             throttle,
             verdict: Verdict::new(c.halt, rules.total_jobs),
-            running: HashMap::new(),
+            running: SeqMap::default(),
             retries: c.retries,
             mem_check: None,
             throttled: None,

@@ -5,7 +5,6 @@
 //! whole lines as they arrive. Ungrouped: jobs write to the terminal
 //! themselves and only `-v` lines come from here.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Write};
 use std::mem::ManuallyDrop;
@@ -14,7 +13,7 @@ use std::os::fd::FromRawFd;
 use super::tag::{tagged, Tag};
 use crate::control::{HaltOn, HaltWhen};
 use crate::event::{Event, Sink};
-use crate::job::{JobSeq, KillReason};
+use crate::job::{JobSeq, KillReason, SeqMap};
 use crate::output::{Captured, Stream};
 use crate::OutputMode;
 
@@ -40,7 +39,7 @@ pub struct Printer {
     opts: PrintOptions,
     out: ManuallyDrop<File>,
     err: ManuallyDrop<File>,
-    live: HashMap<JobSeq, LiveJob>,
+    live: SeqMap<LiveJob>,
     scratch: Vec<u8>,
 }
 
@@ -64,7 +63,7 @@ impl Printer {
             opts,
             out: ManuallyDrop::new(out),
             err: ManuallyDrop::new(err),
-            live: HashMap::new(),
+            live: SeqMap::default(),
             scratch: Vec::new(),
         }
     }

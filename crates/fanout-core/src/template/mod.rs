@@ -276,6 +276,17 @@ impl Template {
             })
     }
 
+    /// True when a job's line is the same in every slot: no `{%}` and no
+    /// perl expression (one may ask for the slot, or give another answer
+    /// each time it runs).
+    pub fn same_in_every_slot(&self) -> bool {
+        !self.has_perl()
+            && self.segments.iter().all(|s| match s {
+                Segment::Word(tokens) => !tokens.contains(&Token::Slot),
+                Segment::Space(_) => true,
+            })
+    }
+
     /// True when the template has a `{= perl =}` expression.
     pub fn has_perl(&self) -> bool {
         self.perl_codes().next().is_some()

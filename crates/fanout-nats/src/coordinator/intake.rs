@@ -39,9 +39,11 @@ impl Coord<'_> {
                 // Results of an earlier incarnation of this run id.
                 Ok(batch) if batch.epoch != self.run_epoch => {}
                 Ok(batch) => {
+                    // A name from the broker: kept short, whatever a worker sends.
+                    let name: String = batch.worker.chars().take(WORKER_NAME_CHARS).collect();
                     for w in batch.results {
                         match check::result(&w) {
-                            Ok(()) => self.result(core, w, &batch.worker, sink).await,
+                            Ok(()) => self.result(core, w, &name, sink).await,
                             Err(e) => self.warn(
                                 &batch.worker,
                                 format!(
@@ -195,8 +197,7 @@ impl Coord<'_> {
         let key = JobSeq(seq);
         let taken = Taken {
             wire: w,
-            // A name from the broker: kept short, whatever a worker sends.
-            worker: worker.chars().take(WORKER_NAME_CHARS).collect(),
+            worker: worker.to_owned(),
             out,
             err,
         };
@@ -253,16 +254,21 @@ impl Coord<'_> {
             err,
         } = taken;
         let seq = JobSeq(w.seq);
-        let job = &core.job(seq)?.job;
+        let run = core.job_mut(seq)?;
+        // The command is this coordinator's own rendering, never a string
+        // from the broker: the job log's Command column is what
+        // `--retry-failed` runs later. Rendered again only when the
+        // worker's slot changes it.
+        let command = if self.commands.same_in_every_slot() {
+            std::mem::take(&mut run.command)
+        } else {
+            self.commands.render(&run.job, SlotId(w.slot))
+        };
         self.recorded.insert(seq);
         self.done += 1;
         let rt = w.runtime_ns as f64;
         self.avg_runtime_ns = Some(self.avg_runtime_ns.map_or(rt, |a| a * 0.9 + rt * 0.1));
-        // The command is this coordinator's own rendering, never a string
-        // from the broker: the job log's Command column is what
-        // `--retry-failed` runs later.
-        let command = self.commands.render(job, SlotId(w.slot));
-        core.ended(ended(&w, &worker, command, out, err), Instant::now(), sink)
+        core.ended(ended(&w, worker, command, out, err), Instant::now(), sink)
     }
 }
 
@@ -271,7 +277,7 @@ impl Coord<'_> {
 /// caller rendered itself.
 pub(super) fn ended(
     w: &WireResult,
-    worker: &str,
+    worker: String,
     command: Vec<u8>,
     out: Captured,
     err: Captured,
@@ -288,7 +294,7 @@ pub(super) fn ended(
         .killed
         .map(KillReason::from)
         .or(w.timed_out.then_some(KillReason::Timeout));
-    remote.worker = worker.to_owned();
+    remote.worker = worker;
     e.remote = Some(remote);
     e
 }
@@ -348,7 +354,7 @@ mod tests {
             let mut rows = Rows::default();
             core.input(job, &mut rows);
             core.next_action(Instant::now());
-            let e = ended(&w, "w-1", b"echo a".to_vec(), Captured::default(), Captured::default());
+            let e = ended(&w, "w-1".into(), b"echo a".to_vec(), Captured::default(), Captured::default());
             core.ended(e, Instant::now(), &mut rows);
             prop_assert_eq!(rows.0.len(), 1);
             prop_assert!(rows.0[0].ends_with(b"echo a\n"));

@@ -27,7 +27,7 @@ pub(super) type AckWait = Pin<Box<dyn Future<Output = (u64, Vec<u8>, Result<(), 
 /// short: fewer messages per job spare the broker.
 const PACK_TIME_NS: f64 = 20e6;
 /// Jobs in one message, at most.
-const PACK_MAX: usize = 64;
+const PACK_MAX: usize = 256;
 /// Jobs published before the first result says how long jobs take.
 pub(super) const PROBE_WINDOW: usize = 256;
 /// How long the probe lasts without a result: jobs that take longer are

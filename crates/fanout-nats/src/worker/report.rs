@@ -1,4 +1,4 @@
-//! Sending results back: finished jobs are batched (up to 256 results or
+//! Sending results back: finished jobs are batched (up to 1,024 results or
 //! 256 KiB, or 20 ms after the first), output too big to go inline is sent
 //! first as raw chunks, and a job message is acked only once the broker
 //! has stored the results of all its jobs, so a crash in between reruns
@@ -31,7 +31,7 @@ const INLINE: u64 = 32 * 1024;
 const BATCH_MAX: usize = 900 * 1024;
 /// The size of one output chunk.
 const CHUNK: usize = 512 * 1024;
-const BATCH_RESULTS: usize = 256;
+const BATCH_RESULTS: usize = 1024;
 const BATCH_BYTES: usize = 256 * 1024;
 /// How long the first result of a batch waits for others: jobs are
 /// acked only after it, but their slots are free already, so this costs

@@ -66,7 +66,7 @@ fn hostile_spec() -> impl Strategy<Value = serde_json::Value> {
         .prop_map(
             |(command, replace, (epoch, retries, max_deliveries, ack), timeout, flag)| {
                 json!({
-                    "v": 2, "epoch": epoch, "command": command, "replace": replace,
+                    "v": schema::VERSION, "epoch": epoch, "command": command, "replace": replace,
                     "quote_command": flag, "header": [], "append_missing": !flag, "context": flag,
                     "retries": retries, "timeout": timeout, "max_deliveries": max_deliveries,
                     "ack_wait_ms": ack,
@@ -82,7 +82,7 @@ fn hostile_jobs() -> impl Strategy<Value = serde_json::Value> {
     )
         .prop_map(|(seq, records)| json!({"seq": seq, "records": records}));
     (prop::collection::vec(job, 0..6), number())
-        .prop_map(|(jobs, epoch)| json!({"v": 2, "epoch": epoch, "jobs": jobs}))
+        .prop_map(|(jobs, epoch)| json!({"v": schema::VERSION, "epoch": epoch, "jobs": jobs}))
 }
 
 proptest! {
@@ -144,18 +144,18 @@ proptest! {
     #[test]
     fn a_hostile_result_is_refused_or_in_range(
         slot in number(), attempt in number(), code in number(),
-        exit_kind in 0..4usize, ns in number(),
+        exit_kind in 0..5usize, ns in number(),
     ) {
         let exit = match exit_kind {
-            0 => json!({"code": code}),
+            0 => json!(code),
+            4 => json!({"code": code}),
             1 => json!({"signal": code}),
             2 => json!({"spawn_failed": code}),
             _ => json!("skipped"),
         };
-        let v = json!({"v": 2, "epoch": 1, "worker": "w", "results": [{
-            "seq": 1, "token": "t", "slot": slot, "attempt": attempt, "exit": exit,
-            "start_ns": ns, "runtime_ns": ns, "cpu_ns": ns, "max_rss_kib": ns, "out": "x",
-        }]});
+        let v = json!({"v": schema::VERSION, "epoch": 1, "worker": "w", "results": [
+            [1, "t", slot, attempt, exit, ns, ns, ns, ns, {"out": "x"}],
+        ]});
         let payload = serde_json::to_vec(&v).unwrap();
         if let Ok(b) = schema::decode::<schema::ResultBatch>(&payload) {
             for r in &b.results {
@@ -170,7 +170,7 @@ proptest! {
 #[test]
 fn a_signed_spec_passes_and_one_changed_byte_does_not() {
     let (key, trusted) = keys();
-    let spec_json = br#"{"v":2,"epoch":1,"command":["echo"],"replace":"{}","quote_command":false,"header":[],"append_missing":true,"context":false,"retries":0,"timeout":null,"max_deliveries":5,"ack_wait_ms":30000}"#;
+    let spec_json = br#"{"v":3,"epoch":1,"command":["echo"],"replace":"{}","quote_command":false,"header":[],"append_missing":true,"context":false,"retries":0,"timeout":null,"max_deliveries":5,"ack_wait_ms":30000}"#;
     let (k, s) = key.sign(Kind::Spec, "r", spec_json);
     let h = headers(&k, &s);
     assert!(spec(&trusted, "r", Some(&h), spec_json).is_ok());
@@ -179,7 +179,7 @@ fn a_signed_spec_passes_and_one_changed_byte_does_not() {
     changed[40] ^= 1;
     assert!(spec(&trusted, "r", Some(&h), &changed).is_err());
     // A spec signature does not make a job message.
-    let jobs_json = br#"{"v":2,"epoch":1,"jobs":[{"seq":1,"records":[["a"]]}]}"#;
+    let jobs_json = br#"{"v":3,"epoch":1,"jobs":[{"seq":1,"records":[["a"]]}]}"#;
     let (k, s) = key.sign(Kind::Spec, "r", jobs_json);
     let h = headers(&k, &s);
     assert!(matches!(
@@ -212,10 +212,10 @@ fn jobs_must_be_signed_by_the_key_that_signed_the_spec() {
     let a = SecretKey::load(&dir.path().join("a")).unwrap();
     let b = SecretKey::load(&dir.path().join("b")).unwrap();
     let both = TrustedKeys::load(&[dir.path().join("a.pub"), dir.path().join("b.pub")]).unwrap();
-    let spec_json = br#"{"v":2,"epoch":1,"command":["echo"],"replace":"{}","quote_command":false,"header":[],"append_missing":true,"context":false,"retries":0,"timeout":null,"max_deliveries":5,"ack_wait_ms":30000}"#;
+    let spec_json = br#"{"v":3,"epoch":1,"command":["echo"],"replace":"{}","quote_command":false,"header":[],"append_missing":true,"context":false,"retries":0,"timeout":null,"max_deliveries":5,"ack_wait_ms":30000}"#;
     let (k, s) = a.sign(Kind::Spec, "r", spec_json);
     let (_, signer) = spec(&both, "r", Some(&headers(&k, &s)), spec_json).unwrap();
-    let jobs_json = br#"{"v":2,"epoch":1,"jobs":[{"seq":1,"records":[["a"]]}]}"#;
+    let jobs_json = br#"{"v":3,"epoch":1,"jobs":[{"seq":1,"records":[["a"]]}]}"#;
     let (k, s) = b.sign(Kind::Jobs, "r", jobs_json);
     assert!(matches!(
         jobs(&signer, "r", Epoch(1), Some(&headers(&k, &s)), jobs_json),
