@@ -49,7 +49,7 @@ race() {
     local med
     # shellcheck disable=SC2086 # one value per word
     med=$(median ${times[$i]})
-    echo "${names[$i]} $med" >> "$WORK/results"
+    echo "${names[$i]} $med us" >> "$WORK/results"
     printf '  %-16s %8.3f s (median of %s, rounds interleaved)\n' "${names[$i]}" \
       "$(awk -v m="$med" 'BEGIN {print m / 1000000}')" "$ROUNDS"
   done
@@ -65,7 +65,7 @@ rss() {
   done
   local med
   med=$(median "${vals[@]}")
-  echo "$name $med" >> "$WORK/results"
+  echo "$name $med KiB" >> "$WORK/results"
   printf '  %-16s %8.1f MiB (median of %s)\n' "$name" "$(awk -v m="$med" 'BEGIN {print m / 1024}')" "$ROUNDS"
 }
 
@@ -114,4 +114,42 @@ need_broker() {
   command -v nats-server >/dev/null || { echo "bench: apt-get install nats-server" >&2; exit 1; }
   [ -f "$WORK/key" ] || "$FANOUT" --keygen "$WORK/key" >/dev/null
   SIGNED="--sign-key $WORK/key --trust $WORK/key.pub"
+}
+
+# The summary of a run of bench/run-all: each script adds a row per
+# target to the file $SUMMARY names (nothing when it is unset).
+SUMMARY=${SUMMARY:-}
+
+# record NAME VALUE UNIT: a figure the script computed itself.
+record() { echo "$1 $2 $3" >> "$WORK/results"; }
+
+# value NAME: the recorded figure NAME (the last one).
+value() { awk -v n="$1" '$1 == n {v = $2} END {print v}' "$WORK/results"; }
+
+# show NAME: the recorded figure NAME in its unit (seconds, MiB, ...).
+show() {
+  awk -v n="$1" '$1 == n {v = $2; u = $3} END {
+    if (u == "us") printf "%.4g s", v / 1e6
+    else if (u == "KiB") printf "%.1f MiB", v / 1024
+    else printf "%.4g %s", v, u
+  }' "$WORK/results"
+}
+
+# target ID A B OP GOAL [WHAT]: checks the ratio of the recorded figures
+# A / B (B may be a number instead: 1 checks A itself) against GOAL, OP
+# being <= or >=; prints the verdict and adds a row to the summary. WHAT
+# names the checked figure when it is not plain A / B.
+target() {
+  local id=$1 a=$2 b=$3 op=$4 goal=$5 va vb r met what peer
+  va=$(value "$a")
+  if [[ $b =~ ^[0-9.]+$ ]]; then vb=$b; peer=""; else vb=$(value "$b"); peer=$(show "$b"); fi
+  r=$(awk -v a="$va" -v b="$vb" 'BEGIN {r = a / b; printf (r >= 1000 ? "%.0f" : "%.3f"), r}')
+  met=$(awk -v r="$r" -v g="$goal" -v op="$op" \
+    'BEGIN {print ((op == "<=" && r <= g + 0) || (op == ">=" && r >= g + 0)) ? "met" : "not met"}')
+  what=$a
+  [ -z "$peer" ] || what="$a / $b"
+  what=${6:-$what}
+  printf '  %s target: %s = %s (%s %s): %s\n' "$id" "$what" "$r" "$op" "$goal" "$met"
+  [ -z "$SUMMARY" ] || printf '| %s | %s | %s | %s | %s | %s %s | %s | `bench/%s` |\n' \
+    "$id" "$what" "$(show "$a")" "${peer:--}" "$r" "$op" "$goal" "$met" "$(basename "$0")" >> "$SUMMARY"
 }
