@@ -59,10 +59,19 @@ struct Binary {
 
 impl Serialize for Bytes {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match std::str::from_utf8(&self.0) {
+        BytesRef(&self.0).serialize(s)
+    }
+}
+
+/// Borrowed bytes, serialized as [`Bytes`] are.
+struct BytesRef<'a>(&'a [u8]);
+
+impl Serialize for BytesRef<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match std::str::from_utf8(self.0) {
             Ok(t) => s.serialize_str(t),
             Err(_) => Binary {
-                b64: base64::engine::general_purpose::STANDARD.encode(&self.0),
+                b64: base64::engine::general_purpose::STANDARD.encode(self.0),
             }
             .serialize(s),
         }
@@ -493,6 +502,35 @@ pub fn to_records(records: Vec<Vec<Bytes>>) -> Records {
         out.push_values(r.iter().map(|b| b.0.as_slice()));
     }
     out
+}
+
+/// A job to publish, borrowing its records: the JSON of a [`WireJob`]
+/// without a copy of every value first (the coordinator writes each job
+/// straight into the message that carries it).
+#[derive(Serialize)]
+pub struct WireJobRef<'a> {
+    /// Its sequence number.
+    pub seq: u64,
+    /// Its records.
+    pub records: RecordsRef<'a>,
+}
+
+/// Records serialized as [`WireJob::records`] are.
+pub struct RecordsRef<'a>(pub &'a Records);
+
+impl Serialize for RecordsRef<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(ValuesRef))
+    }
+}
+
+/// One record's values.
+struct ValuesRef<'a>(fanout_core::Values<'a>);
+
+impl Serialize for ValuesRef<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.clone().map(BytesRef))
+    }
 }
 
 /// Record values as wire bytes.

@@ -10,7 +10,6 @@ use fanout_core::{JobSeq, Sink, SlotId};
 
 use super::{publish, Arrived, BrokerCore, Coord};
 use crate::error::broker;
-use crate::schema::{from_records, WireJob};
 use crate::{Error, Result};
 
 impl Backend for Coord<'_> {
@@ -28,7 +27,10 @@ impl Backend for Coord<'_> {
     ) -> Result<()> {
         let run = core.job_mut(seq).expect("the core started it");
         run.command = self.commands.render(&run.job, SlotId(1));
-        let records = from_records(&run.job.records);
+        let queued = self.queued.contains(&seq) || self.early.contains_key(&seq);
+        if !queued {
+            self.pack.push(self.run_epoch, seq, &run.job.records)?;
+        }
         core.announce(seq, SlotId(1), sink);
         self.published += 1;
         if let Some(taken) = self.early.remove(&seq) {
@@ -38,10 +40,6 @@ impl Backend for Coord<'_> {
         if self.queued.remove(&seq) {
             return Ok(());
         }
-        self.pack.push(WireJob {
-            seq: seq.0,
-            records,
-        });
         if self.pack.len() >= self.pack_size() {
             self.publish_pack(core)?;
         }

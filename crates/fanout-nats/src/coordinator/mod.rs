@@ -166,7 +166,7 @@ struct Coord<'a> {
     /// Resume: taking in the results the run already has.
     draining: bool,
     /// Jobs read from the input, to be published as one message.
-    pack: Vec<crate::schema::WireJob>,
+    pack: publish::Pack,
     /// Average runtime of recent jobs (what packing goes by).
     avg_runtime_ns: Option<f64>,
     started_at: std::time::Instant,

@@ -11,11 +11,11 @@ use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::Context;
 use futures_util::StreamExt;
 
-use fanout_core::{JobSeq, Sink};
+use fanout_core::{JobSeq, Records, Sink};
 
 use super::{BrokerCore, Coord};
 use crate::error::broker;
-use crate::schema::{JobMsg, WireJob, VERSION};
+use crate::schema::{Epoch, JobMsg, RecordsRef, WireJob, WireJobRef, VERSION};
 use crate::trust::{self, with_signature, Kind, TrustedKeys};
 use crate::{streams, Error, Result};
 
@@ -57,10 +57,13 @@ impl Coord<'_> {
 
     /// Publishes the packed jobs as one message (split while too big).
     pub(super) fn publish_pack(&mut self, core: &mut BrokerCore) -> Result<()> {
-        let jobs = std::mem::take(&mut self.pack);
-        self.publish_jobs(core, jobs)
+        match self.pack.take() {
+            Some((first, n, msg)) => self.publish_msg(core, first, n, msg),
+            None => Ok(()),
+        }
     }
 
+    /// Publishes `jobs` as one message (split while too big).
     pub(super) fn publish_jobs(&mut self, core: &mut BrokerCore, jobs: Vec<WireJob>) -> Result<()> {
         let Some(first) = jobs.first().map(|j| j.seq) else {
             return Ok(());
@@ -72,6 +75,17 @@ impl Coord<'_> {
             jobs,
         })
         .map_err(broker)?;
+        self.publish_msg(core, first, n, msg)
+    }
+
+    /// Publishes the job message `msg` of `n` jobs from `first` on.
+    fn publish_msg(
+        &mut self,
+        core: &mut BrokerCore,
+        first: u64,
+        n: usize,
+        msg: Vec<u8>,
+    ) -> Result<()> {
         let limit = self.conn.max_payload.min(streams::MAX_MESSAGE) - 256;
         if msg.len() > limit {
             let JobMsg { mut jobs, .. } = serde_json::from_slice(&msg).map_err(broker)?;
@@ -192,6 +206,53 @@ impl Coord<'_> {
     }
 }
 
+/// Jobs read from the input, written one by one into the JSON of the
+/// message that will carry them: the same bytes as a [`JobMsg`] of them,
+/// without a copy of every job's values in between.
+#[derive(Default)]
+pub(super) struct Pack {
+    msg: Vec<u8>,
+    first: u64,
+    jobs: usize,
+}
+
+impl Pack {
+    /// Adds job `seq` of `records`.
+    pub(super) fn push(&mut self, epoch: Epoch, seq: JobSeq, records: &Records) -> Result<()> {
+        if self.jobs == 0 {
+            self.msg.clear();
+            let head = format!(r#"{{"v":{VERSION},"epoch":{epoch},"jobs":["#);
+            self.msg.extend_from_slice(head.as_bytes());
+            self.first = seq.0;
+        } else {
+            self.msg.push(b',');
+        }
+        let job = WireJobRef {
+            seq: seq.0,
+            records: RecordsRef(records),
+        };
+        serde_json::to_writer(&mut self.msg, &job).map_err(broker)?;
+        self.jobs += 1;
+        Ok(())
+    }
+
+    /// Jobs packed.
+    pub(super) fn len(&self) -> usize {
+        self.jobs
+    }
+
+    /// The message of the packed jobs (first seq, jobs, bytes), if any;
+    /// the pack is empty after.
+    fn take(&mut self) -> Option<(u64, usize, Vec<u8>)> {
+        if self.jobs == 0 {
+            return None;
+        }
+        self.msg.extend_from_slice(b"]}");
+        let n = std::mem::take(&mut self.jobs);
+        Some((self.first, n, std::mem::take(&mut self.msg)))
+    }
+}
+
 /// Publishes one job after `delay`, with a message id for deduplication.
 async fn publish(
     js: Context,
@@ -214,4 +275,45 @@ async fn publish(
         Err(e) => Err(e.to_string()),
     };
     (seq, msg, res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The pack writes what serde would write for the same jobs.
+    #[test]
+    fn a_pack_is_the_json_of_a_job_message_of_its_jobs() {
+        let records: Vec<Records> = vec![
+            vec![vec![b"a b".to_vec(), b"\"q\"".to_vec()]].into(),
+            vec![vec![vec![0xff, 0]]].into(),
+            vec![vec![b"x".to_vec()], vec![b"y".to_vec()]].into(),
+        ];
+        let mut pack = Pack::default();
+        for (i, r) in records.iter().enumerate() {
+            pack.push(Epoch(7), JobSeq(i as u64 + 3), r).unwrap();
+        }
+        assert_eq!(pack.len(), 3);
+        let (first, n, msg) = pack.take().unwrap();
+        let jobs = records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| WireJob {
+                seq: i as u64 + 3,
+                records: crate::schema::from_records(r),
+            })
+            .collect();
+        let want = serde_json::to_vec(&JobMsg {
+            v: VERSION,
+            epoch: Epoch(7),
+            jobs,
+        })
+        .unwrap();
+        assert_eq!((first, n), (3, 3));
+        assert_eq!(
+            String::from_utf8_lossy(&msg),
+            String::from_utf8_lossy(&want)
+        );
+        assert!(pack.take().is_none());
+    }
 }

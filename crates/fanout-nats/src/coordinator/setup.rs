@@ -105,7 +105,7 @@ impl<'a> Coord<'a> {
             published: 0,
             done: 0,
             draining: false,
-            pack: Vec::new(),
+            pack: Default::default(),
             avg_runtime_ns: None,
             started_at: std::time::Instant::now(),
             taken: StreamSeq(0),
