@@ -129,8 +129,10 @@ value() { awk -v n="$1" '$1 == n {v = $2} END {print v}' "$WORK/results"; }
 # show NAME: the recorded figure NAME in its unit (seconds, MiB, ...).
 show() {
   awk -v n="$1" '$1 == n {v = $2; u = $3} END {
-    if (u == "us") printf "%.4g s", v / 1e6
+    if (u == "us" && v < 100000) printf "%.2f ms", v / 1e3
+    else if (u == "us") printf "%.3f s", v / 1e6
     else if (u == "KiB") printf "%.1f MiB", v / 1024
+    else if (v >= 10000) printf "%.0f %s", v, u
     else printf "%.4g %s", v, u
   }' "$WORK/results"
 }
