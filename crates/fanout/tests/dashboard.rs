@@ -345,11 +345,11 @@ fn memory_stays_flat_from_20000_to_200000_watched_jobs() {
 }
 
 /// A run on the broker at `url` through a coordinator of its own: 40 jobs
-/// at -j2 of 0.2 s, job 3 fails with "boom" on stderr, job 40 runs for
+/// at -j2 of 0.4 s, job 3 fails with "boom" on stderr, job 40 runs for
 /// ten minutes (so the run is still going when the test looks, however
 /// slow the machine).
 fn broker_run(url: &str, id: &str) -> Child {
-    let script = "sleep 0.2; if [ {} = 3 ]; then echo boom >&2; exit 2; fi; \
+    let script = "sleep 0.4; if [ {} = 3 ]; then echo boom >&2; exit 2; fi; \
                   if [ {} = 40 ]; then sleep 600; fi";
     Command::new(common::bin())
         .args(["--broker", url, "--run-id", id, "-j2"])
@@ -376,10 +376,13 @@ fn a_brokers_dashboard_shows_runs_and_workers_and_keeps_a_dead_coordinators_hist
     let nats = common::nats::Nats::start(&[]);
     let url = nats.url();
     let _worker = common::nats::Worker::start(&url, &["-j2"]);
-    let mut coordinator = broker_run(&url, "watched");
+    // The page is up before the run starts: it must see the count rise,
+    // and a browser slow to start could otherwise find every short job
+    // done already (regression: "#done never rose: last 38" under load).
     let dash = Watched::start(&["--dashboard", "--broker", &url], Stdio::null());
     let b = Browser::start();
     b.goto(&dash.url);
+    let mut coordinator = broker_run(&url, "watched");
     b.wait_for("#runs tbody", "listed the run", |t| {
         t.contains("watched") && t.contains("running")
     });
