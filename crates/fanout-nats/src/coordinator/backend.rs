@@ -25,19 +25,21 @@ impl Backend for Coord<'_> {
         seq: JobSeq,
         sink: &mut S,
     ) -> Result<()> {
+        // Resume: a job with its result already, or still in the stream.
+        let early = self.early.remove(&seq);
+        let queued = self.queued.remove(&seq);
         let run = core.job_mut(seq).expect("the core started it");
         run.command = self.commands.render(&run.job, SlotId(1));
-        let queued = self.queued.contains(&seq) || self.early.contains_key(&seq);
-        if !queued {
+        if early.is_none() && !queued {
             self.pack.push(self.run_epoch, seq, &run.job.records)?;
         }
         core.announce(seq, SlotId(1), sink);
         self.published += 1;
-        if let Some(taken) = self.early.remove(&seq) {
+        if let Some(taken) = early {
             self.finish(core, taken, sink);
             return Ok(());
         }
-        if self.queued.remove(&seq) {
+        if queued {
             return Ok(());
         }
         if self.pack.len() >= self.pack_size() {

@@ -170,13 +170,11 @@ impl<'de> Visitor<'de> for ExitVisitor {
     }
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Exit, E> {
-        let c = i32::try_from(v).map_err(|_| E::custom(format!("exit status {v} out of range")))?;
-        Ok(Exit(WireExit::Code(c)))
+        status(v)
     }
 
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Exit, E> {
-        let c = i32::try_from(v).map_err(|_| E::custom(format!("exit status {v} out of range")))?;
-        Ok(Exit(WireExit::Code(c)))
+        status(v)
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Exit, E> {
@@ -186,6 +184,14 @@ impl<'de> Visitor<'de> for ExitVisitor {
     fn visit_map<M: MapAccess<'de>>(self, map: M) -> Result<Exit, M::Error> {
         WireExit::deserialize(de::value::MapAccessDeserializer::new(map)).map(Exit)
     }
+}
+
+/// An exit status read as a number, which must fit an `i32`.
+fn status<E: de::Error, N: TryInto<i32> + fmt::Display + Copy>(v: N) -> Result<Exit, E> {
+    let c = v
+        .try_into()
+        .map_err(|_| E::custom(format!("exit status {v} out of range")))?;
+    Ok(Exit(WireExit::Code(c)))
 }
 
 #[cfg(test)]
