@@ -132,33 +132,47 @@ pub fn valid_run(run: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// Creates a stream, or finds it. Processes that start together (a pool
+/// and its workers) race to create it, and nats-server 2.9 can refuse the
+/// loser with "subjects overlap" although the winner made the same stream;
+/// so a refused create looks the stream up again before it fails.
+pub async fn stream(js: &Context, config: Config) -> Result<Stream, String> {
+    let name = config.name.clone();
+    let refused = match js.get_or_create_stream(config).await {
+        Ok(s) => return Ok(s),
+        Err(e) => e.to_string(),
+    };
+    // The winner's create may still be in flight: look for a second.
+    for _ in 0..20 {
+        if let Ok(s) = js.get_stream(&name).await {
+            return Ok(s);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err(refused)
+}
+
 /// Creates both streams (or finds them).
 pub async fn streams(js: &Context) -> Result<(Stream, Stream), String> {
-    let jobs = js
-        .get_or_create_stream(Config {
-            name: JOBS.into(),
-            subjects: vec!["ftasks.jobs.*".into()],
-            retention: RetentionPolicy::WorkQueue,
-            max_message_size: MAX_MESSAGE as i32,
-            duplicate_window: Duration::from_secs(120),
-            ..Default::default()
-        })
-        .await
-        .map_err(|e| e.to_string())?;
-    let results = js
-        .get_or_create_stream(Config {
-            name: RESULTS.into(),
-            subjects: vec!["ftasks.results.*".into()],
-            retention: RetentionPolicy::Limits,
-            discard: DiscardPolicy::Old,
-            max_age: Duration::from_secs(24 * 3600),
-            max_message_size: MAX_MESSAGE as i32,
-            duplicate_window: Duration::from_secs(120),
-            ..Default::default()
-        })
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok((jobs, results))
+    let jobs = Config {
+        name: JOBS.into(),
+        subjects: vec!["ftasks.jobs.*".into()],
+        retention: RetentionPolicy::WorkQueue,
+        max_message_size: MAX_MESSAGE as i32,
+        duplicate_window: Duration::from_secs(120),
+        ..Default::default()
+    };
+    let results = Config {
+        name: RESULTS.into(),
+        subjects: vec!["ftasks.results.*".into()],
+        retention: RetentionPolicy::Limits,
+        discard: DiscardPolicy::Old,
+        max_age: Duration::from_secs(24 * 3600),
+        max_message_size: MAX_MESSAGE as i32,
+        duplicate_window: Duration::from_secs(120),
+        ..Default::default()
+    };
+    Ok((stream(js, jobs).await?, stream(js, results).await?))
 }
 
 /// The lease of a consumer a worker makes before any pool did.

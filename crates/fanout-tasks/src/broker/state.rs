@@ -15,7 +15,7 @@ use async_nats::jetstream::stream::{Config, LastRawMessageErrorKind, Stream};
 use async_nats::jetstream::{self, Context};
 use serde::{Deserialize, Serialize};
 
-use super::protocol::valid_run;
+use super::protocol::{self, valid_run};
 use crate::PoolError;
 
 const STREAM: &str = "FTASKS_STATE";
@@ -68,15 +68,13 @@ impl Remote {
                     .await
                     .map_err(|e| e.to_string())?;
                 let js = jetstream::new(client);
-                let stream = js
-                    .get_or_create_stream(Config {
-                        name: STREAM.into(),
-                        subjects: vec!["ftasks.state.>".into()],
-                        max_messages_per_subject: 1,
-                        ..Default::default()
-                    })
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let config = Config {
+                    name: STREAM.into(),
+                    subjects: vec!["ftasks.state.>".into()],
+                    max_messages_per_subject: 1,
+                    ..Default::default()
+                };
+                let stream = protocol::stream(&js, config).await?;
                 Ok::<_, String>((js, stream))
             })
             .map_err(fail)?;

@@ -82,6 +82,25 @@ pub fn hostile_messages_are_dropped() {
     assert_eq!(got, (1..=500).collect::<Vec<u64>>());
 }
 
+/// Regression: a pool and its workers started together on a new broker
+/// raced to create the streams, and nats-server refused the loser with
+/// "subjects overlap with an existing stream" (the broker_queue example
+/// failed so in CI).
+pub fn pools_started_together_on_a_new_broker_all_start() {
+    for _ in 0..3 {
+        let b = Broker::start(0, 1);
+        let starts: Vec<_> = (0..16)
+            .map(|_| {
+                let url = b.url.clone();
+                std::thread::spawn(move || fanout_tasks::broker(&url).map(drop))
+            })
+            .collect();
+        for s in starts {
+            s.join().unwrap().expect("every pool starts");
+        }
+    }
+}
+
 pub fn unreachable_broker_fails_at_start() {
     let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("nats://{}", free.local_addr().unwrap());

@@ -90,6 +90,10 @@ fn main() {
             broker::hostile_messages_are_dropped,
         ),
         (
+            "pools started together on a new broker all start",
+            broker::pools_started_together_on_a_new_broker_all_start,
+        ),
+        (
             "an unreachable broker is an error at start",
             broker::unreachable_broker_fails_at_start,
         ),
