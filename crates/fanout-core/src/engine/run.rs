@@ -48,6 +48,8 @@ pub(super) struct Local<'a> {
     /// Live output under `--line-buffer`.
     pub live_rx: Option<mpsc::Receiver<Chunk>>,
     orphans: Orphans,
+    /// Direct commands' programs found in `PATH`.
+    pub programs: crate::exec::Programs,
     /// `-j FILE`: when the file was last read (its modification time).
     jobs_seen: Option<std::time::SystemTime>,
 }
@@ -98,6 +100,13 @@ pub(super) async fn run<S: Sink>(
     })
 }
 
+/// fanout's `PATH`, when it is also its jobs' (no `--env`-style variable
+/// sets another).
+fn jobs_path(cfg: &RunConfig) -> Option<std::ffi::OsString> {
+    let own = !cfg.env.iter().any(|(k, _)| k == "PATH");
+    own.then(|| std::env::var_os("PATH")).flatten()
+}
+
 impl<'a> Local<'a> {
     fn new(cfg: &'a RunConfig, spool: &'a Spool, commands: &'a Commands, orphans: Orphans) -> Self {
         let (live_tx, live_rx) = match cfg.output {
@@ -115,6 +124,7 @@ impl<'a> Local<'a> {
             live_tx,
             live_rx,
             orphans,
+            programs: crate::exec::Programs::new(jobs_path(cfg).as_deref()),
             jobs_seen: None,
         }
     }

@@ -229,7 +229,7 @@ impl Local<'_> {
     /// Spawns the job; a program that cannot be executed directly gets the
     /// shell's chance, and so the shell's message and status (127, 126).
     fn spawn(
-        &self,
+        &mut self,
         prog: &Program,
         line: &[u8],
         (seq, slot): (JobSeq, SlotId),
@@ -248,11 +248,16 @@ impl Local<'_> {
         } else {
             &[]
         };
+        let exe = match prog {
+            Program::Direct(argv) => argv.values().next().and_then(|p| self.programs.find(p)),
+            Program::Shell { .. } => None,
+        };
         let place = Place {
             cwd,
             nice: self.cfg.nice,
             unset,
             extra: &self.cfg.env,
+            exe,
         };
         match exec::spawn(prog, &env, capture, stdin, place) {
             // ENOEXEC: a script without `#!`, which a shell runs with sh.
@@ -263,13 +268,9 @@ impl Local<'_> {
                         io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied
                     ) || e.raw_os_error() == Some(libc::ENOEXEC)) =>
             {
-                exec::spawn(
-                    &Program::shell(line, &self.cfg.shell),
-                    &env,
-                    capture,
-                    stdin,
-                    place,
-                )
+                let place = Place { exe: None, ..place };
+                let shell = Program::shell(line, &self.cfg.shell);
+                exec::spawn(&shell, &env, capture, stdin, place)
             }
             other => other,
         }

@@ -3,12 +3,14 @@
 //! through pipes by the one event loop, its exit seen through a pidfd.
 
 mod drive;
+mod lookup;
 pub(crate) mod orphans;
 mod spawn;
 mod stdin;
 
 pub use crate::output::{Captured, Codec, Spool, Stream};
 pub(crate) use drive::{drive, Chunk, DriveCtx, Outcome};
+pub(crate) use lookup::Programs;
 pub(crate) use spawn::{
     group_alive, keep_children_reapable, kill_group, spawn, Place, Spawned, StdinKind,
 };

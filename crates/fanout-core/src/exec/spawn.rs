@@ -69,6 +69,9 @@ pub(crate) struct Place<'a> {
     pub unset: &'a [&'a str],
     /// Variables it gets on top of fanout's.
     pub extra: &'a [(std::ffi::OsString, std::ffi::OsString)],
+    /// The file a direct command's bare program name was found at in
+    /// `PATH` (see `lookup`); the child searches when `None`.
+    pub exe: Option<&'a std::path::Path>,
 }
 
 /// Starts `prog` in a new process group, with stdin as `stdin` says. `std::process::Command` uses
@@ -89,7 +92,14 @@ pub(crate) fn spawn(
                     "empty command",
                 ));
             };
-            let mut c = Command::new(prog);
+            let mut c = match place.exe {
+                Some(file) => {
+                    let mut c = Command::new(file);
+                    c.arg0(prog);
+                    c
+                }
+                None => Command::new(prog),
+            };
             c.args(words);
             c
         }
